@@ -1,0 +1,116 @@
+"""Pictures a person would rather look at: waveform thumbnail and annotated spectrogram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import librosa
+import librosa.display
+import matplotlib.pyplot as plt
+import numpy as np
+
+from audiowave.schema import AnalysisResult
+
+SECTION_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
+
+
+def waveform_thumbnail(
+    samples: np.ndarray, sr: int, path: Path, width_px: int = 1200, height_px: int = 200
+) -> Path:
+    """Min/max envelope per pixel column of every channel (like a DAW overview)."""
+    fig, ax = plt.subplots(figsize=(width_px / 100, height_px / 100), dpi=100)
+    n = samples.shape[1]
+    cols = min(width_px, n)
+    edges = np.linspace(0, n, cols + 1).astype(int)
+    t = edges[:-1] / sr
+    for ch, colour in zip(samples, ("#3465a4", "#cc0000"), strict=False):
+        lo = np.minimum.reduceat(ch, edges[:-1])
+        hi = np.maximum.reduceat(ch, edges[:-1])
+        ax.fill_between(t, lo, hi, color=colour, alpha=0.6 if samples.shape[0] > 1 else 0.9, linewidth=0)
+    ax.set_xlim(0, n / sr)
+    ax.set_ylim(-1.05, 1.05)
+    ax.axis("off")
+    fig.subplots_adjust(0, 0, 1, 1)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def annotated_spectrogram(mono: np.ndarray, sr: int, result: AnalysisResult, path: Path) -> Path:
+    """Mel spectrogram with beats, downbeats, chords and sections marked."""
+    duration = len(mono) / sr
+    fig, (ax_sec, ax_chord, ax_spec) = plt.subplots(
+        3,
+        1,
+        figsize=(max(10.0, min(duration * 0.6, 30.0)), 6.5),
+        dpi=100,
+        sharex=True,
+        gridspec_kw={"height_ratios": [0.5, 0.6, 5]},
+    )
+    mel = librosa.feature.melspectrogram(y=mono, sr=sr, n_fft=2048, hop_length=512, n_mels=128, fmax=sr / 2)
+    librosa.display.specshow(
+        librosa.power_to_db(mel, ref=np.max),
+        sr=sr,
+        hop_length=512,
+        x_axis="time",
+        y_axis="mel",
+        fmax=sr / 2,
+        ax=ax_spec,
+        cmap="magma",
+    )
+    for b in result.beats:
+        ax_spec.axvline(b, color="white", alpha=0.35, linewidth=0.6)
+    for d in result.downbeats:
+        ax_spec.axvline(d, color="cyan", alpha=0.9, linewidth=1.2)
+    ax_spec.set_title(_title(result), fontsize=9, loc="left")
+
+    if result.structure:
+        for sec in result.structure.sections:
+            colour = SECTION_COLOURS[(ord(sec.label[0]) - 65) % len(SECTION_COLOURS)]
+            ax_sec.axvspan(sec.start, sec.end, color=colour, alpha=0.8)
+            ax_sec.text(
+                (sec.start + sec.end) / 2,
+                0.5,
+                sec.label,
+                ha="center",
+                va="center",
+                color="white",
+                fontsize=9,
+                fontweight="bold",
+            )
+    ax_sec.set_yticks([])
+    ax_sec.set_ylabel("sections", rotation=0, ha="right", va="center", fontsize=8)
+    if result.chords:
+        for i, seg in enumerate(result.chords.segments):
+            ax_chord.axvspan(seg.start, seg.end, color="#eeeeee" if i % 2 else "#d9d9d9")
+            if seg.end - seg.start > duration / 80:
+                ax_chord.text(
+                    (seg.start + seg.end) / 2,
+                    0.5,
+                    seg.label.replace(":maj", "").replace(":min", "m"),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                )
+    ax_chord.set_yticks([])
+    ax_chord.set_ylabel("chords", rotation=0, ha="right", va="center", fontsize=8)
+    ax_spec.set_xlim(0, duration)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _title(result: AnalysisResult) -> str:
+    parts = [Path(result.source.path).name]
+    if result.tempo_bpm:
+        parts.append(f"{result.tempo_bpm:.1f} BPM")
+    if result.meter:
+        parts.append(result.meter.label)
+    if result.key:
+        parts.append(f"key {result.key.label} ({result.key.confidence:.2f})")
+    parts.append("white: beats, cyan: downbeats")
+    return "  |  ".join(parts)

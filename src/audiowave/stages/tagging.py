@@ -1,0 +1,171 @@
+"""Sound-source tagging with PANNs CNN14 over sliding windows, mapped to instrument families."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+import torch
+
+from audiowave.errors import ModelUnavailableError
+from audiowave.registry import ModelSpec, check, get_spec, resolved_files
+from audiowave.schema import BackendInfo, Instrument, TimeSpan
+from audiowave.stages.cnn14 import CLASSES, SAMPLE_RATE, Cnn14
+
+WINDOW_S = 2.0
+HOP_S = 1.0
+THRESHOLD = 0.3
+
+# AudioSet display names -> Audiowave instrument families (only the musical sources).
+AUDIOSET_FAMILIES: dict[str, str] = {
+    "Piano": "piano",
+    "Keyboard (musical)": "piano",
+    "Electric piano": "electric piano",
+    "Organ": "organ",
+    "Hammond organ": "organ",
+    "Electronic organ": "organ",
+    "Acoustic guitar": "acoustic guitar",
+    "Steel guitar, slide guitar": "acoustic guitar",
+    "Electric guitar": "electric guitar",
+    "Distortion": "electric guitar",
+    "Bass guitar": "bass",
+    "Double bass": "bass",
+    "Violin, fiddle": "strings",
+    "Cello": "strings",
+    "String section": "strings",
+    "Bowed string instrument": "strings",
+    "Orchestra": "strings",
+    "Brass instrument": "brass",
+    "Trumpet": "brass",
+    "Trombone": "brass",
+    "French horn": "brass",
+    "Saxophone": "woodwind",
+    "Flute": "woodwind",
+    "Clarinet": "woodwind",
+    "Wind instrument, woodwind instrument": "woodwind",
+    "Synthesizer": "synth",
+    "Drum kit": "drums",
+    "Drum": "drums",
+    "Snare drum": "drums",
+    "Bass drum": "drums",
+    "Hi-hat": "drums",
+    "Cymbal": "drums",
+    "Drum machine": "drums",
+    "Percussion": "drums",
+    "Singing": "vocals",
+    "Male singing": "vocals",
+    "Female singing": "vocals",
+    "Choir": "vocals",
+    "Rapping": "vocals",
+}
+
+
+def read_labels(path: Path) -> list[str]:
+    """AudioSet ``class_labels_indices.csv`` -> display names in index order."""
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or not {"index", "display_name"} <= set(rows[0]):
+        raise ModelUnavailableError(
+            f"{path}: not an AudioSet label CSV (needs columns index, mid, display_name)"
+        )
+    labels = [r["display_name"] for r in sorted(rows, key=lambda r: int(r["index"]))]
+    if len(labels) != CLASSES:
+        raise ModelUnavailableError(f"{path}: {len(labels)} labels, CNN14 expects {CLASSES}")
+    return labels
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The model state dict of a PANNs checkpoint (a dict with key 'model', or the state dict itself)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt pickles
+        raise ModelUnavailableError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+    state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise ModelUnavailableError(f"{path}: checkpoint holds no state dict")
+    return state
+
+
+def build_cnn14(state: dict[str, torch.Tensor], source: str) -> Cnn14:
+    """A CNN14 with ``state`` loaded strictly (every tensor present and shaped right)."""
+    model = Cnn14()
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelUnavailableError(f"{source}: does not match the CNN14 architecture ({exc})") from exc
+    return model.eval()
+
+
+@dataclass
+class PannsTagger:
+    """Frame-level CNN14 tagging; labels outside the musical families are ignored."""
+
+    model: Cnn14
+    labels: list[str]
+    version: str = "Cnn14_mAP=0.431"
+
+    @classmethod
+    def from_registry(cls, spec: ModelSpec | None = None) -> PannsTagger:
+        spec = spec or get_spec("panns_cnn14")
+        status = check(spec)
+        if not status.ready:
+            raise ModelUnavailableError(f"PANNs CNN14 not available: {status.status}; {status.detail}")
+        weights, labels = resolved_files(status)
+        return cls(build_cnn14(load_state_dict(weights), str(weights)), read_labels(labels))
+
+    @property
+    def backend(self) -> BackendInfo:
+        return BackendInfo(name="panns-cnn14", model=self.version, licence="MIT")
+
+    def window_scores(self, mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (windows, classes) and the window start times, for 2 s windows with 1 s hop."""
+        audio = soxr.resample(mono.astype(np.float32), sr, SAMPLE_RATE)
+        win, hop = int(WINDOW_S * SAMPLE_RATE), int(HOP_S * SAMPLE_RATE)
+        if len(audio) < win:
+            audio = np.pad(audio, (0, win - len(audio)))
+        starts = np.arange(0, len(audio) - win + 1, hop)
+        frames = np.stack([audio[s : s + win] for s in starts])
+        with torch.inference_mode():
+            scores = torch.cat(
+                [self.model(torch.from_numpy(b)) for b in np.array_split(frames, max(1, len(frames) // 16))]
+            )
+        return scores.numpy(), starts / SAMPLE_RATE
+
+    def tag(self, mono: np.ndarray, sr: int, source: str = "mix") -> list[Instrument]:
+        """Instruments whose windows score above the threshold, with merged time spans."""
+        scores, starts = self.window_scores(mono, sr)
+        duration = len(mono) / sr
+        found: list[Instrument] = []
+        for idx, label in enumerate(self.labels):
+            family = AUDIOSET_FAMILIES.get(label)
+            if family is None:
+                continue
+            active = scores[:, idx] >= THRESHOLD
+            if not active.any():
+                continue
+            spans = _merge_spans(starts[active], WINDOW_S, duration)
+            found.append(
+                Instrument(
+                    label=label,
+                    family=family,
+                    confidence=float(scores[:, idx].max()),
+                    spans=spans,
+                    source=source,
+                    backend=self.backend,
+                )
+            )
+        return sorted(found, key=lambda i: -i.confidence)
+
+
+def _merge_spans(starts: np.ndarray, length: float, duration: float) -> list[TimeSpan]:
+    spans: list[TimeSpan] = []
+    for s in starts:
+        end = min(float(s) + length, duration)
+        if spans and s <= spans[-1].end:
+            spans[-1] = TimeSpan(start=spans[-1].start, end=end)
+        else:
+            spans.append(TimeSpan(start=float(s), end=end))
+    return spans

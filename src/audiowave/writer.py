@@ -1,0 +1,47 @@
+"""Write an analysis to a directory: result.json, stems (FLAC), MIDI per stem, pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import soundfile as sf
+
+from audiowave.pictures import annotated_spectrogram, waveform_thumbnail
+from audiowave.pipeline import Analysis
+
+
+def output_dir_for(base: Path, source: str) -> Path:
+    """One sub-directory per input file, named after it."""
+    return base / Path(source).stem
+
+
+def write_analysis(
+    analysis: Analysis, out_dir: Path, save_stems: bool = False, pictures: bool = True
+) -> Path:
+    """Save artefacts, record their paths in the result, then write ``result.json``. Returns its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result, clip = analysis.result, analysis.clip
+    if save_stems and analysis.separation is not None:
+        stem_dir = out_dir / "stems"
+        stem_dir.mkdir(exist_ok=True)
+        for stem in result.stems:
+            path = stem_dir / f"{stem.name}.flac"
+            sf.write(path, analysis.separation.stems[stem.name].T, clip.sample_rate, subtype="PCM_24")
+            stem.path = str(path)
+    if analysis.midi:
+        midi_dir = out_dir / "midi"
+        midi_dir.mkdir(exist_ok=True)
+        for notes in result.notes:
+            path = midi_dir / f"{notes.stem}.mid"
+            analysis.midi[notes.stem].write(str(path))
+            notes.midi_path = str(path)
+    if pictures:
+        result.pictures["waveform"] = str(
+            waveform_thumbnail(clip.samples, clip.sample_rate, out_dir / "waveform.png")
+        )
+        result.pictures["spectrogram"] = str(
+            annotated_spectrogram(clip.mono, clip.sample_rate, result, out_dir / "spectrogram.png")
+        )
+    path = out_dir / "result.json"
+    path.write_text(result.model_dump_json(indent=2))
+    return path
