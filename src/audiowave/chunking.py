@@ -20,6 +20,8 @@ def process_in_chunks(
 
     ``fn`` maps (channels, m) to (..., channels, m): any leading axes (e.g. stems) are kept.
     """
+    if not 0 <= overlap < chunk:
+        raise ValueError(f"overlap ({overlap}) must be smaller than the chunk ({chunk})")
     n = audio.shape[-1]
     if n <= chunk:
         whole = fn(audio)

@@ -82,7 +82,8 @@ class DemucsSeparator:
                 out = apply_model(self.model, tensor, shifts=0, split=True, overlap=0.25, device=self.device)
             return out[0].cpu().numpy() * std + mean / len(self.model.sources)
 
-        stems = process_in_chunks(mix, run, int(self.chunk_s * sr), int(1.0 * sr), progress)
+        chunk = int(self.chunk_s * sr)
+        stems = process_in_chunks(mix, run, chunk, min(int(1.0 * sr), chunk // 4), progress)
         if clip.channels == 1:
             stems = stems.mean(axis=1, keepdims=True)
         return Separation(dict(zip(self.model.sources, stems, strict=True)), self.backend)
@@ -122,7 +123,7 @@ class BandSplitSeparator:
             return np.stack([*parts, rest]).astype(np.float32)
 
         chunk = int(self.chunk_s * sr)
-        out = process_in_chunks(clip.samples, run, chunk, int(2.0 * sr), progress)
+        out = process_in_chunks(clip.samples, run, chunk, min(int(2.0 * sr), chunk // 4), progress)
         names = ("percussive", "bass", "harmonic", "rest")
         return Separation(dict(zip(names, out, strict=True)), self.backend)
 

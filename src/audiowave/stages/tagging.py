@@ -46,7 +46,7 @@ AUDIOSET_FAMILIES: dict[str, str] = {
     "Flute": "woodwind",
     "Clarinet": "woodwind",
     "Wind instrument, woodwind instrument": "woodwind",
-    "Synthesizer": "synth",
+    "Synthesizer": "synth lead",
     "Drum kit": "drums",
     "Drum": "drums",
     "Snare drum": "drums",

@@ -1,0 +1,151 @@
+"""``audiowave eval``: analyse every corpus clip, score it, print the table, save predictions."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from audiowave.evaluation import metrics
+from audiowave.evaluation.corpus import Clip, load_corpus
+from audiowave.families import FAMILIES
+from audiowave.pipeline import Analysis, Pipeline
+
+
+def score_clip(clip: Clip, analysis: Analysis) -> dict:
+    """All per-clip metrics that apply to this clip (missing ground truth -> metric absent)."""
+    r, gt = analysis.result, clip.raw
+    row: dict = {"id": clip.id, "seconds": sum(t.seconds for t in r.timings)}
+    if r.tempo_bpm is not None:
+        acc1, acc2 = metrics.tempo_accuracy(gt["tempo_bpm"], r.tempo_bpm)
+        row.update(
+            tempo_ref=gt["tempo_bpm"],
+            tempo_est=r.tempo_bpm,
+            tempo_acc1=acc1,
+            tempo_acc2=acc2,
+            tempo_evident=gt.get("tempo_evident", True),
+        )
+        row["beat_f"] = metrics.beat_f_measure(gt["beat_times_s"], r.beats)
+        row["downbeat_f"] = metrics.beat_f_measure(gt["downbeat_times_s"], r.downbeats)
+        row["meter_ok"] = r.meter is not None and r.meter.beats_per_bar == gt["beats_per_bar"]
+    if r.key is not None and gt.get("key"):
+        weighted, exact = metrics.key_scores(gt["key"]["tonic"], gt["key"]["mode"], r.key.tonic, r.key.mode)
+        row.update(key_ref=gt["key"]["label"], key_est=r.key.label, key_weighted=weighted, key_exact=exact)
+    if r.chords is not None and clip.chords():
+        est = [(s.start, s.end, s.label) for s in r.chords.segments]
+        row.update({f"chord_{k}": v for k, v in metrics.chord_scores(clip.chords(), est).items()})
+    if r.tagging is not None and r.tagging.status == "ran":
+        row["families_ref"] = sorted(clip.families)
+        row["families_est"] = sorted({i.family for i in r.instruments})
+    if analysis.separation is not None:
+        refs = clip.reference_stems(list(analysis.separation.stems))
+        row["si_sdr"] = {
+            f"{name}->{'+'.join(groups)}": metrics.si_sdr(
+                ref, analysis.separation.stems[name][:, : ref.shape[1]]
+            )
+            for name, (ref, groups) in refs.items()
+        }
+    return row
+
+
+def _mean(rows: list[dict], key: str, where=lambda r: True) -> tuple[float, int]:
+    vals = [float(r[key]) for r in rows if key in r and where(r) and not math.isnan(float(r[key]))]
+    return (float(np.mean(vals)) if vals else float("nan")), len(vals)
+
+
+def summary_tables(rows: list[dict]) -> list[Table]:
+    """The headline table, the instrument-family table and the separation table."""
+    main = Table("metric", "value", "clips", title="Audiowave eval", title_justify="left")
+
+    def add(name: str, key: str, where=lambda r: True, pct: bool = True) -> None:
+        value, n = _mean(rows, key, where)
+        text = "n/a" if math.isnan(value) else (f"{value * 100:.1f} %" if pct else f"{value:.3f}")
+        main.add_row(name, text, str(n))
+
+    evident = lambda r: r.get("tempo_evident", True)  # noqa: E731
+    add("tempo Acc1 (tempo evident)", "tempo_acc1", evident)
+    add("tempo Acc2 (tempo evident)", "tempo_acc2", evident)
+    add("tempo Acc1 (all)", "tempo_acc1")
+    add("beat F-measure", "beat_f", pct=False)
+    add("downbeat F-measure", "downbeat_f", pct=False)
+    add("meter (beats per bar) accuracy", "meter_ok")
+    add("key MIREX weighted score", "key_weighted", pct=False)
+    add("key exact accuracy", "key_exact")
+    add("chord accuracy (root)", "chord_root")
+    add("chord accuracy (maj/min)", "chord_majmin")
+    add("time per clip (s)", "seconds", pct=False)
+
+    fam = Table(
+        "family", "precision", "recall", "F1", "support", title="Instrument families", title_justify="left"
+    )
+    tagged = [r for r in rows if "families_est" in r]
+    if not tagged:
+        fam.add_row("(no tagger ran)", "n/a", "n/a", "n/a", "0")
+    for family in FAMILIES:
+        counts = (
+            np.array(
+                [
+                    metrics.precision_recall(set(r["families_ref"]), set(r["families_est"]), family)
+                    for r in tagged
+                ]
+            )
+            .reshape(-1, 3)
+            .sum(axis=0)
+        )
+        tp, fp, fn = (int(x) for x in counts)
+        if tp + fp + fn == 0:
+            continue
+        p = tp / (tp + fp) if tp + fp else float("nan")
+        rec = tp / (tp + fn) if tp + fn else float("nan")
+        f1 = 2 * p * rec / (p + rec) if p + rec and not math.isnan(p + rec) else float("nan")
+        fam.add_row(family, f"{p:.2f}", f"{rec:.2f}", f"{f1:.2f}", str(tp + fn))
+
+    sep = Table("stem -> reference", "mean SI-SDR (dB)", "clips", title="Separation", title_justify="left")
+    by_stem: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        for name, value in r.get("si_sdr", {}).items():
+            if not math.isnan(value):
+                by_stem[name].append(value)
+    for name, values in sorted(by_stem.items()):
+        sep.add_row(name, f"{np.mean(values):.2f}", str(len(values)))
+    return [main, fam, sep]
+
+
+def run_eval(
+    corpus: Path,
+    out_dir: Path,
+    limit: int | None = None,
+    id_filter: str | None = None,
+    console: Console | None = None,
+    progress_console: Console | None = None,
+) -> list[dict]:
+    """Analyse and score the corpus; write predictions and metrics under ``out_dir``."""
+    console = console or Console()
+    clips = [c for c in load_corpus(corpus) if not id_filter or id_filter in c.id][:limit]
+    pipeline = Pipeline()
+    pred_dir = out_dir / "predictions"
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with Progress(console=progress_console or console, transient=True) as progress:
+        task = progress.add_task("evaluating", total=len(clips))
+        for clip in clips:
+            progress.update(task, description=f"evaluating {clip.id}")
+            t0 = time.perf_counter()
+            analysis = pipeline.analyze(clip.path)
+            row = score_clip(clip, analysis)
+            row["wall_seconds"] = round(time.perf_counter() - t0, 2)
+            rows.append(row)
+            (pred_dir / f"{clip.id}.json").write_text(analysis.result.model_dump_json(indent=1))
+            progress.advance(task)
+    (out_dir / "metrics.json").write_text(json.dumps(rows, indent=1, default=float))
+    for table in summary_tables(rows):
+        console.print(table)
+    console.print(f"per-clip predictions: {pred_dir}; per-clip metrics: {out_dir / 'metrics.json'}")
+    return rows

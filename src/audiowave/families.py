@@ -1,0 +1,50 @@
+"""The instrument/source family vocabulary shared by taggers, evaluation and reports."""
+
+from __future__ import annotations
+
+FAMILIES = (
+    "piano",
+    "electric piano",
+    "organ",
+    "chromatic percussion",
+    "acoustic guitar",
+    "electric guitar",
+    "bass",
+    "strings",
+    "brass",
+    "woodwind",
+    "synth lead",
+    "synth pad",
+    "drums",
+    "vocals",
+    "other",
+)
+
+# General MIDI program ranges -> family (used to read the dev corpus' ground truth).
+_GM_RANGES: tuple[tuple[range, str], ...] = (
+    (range(0, 4), "piano"),
+    (range(4, 6), "electric piano"),
+    (range(6, 8), "piano"),
+    (range(8, 16), "chromatic percussion"),
+    (range(16, 24), "organ"),
+    (range(24, 26), "acoustic guitar"),
+    (range(26, 32), "electric guitar"),
+    (range(32, 40), "bass"),
+    (range(40, 52), "strings"),
+    (range(52, 55), "vocals"),
+    (range(55, 56), "strings"),
+    (range(56, 64), "brass"),
+    (range(64, 80), "woodwind"),
+    (range(80, 88), "synth lead"),
+    (range(88, 96), "synth pad"),
+)
+
+
+def gm_family(program: int | None, is_drum: bool) -> str:
+    """Family of a General MIDI program (0-127) or of the drum channel."""
+    if is_drum:
+        return "drums"
+    for programs, family in _GM_RANGES:
+        if program is not None and program in programs:
+            return family
+    return "other"
