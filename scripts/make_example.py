@@ -68,9 +68,7 @@ def main() -> None:
             if beat in (1, 3):
                 add(noise_hit(rng, int(0.3 * SR), 0.08, 190.0), tb, pan=0.1, gain=0.45)
             for half in (0, 1):
-                add(
-                    noise_hit(rng, int(0.06 * SR), 0.015, 0.0) * 0.5, tb + half * BEAT / 2, pan=0.4, gain=0.35
-                )
+                add(noise_hit(rng, int(0.06 * SR), 0.015, 0.0) * 0.5, tb + half * BEAT / 2, pan=0.4, gain=0.35)
             bass_n = int(BEAT * 0.9 * SR)
             add(
                 np.sin(2 * np.pi * hz(root - 24) * np.arange(bass_n) / SR) * envelope(bass_n, 0.005, 0.6),

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from signals import SR
 
 from audiowave.config import Settings, get_settings
+
+from signals import SR
 
 
 @pytest.fixture(autouse=True)

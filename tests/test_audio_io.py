@@ -5,11 +5,12 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from signals import SR, tone
 
 from audiowave.audio_io import load_audio, sniff_container
 from audiowave.config import Settings
 from audiowave.errors import InputError
+
+from signals import SR, tone
 
 
 @pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3"])

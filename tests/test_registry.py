@@ -6,8 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from models_fixtures import save_random_cnn14, save_tiny_htdemucs
-from signals import SR, tone
 
 from audiowave.audio_io import load_audio
 from audiowave.errors import ModelUnavailableError
@@ -15,6 +13,9 @@ from audiowave.model_import import import_weights
 from audiowave.registry import MODELS, check, check_all, get_spec
 from audiowave.stages.separation import BandSplitSeparator, DemucsSeparator, load_separator
 from audiowave.stages.tagging import PannsTagger
+
+from models_fixtures import save_random_cnn14, save_tiny_htdemucs
+from signals import SR, tone
 
 
 def test_every_model_names_backend_licence_and_source():
@@ -69,7 +70,7 @@ def test_demucs_with_wrong_checksum_is_refused(settings, tmp_path):
 
 
 def test_installed_file_changed_later_is_detected(settings, tmp_path):
-    ckpt, labels = save_random_cnn14(tmp_path / "panns")
+    save_random_cnn14(tmp_path / "panns")
     import_weights(tmp_path / "panns", settings)
     assert check(get_spec("panns_cnn14"), settings).ready
     installed = settings.resolved_models_dir / "panns" / "class_labels_indices.csv"

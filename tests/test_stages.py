@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from signals import SR, click_track, tone
 
 from audiowave.audio_io import AudioClip
 from audiowave.chunking import process_in_chunks
@@ -13,6 +12,8 @@ from audiowave.stages.rhythm import analyse_rhythm, choose_tempo_octave, tempo_p
 from audiowave.stages.separation import BandSplitSeparator
 from audiowave.stages.spectral import analyse_spectrum
 from audiowave.stages.tonal import analyse_chords, analyse_key, chord_fit
+
+from signals import SR, click_track, tone
 
 
 def clip_of(samples: np.ndarray) -> AudioClip:
@@ -79,9 +80,7 @@ def test_rhythm_tempo_beats_and_meter_on_click_track(bpm):
 def test_tempo_octave_choice_prefers_plausible_octave():
     hist = np.array([[70.0, 0.3], [140.0, 0.6]])
     bpm, corrected, cands = choose_tempo_octave(70.0, hist)
-    assert (
-        bpm == 140.0 and corrected and {c.bpm for c in cands} == {70.0, 140.0}
-    )  # 35 is below the 40 BPM floor
+    assert bpm == 140.0 and corrected and {c.bpm for c in cands} == {70.0, 140.0}  # 35 is below the 40 BPM floor
     # nearly equal evidence: the tracked tempo is kept (hysteresis against octave flips)
     assert choose_tempo_octave(70.0, np.array([[70.0, 0.5], [140.0, 0.45]]))[0] == 70.0
     bpm, corrected, _ = choose_tempo_octave(120.0, np.array([[120.0, 0.6], [60.0, 0.4]]))
@@ -127,9 +126,7 @@ def test_spectral_summary_of_low_tone():
 def test_pitch_contour_of_a_bass_tone():
     from audiowave.stages.pitch import PitchTracker
 
-    contour = PitchTracker().track(
-        np.concatenate([tone(110, 1.5), np.zeros(SR // 2, np.float32)]), SR, "bass"
-    )
+    contour = PitchTracker().track(np.concatenate([tone(110, 1.5), np.zeros(SR // 2, np.float32)]), SR, "bass")
     assert abs(contour.median_f0_hz - 110) < 3
     assert 0.55 < contour.voiced_share < 0.85  # the trailing silence is unvoiced
     assert contour.f0_hz[-1] is None

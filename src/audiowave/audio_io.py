@@ -103,9 +103,7 @@ def load_audio(path: str | Path, settings: Settings | None = None) -> AudioClip:
             f"(supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))})"
         )
     if container is not None and ext in SUPPORTED_EXTENSIONS and not _ext_matches(ext, container):
-        warnings.append(
-            f"file extension '{ext}' does not match its content ({container}); decoded by content"
-        )
+        warnings.append(f"file extension '{ext}' does not match its content ({container}); decoded by content")
 
     data, native_sr = _decode(path, container, settings)
     _validate(path, data, native_sr, settings)
@@ -185,9 +183,7 @@ def _decode_with_av(path: Path, settings: Settings) -> tuple[np.ndarray, int]:
     except InputError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
-        raise InputError(
-            f"{path}: could not decode audio ({exc}); unsupported, truncated or corrupt file"
-        ) from exc
+        raise InputError(f"{path}: could not decode audio ({exc}); unsupported, truncated or corrupt file") from exc
     if not chunks:
         raise InputError(f"{path}: the file contains no audio samples")
     return np.concatenate(chunks, axis=1), sr
@@ -219,9 +215,7 @@ def _validate(path: Path, data: np.ndarray, sr: int, settings: Settings) -> None
     if not np.all(np.isfinite(data)):
         raise InputError(f"{path}: the audio contains NaN or infinite sample values")
     if data.shape[1] < sr * 0.1:
-        raise InputError(
-            f"{path}: too short to analyse ({data.shape[1] / sr * 1000:.0f} ms; need at least 100 ms)"
-        )
+        raise InputError(f"{path}: too short to analyse ({data.shape[1] / sr * 1000:.0f} ms; need at least 100 ms)")
     peak = float(np.max(np.abs(data)))
     if peak <= 10 ** (SILENCE_PEAK_DBFS / 20):
         raise InputError(f"{path}: the audio is silent (peak below {SILENCE_PEAK_DBFS:.0f} dBFS)")

@@ -10,14 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from audiowave.errors import AudiowaveError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Audio production forensics.")
-models_app = typer.Typer(
-    help="List model backends and install user-supplied weights.", invoke_without_command=True
-)
+models_app = typer.Typer(help="List model backends and install user-supplied weights.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
 out = Console()
 err = Console(stderr=True)
@@ -50,17 +47,13 @@ def _fail(exc: AudiowaveError) -> None:
 @app.command()
 def analyze(
     files: Annotated[list[Path], typer.Argument(help="Audio files (WAV, FLAC, OGG, MP3, M4A/AAC).")],
-    out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Output directory (one folder per file).")
-    ] = Path("audiowave-out"),
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print result JSON instead of the summary.")
-    ] = False,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output directory (one folder per file).")] = Path(
+        "audiowave-out"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print result JSON instead of the summary.")] = False,
     stems: Annotated[bool, typer.Option("--stems", help="Save separated stems as FLAC.")] = False,
     stages: Annotated[list[str] | None, typer.Option("--stages", help="Stages to run (comma list).")] = None,
-    pictures: Annotated[
-        bool, typer.Option("--pictures/--no-pictures", help="Draw waveform/spectrogram.")
-    ] = True,
+    pictures: Annotated[bool, typer.Option("--pictures/--no-pictures", help="Draw waveform/spectrogram.")] = True,
 ) -> None:
     """Analyse audio files and write result.json, stems, MIDI and pictures."""
     from audiowave.pipeline import Pipeline
@@ -107,21 +100,22 @@ def models_list(ctx: typer.Context) -> None:
         return
     from audiowave.registry import check_all
 
-    table = Table("model", "stage", "status", "version", "licence", "where / what to do")
     for st in check_all():
         colour = "green" if st.ready else "yellow"
-        where = str(st.root) if st.ready else st.detail
-        if not st.ready and st.spec.fallback:
-            where += f"\nfallback in use: {st.spec.fallback}"
-        table.add_row(
-            st.spec.name,
-            st.spec.stage,
+        version = f" {st.version}" if st.version else ""
+        out.print(
+            f"[bold]{st.spec.name}[/bold] ({st.spec.stage}, {st.spec.backend}{version}): "
             f"[{colour}]{st.status}[/{colour}]",
-            st.version,
-            st.spec.licence,
-            where,
+            soft_wrap=True,
         )
-    out.print(table)
+        out.print(f"  {st.spec.description}; licence: {st.spec.licence}", soft_wrap=True, highlight=False)
+        out.print(f"  weights: {st.spec.source}", soft_wrap=True, highlight=False)
+        if st.ready:
+            out.print(f"  installed at: {st.root}", soft_wrap=True, highlight=False)
+        else:
+            out.print(f"  to do: {st.detail}", soft_wrap=True, highlight=False)
+            if st.spec.fallback:
+                out.print(f"  fallback in use: {st.spec.fallback}", soft_wrap=True, highlight=False)
 
 
 @models_app.command("import")
@@ -148,9 +142,7 @@ def schema() -> None:
 
 @app.command("eval")
 def evaluate(
-    corpus: Annotated[
-        Path, typer.Argument(help="Corpus directory with ground_truth.json (dev-corpus schema).")
-    ],
+    corpus: Annotated[Path, typer.Argument(help="Corpus directory with ground_truth.json (dev-corpus schema).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where per-file predictions go.")] = Path(
         "audiowave-eval"
     ),
@@ -164,7 +156,3 @@ def evaluate(
         run_eval(corpus, out_dir, limit=limit, id_filter=clips, console=out, progress_console=err)
     except AudiowaveError as exc:
         _fail(exc)
-
-
-if __name__ == "__main__":
-    app()

@@ -63,9 +63,7 @@ def _import_demucs(file: Path, settings: Settings) -> str:
         raise ModelUnavailableError(f"{file}: demucs weights must be named <signature>-<sha256 prefix>.th")
     sig, prefix = match.groups()
     if not sha256_file(file).startswith(prefix):
-        raise ModelUnavailableError(
-            f"{file}: checksum does not match the {prefix} in its name (corrupt download?)"
-        )
+        raise ModelUnavailableError(f"{file}: checksum does not match the {prefix} in its name (corrupt download?)")
     from demucs.states import load_model
 
     try:

@@ -17,9 +17,7 @@ from audiowave.schema import AnalysisResult
 SECTION_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 
 
-def waveform_thumbnail(
-    samples: np.ndarray, sr: int, path: Path, width_px: int = 1200, height_px: int = 200
-) -> Path:
+def waveform_thumbnail(samples: np.ndarray, sr: int, path: Path, width_px: int = 1200, height_px: int = 200) -> Path:
     """Min/max envelope per pixel column of every channel (like a DAW overview)."""
     fig, ax = plt.subplots(figsize=(width_px / 100, height_px / 100), dpi=100)
     n = samples.shape[1]

@@ -25,7 +25,7 @@ from audiowave.schema import AnalysisResult, SourceInfo, StageTiming, Stem, Tagg
 from audiowave.stages.separation import MONOPHONIC_STEMS, PITCHED_STEMS, Separation, Separator, load_separator
 
 STAGES = ("separation", "rhythm", "tonal", "structure", "loudness", "spectral", "notes", "pitch", "tagging")
-MIN_STEM_SHARE = 0.01
+MIN_STEM_SHARE = 0.001  # stems 30 dB below the mix are treated as empty
 
 
 class StageObserver(Protocol):
@@ -134,9 +134,7 @@ class Pipeline:
             separator, warning = self._separator
             if warning:
                 result.warnings.append(warning)
-            sep = run(
-                "separation", lambda: separator.separate(clip, lambda f: observer.progress("separation", f))
-            )
+            sep = run("separation", lambda: separator.separate(clip, lambda f: observer.progress("separation", f)))
             analysis.separation = sep
             total = float(np.sum(clip.samples.astype(np.float64) ** 2)) or 1.0
             result.stems = [
@@ -158,9 +156,7 @@ class Pipeline:
         if "tonal" in self.stages:
             from audiowave.stages.tonal import analyse_chords, analyse_key
 
-            result.key, result.chords = run(
-                "tonal", lambda: (analyse_key(mono, sr), analyse_chords(mono, sr))
-            )
+            result.key, result.chords = run("tonal", lambda: (analyse_key(mono, sr), analyse_chords(mono, sr)))
             result.backends["key"] = result.key.backend
             result.backends["chords"] = result.chords.backend
         if "structure" in self.stages:
@@ -211,9 +207,7 @@ class Pipeline:
     def _pitch(self, analysis: Analysis, observer: StageObserver) -> None:
         stems = self._stems_for(analysis, MONOPHONIC_STEMS)
         if not stems:
-            analysis.result.warnings.append(
-                "pitch: no monophonic stem (bass/vocals) with signal; no f0 contour"
-            )
+            analysis.result.warnings.append("pitch: no monophonic stem (bass/vocals) with signal; no f0 contour")
         for i, (name, audio) in enumerate(stems):
             analysis.result.pitch.append(self._pitch_tracker.track(audio, analysis.clip.sample_rate, name))
             observer.progress("pitch", (i + 1) / len(stems))

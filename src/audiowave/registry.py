@@ -263,9 +263,7 @@ def check(spec: ModelSpec, settings: Settings | None = None, verify: bool = True
             expected = f.sha256 or recorded.get(path.name)
             prefix = _DEMUCS_NAME.match(path.name)
             if (expected and digest != expected) or (prefix and not digest.startswith(prefix.group(1))):
-                return ModelStatus(
-                    spec, "checksum mismatch", root, version, f"{path} does not match its checksum"
-                )
+                return ModelStatus(spec, "checksum mismatch", root, version, f"{path} does not match its checksum")
     return ModelStatus(spec, "ready", root, version)
 
 

@@ -59,9 +59,7 @@ def summary_renderable(result: AnalysisResult) -> Panel:
             " | ".join(f"{s.label}@{s.start:.1f}" for s in segs) + (f"  (+{more})" if more > 0 else ""),
         )
     if result.structure:
-        table.add_row(
-            "sections", " ".join(f"{s.label}[{s.start:.0f}-{s.end:.0f}s]" for s in result.structure.sections)
-        )
+        table.add_row("sections", " ".join(f"{s.label}[{s.start:.0f}-{s.end:.0f}s]" for s in result.structure.sections))
     if result.loudness:
         ld = result.loudness
         lufs = f"{ld.integrated_lufs:.1f} LUFS" if ld.integrated_lufs is not None else "n/a"
@@ -87,9 +85,7 @@ def summary_renderable(result: AnalysisResult) -> Panel:
     if result.instruments:
         table.add_row(
             "instruments",
-            ", ".join(
-                f"{i.family}/{i.label} ({i.confidence:.2f}, {i.source})" for i in result.instruments[:12]
-            ),
+            ", ".join(f"{i.family}/{i.label} ({i.confidence:.2f}, {i.source})" for i in result.instruments[:12]),
         )
     elif result.tagging:
         table.add_row("instruments", f"{result.tagging.status}")

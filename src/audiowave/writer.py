@@ -15,9 +15,7 @@ def output_dir_for(base: Path, source: str) -> Path:
     return base / Path(source).stem
 
 
-def write_analysis(
-    analysis: Analysis, out_dir: Path, save_stems: bool = False, pictures: bool = True
-) -> Path:
+def write_analysis(analysis: Analysis, out_dir: Path, save_stems: bool = False, pictures: bool = True) -> Path:
     """Save artefacts, record their paths in the result, then write ``result.json``. Returns its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     result, clip = analysis.result, analysis.clip
@@ -36,9 +34,7 @@ def write_analysis(
             analysis.midi[notes.stem].write(str(path))
             notes.midi_path = str(path)
     if pictures:
-        result.pictures["waveform"] = str(
-            waveform_thumbnail(clip.samples, clip.sample_rate, out_dir / "waveform.png")
-        )
+        result.pictures["waveform"] = str(waveform_thumbnail(clip.samples, clip.sample_rate, out_dir / "waveform.png"))
         result.pictures["spectrogram"] = str(
             annotated_spectrogram(clip.mono, clip.sample_rate, result, out_dir / "spectrogram.png")
         )

@@ -41,9 +41,7 @@ class Clip:
 
     @property
     def families(self) -> set[str]:
-        return {
-            gm_family(i.get("gm_program"), bool(i.get("is_drum"))) for i in self.raw.get("instruments", [])
-        }
+        return {gm_family(i.get("gm_program"), bool(i.get("is_drum"))) for i in self.raw.get("instruments", [])}
 
     def chords(self) -> list[tuple[float, float, str]]:
         return [(c["start_s"], c["end_s"], c["label"]) for c in (self.raw.get("chords") or [])]

@@ -41,9 +41,7 @@ def beat_f_measure(ref: list[float], est: list[float]) -> float:
     return float(mir_eval.beat.f_measure(np.asarray(ref), np.asarray(est)))
 
 
-def chord_scores(
-    ref: list[tuple[float, float, str]], est: list[tuple[float, float, str]]
-) -> dict[str, float]:
+def chord_scores(ref: list[tuple[float, float, str]], est: list[tuple[float, float, str]]) -> dict[str, float]:
     """Duration-weighted chord accuracy: 'root' and 'majmin' (mir_eval.chord)."""
     ref_iv = np.array([[s, e] for s, e, _ in ref])
     est_iv = np.array([[s, e] for s, e, _ in est])

@@ -47,9 +47,7 @@ def score_clip(clip: Clip, analysis: Analysis) -> dict:
     if analysis.separation is not None:
         refs = clip.reference_stems(list(analysis.separation.stems))
         row["si_sdr"] = {
-            f"{name}->{'+'.join(groups)}": metrics.si_sdr(
-                ref, analysis.separation.stems[name][:, : ref.shape[1]]
-            )
+            f"{name}->{'+'.join(groups)}": metrics.si_sdr(ref, analysis.separation.stems[name][:, : ref.shape[1]])
             for name, (ref, groups) in refs.items()
         }
     return row
@@ -82,20 +80,13 @@ def summary_tables(rows: list[dict]) -> list[Table]:
     add("chord accuracy (maj/min)", "chord_majmin")
     add("time per clip (s)", "seconds", pct=False)
 
-    fam = Table(
-        "family", "precision", "recall", "F1", "support", title="Instrument families", title_justify="left"
-    )
+    fam = Table("family", "precision", "recall", "F1", "support", title="Instrument families", title_justify="left")
     tagged = [r for r in rows if "families_est" in r]
     if not tagged:
         fam.add_row("(no tagger ran)", "n/a", "n/a", "n/a", "0")
     for family in FAMILIES:
         counts = (
-            np.array(
-                [
-                    metrics.precision_recall(set(r["families_ref"]), set(r["families_est"]), family)
-                    for r in tagged
-                ]
-            )
+            np.array([metrics.precision_recall(set(r["families_ref"]), set(r["families_est"]), family) for r in tagged])
             .reshape(-1, 3)
             .sum(axis=0)
         )

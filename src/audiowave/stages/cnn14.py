@@ -82,9 +82,7 @@ class _ConvBlock(nn.Module):
 class Cnn14(nn.Module):
     """CNN14 for 32 kHz mono input of shape (batch, samples); returns clip-wise sigmoid scores."""
 
-    def __init__(
-        self, classes: int = CLASSES, widths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
-    ) -> None:
+    def __init__(self, classes: int = CLASSES, widths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)) -> None:
         super().__init__()
         self.spectrogram_extractor = _Spectrogram(WINDOW, HOP)
         self.logmel_extractor = _LogMel(SAMPLE_RATE, WINDOW, MEL_BINS, FMIN, FMAX)

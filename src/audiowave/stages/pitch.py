@@ -35,9 +35,7 @@ class PitchTracker:
     ``fmin`` must stay above CREPE's lowest bin (32.7 Hz): below it torchcrepe masks every bin.
     """
 
-    def __init__(
-        self, model: str = "tiny", device: str = "cpu", fmin: float = 35.0, fmax: float = 1000.0
-    ) -> None:
+    def __init__(self, model: str = "tiny", device: str = "cpu", fmin: float = 35.0, fmax: float = 1000.0) -> None:
         self.model, self.device, self.fmin, self.fmax = model, device, fmin, fmax
 
     @property
@@ -71,9 +69,7 @@ class PitchTracker:
         periodicity = torchcrepe.filter.median(periodicity, 3)[0].numpy()
         f0 = f0[0].numpy()
         # Silence has no pitch even when CREPE is confident: gate by frame energy as well.
-        frames = np.lib.stride_tricks.sliding_window_view(np.pad(audio, (hop // 2, hop)), hop)[::hop][
-            : len(f0)
-        ]
+        frames = np.lib.stride_tricks.sliding_window_view(np.pad(audio, (hop // 2, hop)), hop)[::hop][: len(f0)]
         loud = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-9) > -50
         voiced = (periodicity >= VOICED_THRESHOLD) & loud[: len(periodicity)]
         values = [round(float(v), 2) if ok else None for v, ok in zip(f0, voiced, strict=True)]

@@ -44,10 +44,7 @@ def choose_tempo_octave(beat_bpm: float, histogram: np.ndarray) -> tuple[float, 
     # Keep the tracked tempo unless another octave is clearly better (hysteresis against flips).
     if best != 0 and scores[best] < 1.5 * scores[0]:
         best = 0
-    cands = [
-        TempoCandidate(bpm=round(b, 2), strength=round(float(s), 4))
-        for b, s in zip(options, scores, strict=True)
-    ]
+    cands = [TempoCandidate(bpm=round(b, 2), strength=round(float(s), 4)) for b, s in zip(options, scores, strict=True)]
     return options[best], best != 0, sorted(cands, key=lambda c: -c.strength)
 
 

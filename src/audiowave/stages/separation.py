@@ -46,9 +46,7 @@ class DemucsSeparator:
     def __init__(self, model, name: str, device: str = "cpu", chunk_s: float = 30.0) -> None:
         self.model = model.to(device).eval()
         self.name, self.device, self.chunk_s = name, device, chunk_s
-        self.backend = BackendInfo(
-            name="demucs", version=metadata.version("demucs"), model=name, licence="MIT"
-        )
+        self.backend = BackendInfo(name="demucs", version=metadata.version("demucs"), model=name, licence="MIT")
 
     @classmethod
     def from_registry(cls, settings: Settings | None = None) -> DemucsSeparator:

@@ -38,9 +38,7 @@ def analyse_structure(mono: np.ndarray, sr: int, beats: list[float]) -> Structur
     starts = [float(times[min(b, len(times) - 1)]) for b in bounds]
     starts[0] = 0.0
     ends = [*starts[1:], duration]
-    means = np.stack(
-        [feats[:, b:e].mean(axis=1) for b, e in zip(bounds, [*bounds[1:], feats.shape[1]], strict=True)]
-    )
+    means = np.stack([feats[:, b:e].mean(axis=1) for b, e in zip(bounds, [*bounds[1:], feats.shape[1]], strict=True)])
     means = means / (np.linalg.norm(means, axis=1, keepdims=True) + 1e-9)
     groups = fcluster(linkage(means, "average", metric="cosine"), SAME_SECTION_DISTANCE, "distance")
     letters: dict[int, str] = {}

@@ -68,9 +68,7 @@ def read_labels(path: Path) -> list[str]:
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     if not rows or not {"index", "display_name"} <= set(rows[0]):
-        raise ModelUnavailableError(
-            f"{path}: not an AudioSet label CSV (needs columns index, mid, display_name)"
-        )
+        raise ModelUnavailableError(f"{path}: not an AudioSet label CSV (needs columns index, mid, display_name)")
     labels = [r["display_name"] for r in sorted(rows, key=lambda r: int(r["index"]))]
     if len(labels) != CLASSES:
         raise ModelUnavailableError(f"{path}: {len(labels)} labels, CNN14 expects {CLASSES}")

@@ -29,9 +29,7 @@ def analyse_key(mono: np.ndarray, sr: int) -> Key:
     cands = []
     for i in order[:2]:
         tonic, mode = KEY_LABELS[i].split()
-        cands.append(
-            KeyCandidate(tonic=tonic, mode=mode, label=KEY_LABELS[i], confidence=round(float(probs[i]), 4))
-        )
+        cands.append(KeyCandidate(tonic=tonic, mode=mode, label=KEY_LABELS[i], confidence=round(float(probs[i]), 4)))
     best = cands[0]
     return Key(
         tonic=best.tonic,

@@ -1,0 +1,5 @@
+"""``python -m audiowave`` runs the CLI."""
+
+from audiowave.cli import app
+
+app()
