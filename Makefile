@@ -1,0 +1,49 @@
+# Audiowave: one command to set up and run the example (`make demo`), one to run the tests (`make test`).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORPUS ?= corpus/dev
+
+.PHONY: demo test test-all lint eval bench corpus schema clean relink
+
+$(STAMP): pyproject.toml requirements/lock.txt requirements/no-deps.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip wheel setuptools
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements/lock.txt
+	$(BIN)/pip install -q --no-deps -r requirements/no-deps.txt
+	$(BIN)/pip install -q --no-deps --config-settings editable_mode=strict -e .
+	touch $(STAMP)
+
+# Strict editable installs link each file: re-link on every run so new modules are picked up.
+relink: $(STAMP)
+	@$(BIN)/pip install -q --no-deps --config-settings editable_mode=strict -e . 2>/dev/null
+
+demo: relink  ## set up, analyse the bundled example clip and print the report
+	$(BIN)/audiowave demo --out audiowave-out
+
+test: relink  ## the default test run (CI runs exactly this)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not corpus"
+
+test-all: relink  ## also the dev-corpus tier (needs `make corpus`)
+	AUDIOWAVE_CORPUS=$(CORPUS) $(BIN)/python -m pytest
+
+lint: relink
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+corpus:  ## generate the dev corpus (~15 min; needs the Debian sound banks, see shared/devcorpus/README.md)
+	test -f $(CORPUS)/ground_truth.json || $(BIN)/python ../shared/devcorpus/make_corpus.py $(CORPUS)
+
+eval: relink corpus
+	$(BIN)/audiowave eval $(CORPUS) --out audiowave-eval
+
+bench: relink
+	$(BIN)/python bench/run.py --corpus $(CORPUS)
+
+schema: relink
+	$(BIN)/audiowave schema > docs/result.schema.json
+
+clean:
+	rm -rf $(VENV) build audiowave-out audiowave-eval .pytest_cache
