@@ -1,6 +1,6 @@
 """Synthesise the bundled example clip (src/audiowave/data/example.flac) deterministically.
 
-Four bars at 120 BPM in A minor (Am F C G), 32 kHz stereo: kick/snare/hat drums, a sub bass on chord
+Four bars at 120 BPM in A minor (Am Dm E Am), 32 kHz stereo: kick/snare/hat drums, a sub bass on chord
 roots and a detuned-saw pad. Everything is generated here, so the clip is freely redistributable.
 Run: python scripts/make_example.py
 """
@@ -16,7 +16,7 @@ SR = 32000
 BPM = 120.0
 BEAT = 60.0 / BPM
 BARS = 4
-PROGRESSION = [(57, "min"), (53, "maj"), (48, "maj"), (55, "maj")]  # A3 F3 C3 G3 roots
+PROGRESSION = [(57, "min"), (50, "min"), (52, "maj"), (57, "min")]  # Am Dm E Am: i iv V i
 OUT = Path(__file__).resolve().parents[1] / "src" / "audiowave" / "data" / "example.flac"
 
 

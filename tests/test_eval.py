@@ -14,13 +14,13 @@ from audiowave.evaluation.runner import run_eval
 
 from signals import EXAMPLE
 
-BAR = 2.0  # the example: 120 BPM, 4/4, Am F C G, one bar each
+BAR = 2.0  # the example: 120 BPM, 4/4, Am Dm E Am, one bar each
 
 
 def tiny_corpus(root):
     (root / "clips" / "C00").mkdir(parents=True)
     shutil.copy(EXAMPLE, root / "clips" / "C00" / "mix.flac")
-    chords = [("A", "A:min"), ("F", "F:maj"), ("C", "C:maj"), ("G", "G:maj")]
+    chords = [("A", "A:min"), ("D", "D:min"), ("E", "E:maj"), ("A", "A:min")]
     clip = {
         "id": "C00",
         "path": "clips/C00/mix.flac",

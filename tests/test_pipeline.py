@@ -25,7 +25,7 @@ def test_example_rhythm_key_and_chords(example_analysis):
     assert r.meter.beats_per_bar == 4
     assert (r.key.tonic, r.key.mode) == ("A", "minor")
     labels = [s.label for s in r.chords.segments if s.end - s.start > 1.0]
-    assert labels == ["A:min", "F:maj", "C:maj", "G:maj"]
+    assert labels == ["A:min", "D:min", "E:maj", "A:min"]
     assert len(r.downbeats) >= 4
 
 
@@ -51,8 +51,8 @@ def test_every_section_names_its_backend(example_analysis):
 def test_bass_stem_pitch_and_notes(example_analysis):
     r = example_analysis.result
     bass = next(c for c in r.pitch if c.stem == "bass")
-    # The example's bass plays A1 F1 C2 G1 (55, 43.7, 65.4, 49 Hz)
-    assert 40 < bass.median_f0_hz < 70 and bass.voiced_share > 0.3
+    # The example's bass plays A1 D1 E1 A1 (55, 36.7, 41.2, 55 Hz)
+    assert 35 < bass.median_f0_hz < 60 and bass.voiced_share > 0.3
     assert {n.stem for n in r.notes} >= {"harmonic"}
 
 
