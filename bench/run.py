@@ -5,6 +5,7 @@
 Peak memory is the process's peak resident set during each stage (Linux: VmHWM, reset before each
 stage through /proc/self/clear_refs), so native allocations of torch/ONNX Runtime are counted.
 Each stage runs twice: 'cold' includes model loading and JIT compilation, 'warm' is steady state.
+Real-time factor = processing seconds / audio seconds (below 1 is faster than real time).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def main() -> None:
         "backend",
         "cold s",
         "warm s",
-        "x real time (warm)",
+        "real-time factor (warm)",
         "peak RSS MiB",
         "+MiB in stage",
         title=f"Per-stage cost, {args.seconds:.0f} s stereo clip, {os.cpu_count()} CPU cores",
