@@ -12,6 +12,8 @@ from audiowave.config import Settings, get_settings
 
 from signals import SR
 
+pytest_plugins = ["service_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch) -> Path:

@@ -78,6 +78,35 @@ def sniff_container(head: bytes) -> str | None:
     return None
 
 
+def probe(path: str | Path, settings: Settings | None = None) -> tuple[str, float]:
+    """Container and duration from the header only (cheap upload check); InputError if unusable."""
+    settings = settings or get_settings()
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name}: the file is empty")
+    with path.open("rb") as fh:
+        container = sniff_container(fh.read(16))
+    if container is None:
+        raise InputError(f"{path.name}: not an audio file (content not recognised as WAV/FLAC/OGG/MP3/AIFF/MP4)")
+    try:
+        info = sf.info(str(path))
+        sr, duration = info.samplerate, info.frames / max(info.samplerate, 1)
+    except (sf.LibsndfileError, RuntimeError):
+        import av
+
+        try:
+            with av.open(str(path)) as c:
+                if not c.streams.audio:
+                    raise InputError(f"{path.name}: the file contains no audio stream") from None
+                stream = c.streams.audio[0]
+                sr = int(stream.rate or 0)
+                duration = float(c.duration / 1_000_000) if c.duration else 0.0
+        except (av.error.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
+            raise InputError(f"{path.name}: could not read the audio header ({exc})") from exc
+    _check_header(Path(path.name), sr, duration, settings)
+    return container, duration
+
+
 def load_audio(path: str | Path, settings: Settings | None = None) -> AudioClip:
     """Decode ``path``, validate it and resample it to the analysis rate.
 

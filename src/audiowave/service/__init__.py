@@ -1,0 +1,1 @@
+"""The multi-user service core (Ray-free): database, object storage, job queue, auth, HTTP API."""

@@ -1,0 +1,256 @@
+"""The HTTP API (FastAPI). Plain FastAPI so it runs under uvicorn in tests; Ray Serve wraps it as ingress."""
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from audiowave import __version__
+from audiowave.audio_io import probe
+from audiowave.config import Settings
+from audiowave.errors import InputError
+from audiowave.pipeline import STAGES, parse_stages
+from audiowave.service.auth import AuthError, issue_token, user_for_key, user_for_token
+from audiowave.service.db import Job, User
+from audiowave.service.jobs import JobService, NotFound
+from audiowave.service.services import Services
+
+CHUNK = 1 << 20
+
+
+class ApiError(HTTPException):
+    def __init__(self, status: int, error: str, reason: str, headers: dict | None = None) -> None:
+        super().__init__(status, detail={"error": error, "reason": reason}, headers=headers)
+
+
+class JobView(BaseModel):
+    job_id: str
+    status: str = Field(description="queued, running, retrying, done, failed (bad input) or dead (gave up)")
+    stage: str
+    percent: float
+    priority: str
+    attempts: int
+    filename: str
+    error: str = ""
+    created_at: str
+    finished_at: str | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+    result: dict | None = None
+
+
+class FeedbackIn(BaseModel):
+    job_id: str
+    field: str = Field(min_length=1, max_length=100, description="e.g. 'tempo', 'key', 'instrument:piano'")
+    verdict: Literal["correct", "wrong", "missing", "rating"]
+    value: dict = Field(default_factory=dict, description="the corrected value, e.g. {'bpm': 128}")
+    comment: str = Field("", max_length=2000)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+def job_view(job: Job, with_result: bool) -> JobView:
+    links = {"self": f"/v1/analyze/{job.id}"}
+    if job.status == "done":
+        links.update({name: f"/v1/files/{job.id}/out/{name}" for name in sorted(job.artifacts or {})})
+    return JobView(
+        job_id=job.id,
+        status=job.status,
+        stage=job.stage,
+        percent=job.percent,
+        priority=job.priority,
+        attempts=job.attempts,
+        filename=job.filename,
+        error=job.error,
+        created_at=job.created_at.isoformat(),
+        finished_at=job.finished_at.isoformat() if job.finished_at else None,
+        links=links,
+        result=job.result if with_result and job.status == "done" else None,
+    )
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="Audiowave API",
+        version=__version__,
+        description="Audio production forensics. Authenticate with `X-API-Key` or `Authorization: Bearer`.",
+    )
+    jobs = JobService(services)
+    limits_settings = Settings(max_duration_s=services.settings.max_duration_s)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "reason": str(exc.detail)}
+        return JSONResponse(detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": "invalid_request", "reason": reasons}, status_code=422)
+
+    def current_user(
+        x_api_key: Annotated[str | None, Header()] = None, authorization: Annotated[str | None, Header()] = None
+    ) -> User:
+        credential = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+        if not credential:
+            raise ApiError(
+                401, "unauthenticated", "send an API key in X-API-Key or a bearer token", {"WWW-Authenticate": "Bearer"}
+            )
+        with services.sessions() as session:
+            try:
+                if credential.startswith("aw_"):
+                    user = user_for_key(session, credential)
+                else:
+                    user = user_for_token(session, credential, services.jwt_secret)
+            except AuthError as exc:
+                raise ApiError(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"}) from exc
+            session.expunge(user)
+        wait = services.limiter.hit(services.settings.rate_limit, "all", user.id)
+        if wait:
+            raise ApiError(
+                429, "rate_limited", f"too many requests; retry in {wait:.0f} s", {"Retry-After": str(int(wait))}
+            )
+        return user
+
+    UserDep = Annotated[User, Depends(current_user)]
+
+    def owned_job(user: User, job_id: str) -> Job:
+        try:
+            return jobs.get(user, job_id)
+        except NotFound as exc:
+            raise ApiError(404, "not_found", f"no job {job_id}") from exc
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> JSONResponse:
+        checks = services.readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"ready": ok, "checks": checks},
+            status_code=200 if ok else 503,
+            headers=None if ok else {"Retry-After": "5"},
+        )
+
+    @app.post("/v1/token", response_model=TokenOut, tags=["auth"])
+    def token(user: UserDep) -> TokenOut:
+        """Exchange an API key for a 12-hour bearer token."""
+        return TokenOut(access_token=issue_token(user, services.jwt_secret))
+
+    @app.post("/v1/analyze", response_model=JobView, status_code=202, tags=["analysis"])
+    def submit(
+        request: Request,
+        user: UserDep,
+        file: Annotated[UploadFile | None, File(description="audio file")] = None,
+        url: Annotated[str | None, Form(description="key of an object already in this service's storage")] = None,
+        stages: Annotated[str, Form(description=f"comma list of {', '.join(STAGES)}; empty = all")] = "",
+        priority: Annotated[Literal["high", "normal", "low"], Form()] = "normal",
+        callback_url: Annotated[str, Form(max_length=500)] = "",
+    ) -> JobView:
+        """Queue an analysis of an uploaded file (multipart ``file``) or of a stored object (``url``)."""
+        wait = services.limiter.hit(services.settings.submit_rate_limit, "submit", user.id)
+        if wait:
+            raise ApiError(
+                429, "rate_limited", f"too many submissions; retry in {wait:.0f} s", {"Retry-After": str(int(wait))}
+            )
+        depth = services.queue.stats()["depth"]
+        if depth >= services.settings.max_pending_jobs:
+            raise ApiError(503, "overloaded", f"{depth} jobs pending; try again later", {"Retry-After": "30"})
+        try:
+            chosen = list(parse_stages([stages]))
+        except InputError as exc:
+            raise ApiError(422, "invalid_stages", str(exc)) from exc
+        max_bytes = int(services.settings.max_upload_mb * 1024 * 1024)
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > max_bytes + 64 * 1024:
+            raise ApiError(413, "too_large", f"upload over {services.settings.max_upload_mb:g} MB")
+        with tempfile.TemporaryDirectory(prefix="aw-upload-") as tmp:
+            local = Path(tmp) / "upload"
+            if file is not None:
+                filename = Path(file.filename or "upload").name
+                _copy_limited(file, local, max_bytes, services.settings.max_upload_mb)
+            elif url:
+                filename = Path(url).name
+                try:
+                    if not url.startswith(f"{user.id}/"):
+                        raise ApiError(403, "forbidden", "url must name one of your own stored objects")
+                    services.store.get_file(url, local)
+                except (FileNotFoundError, ValueError) as exc:
+                    raise ApiError(404, "not_found", f"no stored object {url}") from exc
+            else:
+                raise ApiError(422, "no_input", "send a multipart 'file' or a storage 'url'")
+            try:
+                probe(local, limits_settings)
+            except InputError as exc:
+                reason = str(exc).replace(str(local.name), filename, 1)
+                status = 413 if ("limit" in reason or "long" in reason) else 415
+                raise ApiError(status, "bad_audio", reason) from exc
+            job = jobs.submit(user, filename, local, chosen if stages else [], priority, callback_url)
+        return job_view(job, with_result=False)
+
+    @app.get("/v1/analyze/{job_id}", response_model=JobView, tags=["analysis"])
+    def status(job_id: str, user: UserDep) -> JobView:
+        """Status with stage and percent while running; the full result and file links when done."""
+        return job_view(owned_job(user, job_id), with_result=True)
+
+    @app.get("/v1/analyze", response_model=list[JobView], tags=["analysis"])
+    def list_jobs(user: UserDep) -> list[JobView]:
+        return [job_view(j, with_result=False) for j in jobs.list(user)]
+
+    @app.delete("/v1/analyze/{job_id}", tags=["analysis"])
+    def delete(job_id: str, user: UserDep) -> dict:
+        """Delete the job, its result, feedback and every stored file."""
+        owned_job(user, job_id)
+        removed = jobs.delete(user, job_id)
+        return {"deleted": job_id, "objects_removed": removed}
+
+    @app.get("/v1/files/{job_id}/{path:path}", tags=["analysis"])
+    def file(job_id: str, path: str, user: UserDep) -> Response:
+        job = owned_job(user, job_id)
+        rel = path.removeprefix("out/")
+        if rel not in (job.artifacts or {}):
+            raise ApiError(404, "not_found", f"job {job_id} has no file {path}")
+        data = services.store.get_bytes(job.artifacts[rel])
+        media = {"png": "image/png", "flac": "audio/flac", "mid": "audio/midi"}.get(rel.rsplit(".", 1)[-1])
+        return Response(data, media_type=media or "application/octet-stream")
+
+    @app.post("/v1/feedback", status_code=201, tags=["feedback"])
+    def feedback(body: FeedbackIn, user: UserDep) -> dict:
+        """Store a correction or rating of one field of a result."""
+        owned_job(user, body.job_id)
+        fb = jobs.add_feedback(user, body.job_id, body.field, body.verdict, body.value, body.comment)
+        return {"feedback_id": fb.id}
+
+    @app.post("/v1/suggest", status_code=501, tags=["recipes"])
+    def suggest(user: UserDep) -> JSONResponse:
+        """Sound-recreation recipes: not built yet (says so rather than returning a made-up recipe)."""
+        return JSONResponse(
+            {"error": "not_implemented", "reason": "recipe suggestion is not built yet"}, status_code=501
+        )
+
+    @app.get("/v1/queue", tags=["operations"])
+    def queue_stats(user: UserDep) -> dict:
+        return services.queue.stats()
+
+    return app
+
+
+def _copy_limited(upload: UploadFile, dest: Path, max_bytes: int, max_mb: float) -> None:
+    total = 0
+    with dest.open("wb") as out:
+        while chunk := upload.file.read(CHUNK):
+            total += len(chunk)
+            if total > max_bytes:
+                raise ApiError(413, "too_large", f"upload over {max_mb:g} MB")
+            out.write(chunk)
+    if total == 0:
+        raise ApiError(415, "bad_audio", "the uploaded file is empty")

@@ -1,0 +1,145 @@
+"""Job worker: claim a job, run the analysis, store artefacts and the result, acknowledge.
+
+At-least-once delivery with exactly-once completion: the final database update only applies to a
+job that is not final yet, so a re-delivered job that already finished is acknowledged and skipped.
+Bad input (:class:`InputError`) is final at once; other failures are retried with exponential
+backoff and end in the dead-letter queue after ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from audiowave.errors import InputError
+from audiowave.pipeline import Analysis, StageObserver
+from audiowave.service.db import Job
+from audiowave.service.jobs import FINAL, overall_percent, set_progress
+from audiowave.service.queue import Delivery
+from audiowave.service.services import Services
+from audiowave.writer import write_analysis
+
+log = logging.getLogger("audiowave.worker")
+Analyzer = Callable[[Path, list[str], StageObserver], Analysis]
+PROGRESS_INTERVAL_S = 0.5
+
+
+class JobProgress:
+    """Stage observer that writes stage and overall percent to the job row (throttled) and heartbeats."""
+
+    def __init__(self, services: Services, delivery: Delivery, consumer: str, stages: list[str]) -> None:
+        self.s, self.d, self.consumer, self.stages = services, delivery, consumer, stages
+        self._last = 0.0
+
+    def report(self, stage: str, fraction: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < PROGRESS_INTERVAL_S:
+            return
+        self._last = now
+        with self.s.sessions.begin() as session:
+            set_progress(session, self.d.job_id, stage=stage, percent=overall_percent(stage, fraction, self.stages))
+        self.s.queue.heartbeat(self.d, self.consumer)
+
+    def start(self, stage: str) -> None:
+        self.report(stage, 0.0, force=True)
+
+    def progress(self, stage: str, fraction: float) -> None:
+        self.report(stage, fraction)
+
+    def end(self, stage: str, seconds: float) -> None:
+        self.report(stage, 1.0)
+
+
+class JobWorker:
+    def __init__(self, services: Services, analyzer: Analyzer, consumer: str) -> None:
+        self.s, self.analyze, self.consumer = services, analyzer, consumer
+
+    def run_once(self, block_ms: int = 1000) -> str | None:
+        """Process at most one job; returns its id (or None when the queue was empty)."""
+        d = self.s.queue.claim(self.consumer, block_ms)
+        if d is None:
+            return None
+        with self.s.sessions.begin() as session:
+            job = session.get(Job, d.job_id)
+            if job is None or job.status in FINAL:
+                self.s.queue.ack(d)  # deleted meanwhile, or finished before a crash lost the ack
+                return d.job_id
+            job.status, job.attempts, job.stage, job.error = "running", d.attempt, "download", ""
+            user_id, key, stages = job.user_id, job.input_key, list(job.options.get("stages") or [])
+        try:
+            self._run(d, user_id, key, stages)
+        except InputError as exc:
+            self._fail(d, "failed", str(exc))
+            self.s.queue.dead_letter(d, f"bad input: {exc}")
+        except Exception as exc:  # any other failure is retried, then dead-lettered with its traceback
+            log.exception("job %s attempt %s failed", d.job_id, d.attempt)
+            detail = f"{type(exc).__name__}: {exc}"
+            if d.attempt >= self.s.settings.max_attempts:
+                self._fail(d, "dead", f"{detail} (after {d.attempt} attempts)")
+                self.s.queue.dead_letter(d, detail + "\n" + traceback.format_exc(limit=5))
+            else:
+                delay = self.s.settings.retry_base_s * 2 ** (d.attempt - 1)
+                with self.s.sessions.begin() as session:
+                    set_progress(session, d.job_id, status="retrying", error=f"{detail}; retry in {delay:.0f} s")
+                self.s.queue.retry_later(d, delay)
+        return d.job_id
+
+    def _run(self, d: Delivery, user_id: str, key: str, stages: list[str]) -> None:
+        progress = JobProgress(self.s, d, self.consumer, stages)
+        with tempfile.TemporaryDirectory(prefix="aw-job-") as tmp:
+            local = self.s.store.get_file(key, Path(tmp) / Path(key).name)
+            analysis = self.analyze(local, stages, progress)
+            progress.start("upload")
+            out = Path(tmp) / "out"
+            write_analysis(analysis, out, save_stems=True)
+            artifacts = {}
+            for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "result.json"):
+                rel = path.relative_to(out).as_posix()
+                artifacts[rel] = self.s.store.put_file(f"{user_id}/{d.job_id}/out/{rel}", path)
+            result = analysis.result.model_dump(mode="json")
+            _relink(result, out, user_id, d.job_id)
+        with self.s.sessions.begin() as session:
+            done = set_progress(
+                session,
+                d.job_id,
+                status="done",
+                stage="done",
+                percent=100.0,
+                result=result,
+                artifacts=artifacts,
+                finished_at=datetime.now(UTC),
+            )
+        if not done and self.s.sessions().get(Job, d.job_id) is None:
+            self.s.store.delete_prefix(f"{user_id}/{d.job_id}")  # deleted while running: leave nothing behind
+        self.s.queue.ack(d)
+
+    def _fail(self, d: Delivery, status: str, error: str) -> None:
+        with self.s.sessions.begin() as session:
+            set_progress(session, d.job_id, status=status, error=error, finished_at=datetime.now(UTC))
+
+
+def _relink(result: dict, out: Path, user_id: str, job_id: str) -> None:
+    """Replace local artefact paths in the result by paths relative to the job's output."""
+    prefix = str(out) + "/"
+    for stem in result.get("stems", []):
+        if stem.get("path"):
+            stem["path"] = stem["path"].removeprefix(prefix)
+    for notes in result.get("notes", []):
+        if notes.get("midi_path"):
+            notes["midi_path"] = notes["midi_path"].removeprefix(prefix)
+    result["pictures"] = {k: v.removeprefix(prefix) for k, v in result.get("pictures", {}).items()}
+    result["source"]["path"] = f"{job_id}/input"
+
+
+def run_forever(worker: JobWorker, stop: Callable[[], bool] = lambda: False) -> None:
+    while not stop():
+        try:
+            worker.run_once(block_ms=1000)
+        except Exception:  # keep the loop alive across Redis/DB hiccups; they are retried next round
+            log.exception("worker loop error")
+            time.sleep(1.0)

@@ -1,0 +1,105 @@
+"""Throwaway Redis and PostgreSQL servers for tests, started from the Debian binaries on free ports."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # not up yet: connection refused, in recovery, ...
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start within {timeout:.0f} s")
+
+
+@contextmanager
+def redis_server(appendonly: bool = False, directory: Path | None = None, port: int | None = None) -> Iterator[str]:
+    """A private redis-server on 127.0.0.1; yields its URL."""
+    import redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server not found (apt-get install redis-server)")
+    port = port or free_port()
+    tmp = directory or Path(tempfile.mkdtemp(prefix="aw-redis-"))
+    args = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(tmp),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--appendfsync",
+        "always",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        _wait(lambda: redis.Redis.from_url(url).ping(), "redis-server")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
+    if found is None:
+        raise RuntimeError(f"{name} not found (apt-get install postgresql)")
+    return found
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL cluster (initdb in a temp dir, run as 'postgres' when we are root); yields a URL."""
+    import psycopg
+
+    tmp = Path(tempfile.mkdtemp(prefix="aw-pg-"))
+    data, port = tmp / "data", free_port()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(tmp, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*as_user, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    try:
+        _wait(lambda: psycopg.connect(url).close() is None, "postgres")
+        yield url
+    finally:
+        subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
