@@ -114,8 +114,11 @@ class JobWorker:
                 artifacts=artifacts,
                 finished_at=datetime.now(UTC),
             )
-        if not done and self.s.sessions().get(Job, d.job_id) is None:
-            self.s.store.delete_prefix(f"{user_id}/{d.job_id}")  # deleted while running: leave nothing behind
+        if not done:
+            with self.s.sessions() as session:
+                gone = session.get(Job, d.job_id) is None
+            if gone:  # deleted while running: leave nothing behind
+                self.s.store.delete_prefix(f"{user_id}/{d.job_id}")
         self.s.queue.ack(d)
 
     def _fail(self, d: Delivery, status: str, error: str) -> None:
