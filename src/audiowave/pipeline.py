@@ -23,6 +23,7 @@ from audiowave.errors import InputError, ModelUnavailableError
 from audiowave.registry import sha256_file
 from audiowave.schema import AnalysisResult, SourceInfo, StageTiming, Stem, Tagging
 from audiowave.stages.separation import MONOPHONIC_STEMS, PITCHED_STEMS, Separation, Separator, load_separator
+from audiowave.stages.tagging_protocol import Tagger
 
 STAGES = ("separation", "rhythm", "tonal", "structure", "loudness", "spectral", "notes", "pitch", "tagging")
 MIN_STEM_SHARE = 0.001  # stems 30 dB below the mix are treated as empty
@@ -69,9 +70,21 @@ def parse_stages(names: Iterable[str] | None) -> tuple[str, ...]:
 class Pipeline:
     """Runs the analysis stages on files; holds loaded models between files."""
 
-    def __init__(self, settings: Settings | None = None, stages: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        stages: Iterable[str] | None = None,
+        separator: tuple[Separator, str | None] | None = None,
+        tagger: tuple[Tagger | None, str | None] | None = None,
+    ) -> None:
+        """``separator``/``tagger`` ((model, warning-or-reason)) replace the locally loaded models,
+        e.g. with proxies to Ray Serve deployments; by default they are loaded on first use."""
         self.settings = settings or get_settings()
         self.stages = parse_stages(stages)
+        if separator is not None:
+            self.__dict__["_separator"] = separator  # pre-fills the cached_property below
+        if tagger is not None:
+            self.__dict__["_tagger"] = tagger
 
     @cached_property
     def _separator(self) -> tuple[Separator, str | None]:
@@ -90,7 +103,7 @@ class Pipeline:
         return PitchTracker(device=self.settings.device)
 
     @cached_property
-    def _tagger(self):
+    def _tagger(self) -> tuple[Tagger | None, str | None]:
         from audiowave.stages.tagging import PannsTagger
 
         try:

@@ -69,6 +69,8 @@ class JobWorker:
             if job is None or job.status in FINAL:
                 self.s.queue.ack(d)  # deleted meanwhile, or finished before a crash lost the ack
                 return d.job_id
+            # A re-claimed delivery (its worker died) carries the old attempt number: count runs here.
+            d.attempt = max(d.attempt, job.attempts + 1)
             job.status, job.attempts, job.stage, job.error = "running", d.attempt, "download", ""
             user_id, key, stages = job.user_id, job.input_key, list(job.options.get("stages") or [])
         try:

@@ -1,0 +1,198 @@
+"""The Ray Serve application: HTTP ingress, job runners, and model deployments on fractional GPUs.
+
+    Ingress (FastAPI, CPU) ── Redis queue ──► JobRunner (CPU, autoscaled on queue depth)
+                                                 ├─► Separator (HT-Demucs / fallback, 0.5 GPU)
+                                                 ├─► Tagger (PANNs CNN14, 0.25 GPU)
+                                                 └─► rhythm, key, chords, notes, pitch in-replica (CPU)
+
+Everything here is wiring: the work is done by the Ray-free ``audiowave`` package. Resources,
+replicas and autoscaling come from ``serve_config.yaml`` (``serve run serve_config.yaml``), or from
+:func:`build_app` defaults when started by ``audiowave serve``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import numpy as np
+import ray
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from audiowave.audio_io import AudioClip
+from audiowave.config import Settings, get_settings
+from audiowave.errors import ModelUnavailableError
+from audiowave.pipeline import Pipeline
+from audiowave.progress import ProgressFn, no_progress
+from audiowave.schema import BackendInfo, Instrument
+from audiowave.service.api import create_app
+from audiowave.service.services import Services
+from audiowave.service.settings import ServiceSettings
+from audiowave.service.worker import JobWorker, run_forever
+from audiowave.stages.separation import Separation, load_separator
+
+log = logging.getLogger("audiowave.ray")
+
+
+def _device() -> str:
+    """'cuda' when this replica was given a real GPU, else 'cpu' (a logical GPU on a CPU box)."""
+    import torch
+
+    return "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else "cpu"
+
+
+@serve.deployment(name="Separator", ray_actor_options={"num_gpus": 0.5}, max_ongoing_requests=2)
+class SeparatorDeployment:
+    """Hosts the separation model once per replica (HT-Demucs when its weights are installed)."""
+
+    def __init__(self) -> None:
+        settings = get_settings().model_copy(update={"device": _device()})
+        self.separator, self.warning = load_separator(settings)
+
+    def separate(self, samples: np.ndarray, sample_rate: int) -> dict:
+        clip = AudioClip(samples, sample_rate, sample_rate, samples.shape[0], "remote", "array")
+        sep = self.separator.separate(clip)
+        return {"stems": sep.stems, "backend": sep.backend.model_dump(), "warning": self.warning}
+
+    def info(self) -> dict:
+        return {
+            "backend": self.separator.backend.model_dump(),
+            "warning": self.warning,
+            "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+            "device": _device(),
+        }
+
+
+@serve.deployment(name="Tagger", ray_actor_options={"num_gpus": 0.25}, max_ongoing_requests=4)
+class TaggerDeployment:
+    """Hosts PANNs CNN14 when its checkpoint is installed; otherwise reports why there is no tagger."""
+
+    def __init__(self) -> None:
+        from audiowave.stages.tagging import PannsTagger
+
+        try:
+            self.tagger, self.reason = PannsTagger.from_registry(), None
+            self.tagger.model.to(_device())
+        except ModelUnavailableError as exc:
+            self.tagger, self.reason = None, str(exc)
+
+    def tag(self, mono: np.ndarray, sample_rate: int, source: str) -> list[dict]:
+        if self.tagger is None:
+            raise ModelUnavailableError(self.reason or "no tagger")
+        return [i.model_dump() for i in self.tagger.tag(mono, sample_rate, source)]
+
+    def info(self) -> dict:
+        backend = self.tagger.backend.model_dump() if self.tagger else None
+        return {
+            "ready": self.tagger is not None,
+            "reason": self.reason,
+            "backend": backend,
+            "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+        }
+
+
+class RemoteSeparator:
+    """Separator protocol over a DeploymentHandle."""
+
+    def __init__(self, handle: DeploymentHandle, backend: BackendInfo) -> None:
+        self.handle, self.backend = handle, backend
+
+    def separate(self, clip: AudioClip, progress: ProgressFn = no_progress) -> Separation:
+        out = self.handle.separate.remote(clip.samples, clip.sample_rate).result()
+        progress(1.0)
+        return Separation(out["stems"], BackendInfo(**out["backend"]))
+
+
+class RemoteTagger:
+    """Tagger protocol over a DeploymentHandle."""
+
+    def __init__(self, handle: DeploymentHandle, backend: BackendInfo) -> None:
+        self.handle, self.backend = handle, backend
+
+    def tag(self, mono: np.ndarray, sr: int, source: str = "mix") -> list[Instrument]:
+        return [Instrument(**i) for i in self.handle.tag.remote(mono, sr, source).result()]
+
+
+@serve.deployment(name="JobRunner", max_ongoing_requests=1)
+class JobRunner:
+    """Consumes the Redis queue in a background thread; reports queue depth for autoscaling."""
+
+    def __init__(self, service_config: dict, separator: DeploymentHandle, tagger: DeploymentHandle) -> None:
+        self.services = Services.from_settings(ServiceSettings(**service_config), run_migrations=False)
+        self.separator, self.tagger = separator, tagger
+        consumer = f"{serve.get_replica_context().replica_id.unique_id}-{os.getpid()}"
+        self.worker = JobWorker(self.services, self._analyze, consumer)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=run_forever, args=(self.worker, self._stop.is_set), daemon=True)
+        self._thread.start()
+
+    def _analyze(self, path, stages, observer):
+        sep_info = self.separator.info.remote().result()
+        tag_info = self.tagger.info.remote().result()
+        separator = (RemoteSeparator(self.separator, BackendInfo(**sep_info["backend"])), sep_info["warning"])
+        tagger = (
+            (RemoteTagger(self.tagger, BackendInfo(**tag_info["backend"])), None)
+            if tag_info["ready"]
+            else (None, tag_info["reason"])
+        )
+        return Pipeline(Settings(), stages or None, separator=separator, tagger=tagger).analyze(path, observer)
+
+    def record_autoscaling_stats(self) -> dict[str, float]:
+        """Custom metric read by :func:`audiowave.ray_apps.autoscaling.queue_depth_policy`."""
+        return {"queue_depth": float(self.services.queue.stats()["depth"])}
+
+    def check_health(self) -> None:
+        if not self._thread.is_alive():
+            raise RuntimeError("job loop stopped")
+
+    def stats(self) -> dict:
+        return {"consumer": self.worker.consumer, "alive": self._thread.is_alive()}
+
+    def __del__(self) -> None:
+        self._stop.set()
+
+
+@serve.deployment(name="Ingress", max_ongoing_requests=100)
+@serve.ingress()
+class Ingress:
+    """The public FastAPI app (``audiowave.service.api``)."""
+
+    def __init__(self, service_config: dict, job_runner: DeploymentHandle) -> None:
+        self.services = Services.from_settings(ServiceSettings(**service_config))  # runs migrations once
+        self.job_runner = job_runner
+
+    def __serve_build_asgi_app__(self):
+        return create_app(self.services)
+
+
+DEPLOYMENT_OPTIONS = (
+    "num_replicas",
+    "max_ongoing_requests",
+    "max_queued_requests",
+    "ray_actor_options",
+    "autoscaling_config",
+    "health_check_period_s",
+    "graceful_shutdown_timeout_s",
+)
+
+
+def build_app(args: dict | None = None, deployments: list[dict] | None = None) -> serve.Application:
+    """Application builder (``import_path: audiowave.ray_apps.app:build_app`` in serve_config.yaml).
+
+    ``args`` holds service settings (database_url, redis_url, storage_url, ...); unset ones come from
+    the ``AUDIOWAVE_*`` environment of the replicas. ``deployments`` are the per-deployment entries of
+    serve_config.yaml, applied here when the app is started from Python (``audiowave serve``);
+    ``serve run serve_config.yaml`` applies them itself.
+    """
+    config = ServiceSettings(**(args or {})).model_dump()
+    options = {d["name"]: {k: v for k, v in d.items() if k in DEPLOYMENT_OPTIONS} for d in deployments or []}
+
+    def configured(deployment):
+        return deployment.options(**options.get(deployment.name, {}))
+
+    separator = configured(SeparatorDeployment).bind()
+    tagger = configured(TaggerDeployment).bind()
+    runner = configured(JobRunner).bind(config, separator, tagger)
+    return configured(Ingress).bind(config, runner)
