@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORPUS ?= corpus/dev
 
-.PHONY: demo test test-all lint eval bench corpus schema clean relink
+.PHONY: demo test test-all lint eval bench corpus schema clean relink system-deps load
 
 $(STAMP): pyproject.toml requirements/lock.txt requirements/no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ relink: $(STAMP)
 demo: relink  ## set up, analyse the bundled example clip and print the report
 	$(BIN)/audiowave demo --out audiowave-out
 
-test: relink  ## the default test run (CI runs exactly this)
+# The service tests start throwaway Redis/PostgreSQL servers from the Debian binaries: install them if absent.
+system-deps:
+	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { echo "installing redis-server and postgresql (Debian packages)"; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q >/dev/null && \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends redis-server postgresql >/dev/null; }
+
+test: relink system-deps  ## the default test run (CI runs exactly this)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "not corpus"
 
@@ -41,6 +48,9 @@ eval: relink corpus
 
 bench: relink
 	$(BIN)/python bench/run.py --corpus $(CORPUS)
+
+load: relink system-deps  ## load test of the Ray Serve service (throughput, latency, scaling)
+	$(BIN)/python bench/load.py
 
 schema: relink
 	$(BIN)/audiowave schema > docs/result.schema.json

@@ -31,11 +31,16 @@ ROOT = EXAMPLE.parents[3]
 def cluster(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     with redis_server() as redis_url:
-        args = {"redis_url": redis_url, "database_url": f"sqlite:///{home / 'aw.db'}",
-                "storage_url": str(home / "objects"), "jwt_secret": "ray-test-secret-" + "y" * 32,
-                "claim_idle_s": 4.0}
-        ray.init(num_cpus=8, num_gpus=1, include_dashboard=False,
-                 runtime_env={"env_vars": {"AUDIOWAVE_HOME": str(home)}})
+        args = {
+            "redis_url": redis_url,
+            "database_url": f"sqlite:///{home / 'aw.db'}",
+            "storage_url": str(home / "objects"),
+            "jwt_secret": "ray-test-secret-" + "y" * 32,
+            "claim_idle_s": 4.0,
+        }
+        ray.init(
+            num_cpus=8, num_gpus=1, include_dashboard=False, runtime_env={"env_vars": {"AUDIOWAVE_HOME": str(home)}}
+        )
         port = free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         deployments = yaml.safe_load((ROOT / "serve_config.yaml").read_text())["applications"][0]["deployments"]
@@ -60,8 +65,9 @@ def wait_for(client, job_id, key, statuses=("done", "failed", "dead"), timeout=2
 
 def submit(client, key, stages):
     with EXAMPLE.open("rb") as fh:
-        r = client.post("/v1/analyze", headers={"X-API-Key": key}, files={"file": ("example.flac", fh)},
-                        data={"stages": stages})
+        r = client.post(
+            "/v1/analyze", headers={"X-API-Key": key}, files={"file": ("example.flac", fh)}, data={"stages": stages}
+        )
     assert r.status_code == 202, r.text
     return r.json()["job_id"]
 

@@ -137,3 +137,28 @@ def test_job_deleted_while_running_leaves_nothing_behind(tmp_path, clean_redis, 
     assert services.store.list(user.id) == []
     with services.sessions() as session:
         assert session.scalars(select(Job)).all() == []
+
+
+def test_callback_url_is_notified_when_the_job_ends(tmp_path, clean_redis, write_wav):
+    from fastapi import FastAPI
+
+    from audiowave.service.api import create_app  # noqa: F401 (the API stores the callback)
+
+    from service_fixtures import live_server
+
+    received = []
+    hook = FastAPI()
+
+    @hook.post("/hook")
+    def _hook(body: dict) -> dict:
+        received.append(body)
+        return {}
+
+    services = make_services(tmp_path, clean_redis)
+    user, _ = new_user(services, "ada")
+    with live_server(hook) as url:
+        job = JobService(services).submit(
+            user, "a.wav", write_wav("a.wav", tone(440, 1.0)), ["loudness"], "normal", callback_url=f"{url}/hook"
+        )
+        worker_for(services).run_once(block_ms=0)
+    assert received == [{"job_id": job.id, "status": "done"}]

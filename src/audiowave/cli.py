@@ -132,6 +132,123 @@ def models_import(
         _fail(exc)
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    config: Annotated[Path | None, typer.Option(help="serve_config.yaml (default: the repository's).")] = None,
+    logical_gpus: Annotated[float, typer.Option(help="GPUs to declare when none is present.")] = 1.0,
+) -> None:
+    """Run the whole service on this machine: Redis (unless configured), Ray, the Serve app."""
+    from audiowave.ray_apps.launch import serve_locally
+
+    def announce(url: str, key: str, settings, gpus: float) -> None:
+        out.print(f"[green]Audiowave is serving at {url}[/green]  (API docs: {url}/docs)")
+        out.print(
+            f"database: {settings.resolved_database_url()}  storage: {settings.resolved_storage_url()}  "
+            f"redis: {settings.redis_url}  GPUs: {gpus:g}" + (" (logical)" if gpus and not _has_cuda() else "")
+        )
+        if key:
+            out.print(f"API key of user 'local': {key}  (saved in {settings.home / 'api_key'})")
+        out.print("Submit with: audiowave submit FILE --url " + url + "   Stop with Ctrl-C.")
+
+    try:
+        serve_locally(host, port, config, logical_gpus, announce)
+    except RuntimeError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@app.command()
+def submit(
+    files: Annotated[list[Path], typer.Argument(help="Audio files to analyse.")],
+    url: Annotated[str, typer.Option(help="Service URL.")] = "http://127.0.0.1:8000",
+    key: Annotated[
+        str | None, typer.Option(help="API key (default: $AUDIOWAVE_API_KEY or ~/.audiowave/api_key).")
+    ] = None,
+    stages: Annotated[str, typer.Option(help="Stages (comma list); empty = all.")] = "",
+    priority: Annotated[str, typer.Option(help="high, normal or low.")] = "normal",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where result.json files go.")] = Path("audiowave-out"),
+) -> None:
+    """Upload files to a running service, show live progress, save the results."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from audiowave.client import ApiError, Client
+    from audiowave.config import get_settings
+
+    key_file = get_settings().home / "api_key"
+    key = key or os.environ.get("AUDIOWAVE_API_KEY") or (key_file.read_text().strip() if key_file.exists() else "")
+    if not key:
+        err.print("[red]error:[/red] no API key: pass --key, set AUDIOWAVE_API_KEY, or run `audiowave serve` once")
+        raise typer.Exit(2)
+    client = Client(url, key)
+    failures = 0
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[stage]}"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+
+        def run(path: Path) -> bool:
+            task = progress.add_task(path.name, total=100, stage="uploading")
+            try:
+                job = client.submit(path, stages, priority)
+                job = client.wait(
+                    job["job_id"],
+                    lambda j: progress.update(task, completed=j["percent"], stage=f"{j['status']} {j['stage']}"),
+                )
+            except (ApiError, httpx.HTTPError, OSError) as exc:
+                progress.update(task, stage=f"[red]{exc}[/red]")
+                return False
+            if job["status"] != "done":
+                progress.update(task, stage=f"[red]{job['status']}: {job['error']}[/red]")
+                return False
+            target = out_dir / path.stem
+            target.mkdir(parents=True, exist_ok=True)
+            (target / "result.json").write_text(json.dumps(job["result"], indent=2))
+            progress.update(task, completed=100, stage=f"done -> {target / 'result.json'}")
+            return True
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            failures = sum(not ok for ok in pool.map(run, files))
+    if failures:
+        raise typer.Exit(1)
+
+
+users_app = typer.Typer(help="Manage service users and API keys.")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create")
+def users_create(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
+    """Create a user and print its API key (shown once)."""
+    from audiowave.service.auth import create_user
+    from audiowave.service.db import make_engine, migrate, session_factory
+    from audiowave.service.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    try:
+        with session_factory(engine).begin() as session:
+            _, key = create_user(session, name)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    out.print(key)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of result.json."""

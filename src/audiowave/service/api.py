@@ -98,17 +98,17 @@ def create_app(services: Services) -> FastAPI:
     def current_user(
         x_api_key: Annotated[str | None, Header()] = None, authorization: Annotated[str | None, Header()] = None
     ) -> User:
-        credential = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
-        if not credential:
+        bearer = (authorization or "").removeprefix("Bearer ").strip()
+        if not (x_api_key or bearer):
             raise ApiError(
                 401, "unauthenticated", "send an API key in X-API-Key or a bearer token", {"WWW-Authenticate": "Bearer"}
             )
         with services.sessions() as session:
             try:
-                if credential.startswith("aw_"):
-                    user = user_for_key(session, credential)
+                if x_api_key or bearer.startswith("aw_"):
+                    user = user_for_key(session, x_api_key or bearer)
                 else:
-                    user = user_for_token(session, credential, services.jwt_secret)
+                    user = user_for_token(session, bearer, services.jwt_secret)
             except AuthError as exc:
                 raise ApiError(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"}) from exc
             session.expunge(user)

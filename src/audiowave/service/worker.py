@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+
 from audiowave.errors import InputError
 from audiowave.pipeline import Analysis, StageObserver
 from audiowave.service.db import Job
@@ -73,17 +75,21 @@ class JobWorker:
             d.attempt = max(d.attempt, job.attempts + 1)
             job.status, job.attempts, job.stage, job.error = "running", d.attempt, "download", ""
             user_id, key, stages = job.user_id, job.input_key, list(job.options.get("stages") or [])
+            callback = job.callback_url
         try:
             self._run(d, user_id, key, stages)
+            notify(callback, d.job_id, "done")
         except InputError as exc:
             self._fail(d, "failed", str(exc))
             self.s.queue.dead_letter(d, f"bad input: {exc}")
+            notify(callback, d.job_id, "failed")
         except Exception as exc:  # any other failure is retried, then dead-lettered with its traceback
             log.exception("job %s attempt %s failed", d.job_id, d.attempt)
             detail = f"{type(exc).__name__}: {exc}"
             if d.attempt >= self.s.settings.max_attempts:
                 self._fail(d, "dead", f"{detail} (after {d.attempt} attempts)")
                 self.s.queue.dead_letter(d, detail + "\n" + traceback.format_exc(limit=5))
+                notify(callback, d.job_id, "dead")
             else:
                 delay = self.s.settings.retry_base_s * 2 ** (d.attempt - 1)
                 with self.s.sessions.begin() as session:
@@ -139,6 +145,16 @@ def _relink(result: dict, out: Path, user_id: str, job_id: str) -> None:
             notes["midi_path"] = notes["midi_path"].removeprefix(prefix)
     result["pictures"] = {k: v.removeprefix(prefix) for k, v in result.get("pictures", {}).items()}
     result["source"]["path"] = f"{job_id}/input"
+
+
+def notify(callback_url: str, job_id: str, status: str) -> None:
+    """Best-effort POST of {job_id, status} to the job's callback URL (http/https only, 5 s timeout)."""
+    if not callback_url.startswith(("http://", "https://")):
+        return
+    try:
+        httpx.post(callback_url, json={"job_id": job_id, "status": status}, timeout=5.0)
+    except httpx.HTTPError as exc:
+        log.warning("callback for job %s to %s failed: %s", job_id, callback_url, exc)
 
 
 def run_forever(worker: JobWorker, stop: Callable[[], bool] = lambda: False) -> None:

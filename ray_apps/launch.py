@@ -1,0 +1,120 @@
+"""``audiowave serve``: everything on one machine — Redis (if none configured), local Ray, the Serve app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import ray
+import redis
+import yaml
+from ray import serve
+from sqlalchemy import select
+
+from audiowave.service.auth import create_user
+from audiowave.service.db import User
+from audiowave.service.services import Services
+from audiowave.service.settings import ServiceSettings
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "serve_config.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
+    """A private redis-server with append-only persistence under ``directory``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(
+            "redis-server not found: install it (apt-get install redis-server) "
+            "or set AUDIOWAVE_REDIS_URL to an existing Redis"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            redis.Redis.from_url(url).ping()
+            return proc, url
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("the local redis-server did not start")
+
+
+def local_api_key(services: Services) -> str:
+    """The key of the 'local' user, created (and saved with mode 600) on first start."""
+    path = services.settings.home / "api_key"
+    with services.sessions.begin() as session:
+        exists = session.scalar(select(User).where(User.name == "local")) is not None
+        if not exists:
+            _, key = create_user(session, "local")
+            path.write_text(key)
+            path.chmod(0o600)
+    return path.read_text().strip() if path.exists() else ""
+
+
+def serve_locally(host: str, port: int, config_path: Path | None, logical_gpus: float, announce) -> None:
+    """Start Redis (unless configured), Ray and the app; block until interrupted."""
+    settings = ServiceSettings()
+    redis_proc = None
+    if not settings.redis_url:
+        redis_proc, url = start_redis(settings.home / "redis")
+        os.environ["AUDIOWAVE_REDIS_URL"] = url
+        settings = ServiceSettings()
+    config = (
+        yaml.safe_load((config_path or DEFAULT_CONFIG).read_text())
+        if (config_path or DEFAULT_CONFIG).exists()
+        else {"applications": [{"name": "audiowave", "args": {}, "deployments": []}]}
+    )
+    app_cfg = config["applications"][0]
+    import torch
+
+    gpus = torch.cuda.device_count() or logical_gpus
+    env = {k: v for k, v in os.environ.items() if k.startswith("AUDIOWAVE_")}
+    try:
+        ray.init(
+            num_cpus=max(os.cpu_count() or 1, 4), num_gpus=gpus, include_dashboard=False, runtime_env={"env_vars": env}
+        )
+        serve.start(http_options={"host": host, "port": port})
+        from audiowave.ray_apps.app import build_app
+
+        serve.run(
+            build_app(app_cfg.get("args") or {}, app_cfg.get("deployments")), name=app_cfg["name"], route_prefix="/"
+        )
+        key = local_api_key(Services.from_settings(settings))
+        announce(f"http://{host}:{port}", key, settings, gpus)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if ray.is_initialized():
+            serve.shutdown()
+            ray.shutdown()
+        if redis_proc is not None:
+            redis_proc.terminate()
