@@ -72,16 +72,23 @@ class TaggerDeployment:
     def __init__(self) -> None:
         from audiowave.stages.tagging import PannsTagger
 
+        self.batch_sizes: list[int] = []
         try:
             self.tagger, self.reason = PannsTagger.from_registry(), None
             self.tagger.model.to(_device())
         except ModelUnavailableError as exc:
             self.tagger, self.reason = None, str(exc)
 
-    def tag(self, mono: np.ndarray, sample_rate: int, source: str) -> list[dict]:
+    async def tag(self, mono: np.ndarray, sample_rate: int, source: str) -> list[dict]:
         if self.tagger is None:
             raise ModelUnavailableError(self.reason or "no tagger")
-        return [i.model_dump() for i in self.tagger.tag(mono, sample_rate, source)]
+        return await self._tag_batch((mono, sample_rate, source))
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
+    async def _tag_batch(self, requests: list[tuple[np.ndarray, int, str]]) -> list[list[dict]]:
+        """Requests arriving together (the mix and stems of a job, several jobs) share one forward pass."""
+        self.batch_sizes.append(len(requests))
+        return [[i.model_dump() for i in found] for found in self.tagger.tag_many(requests)]
 
     def info(self) -> dict:
         backend = self.tagger.backend.model_dump() if self.tagger else None
@@ -90,6 +97,7 @@ class TaggerDeployment:
             "reason": self.reason,
             "backend": backend,
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+            "batch_sizes": self.batch_sizes[-100:],
         }
 
 
@@ -112,7 +120,12 @@ class RemoteTagger:
         self.handle, self.backend = handle, backend
 
     def tag(self, mono: np.ndarray, sr: int, source: str = "mix") -> list[Instrument]:
-        return [Instrument(**i) for i in self.handle.tag.remote(mono, sr, source).result()]
+        return self.tag_many([(mono, sr, source)])[0]
+
+    def tag_many(self, requests: list[tuple[np.ndarray, int, str]]) -> list[list[Instrument]]:
+        """Send every request at once, so the deployment's @serve.batch can group them."""
+        pending = [self.handle.tag.remote(mono, sr, source) for mono, sr, source in requests]
+        return [[Instrument(**i) for i in response.result()] for response in pending]
 
 
 @serve.deployment(name="JobRunner", max_ongoing_requests=1)

@@ -167,3 +167,21 @@ def test_feedback_is_stored_and_suggest_says_not_built(api):
     bad = client.post("/v1/feedback", headers=h, json={"job_id": job_id, "field": "key", "verdict": "meh"})
     assert bad.status_code == 422
     assert client.post("/v1/suggest", headers=h).status_code == 501
+
+
+def test_redis_outage_answers_503_with_retry_after_not_500(tmp_path):
+    import httpx
+
+    from audiowave.service.api import create_app
+
+    from servers import redis_server
+
+    with redis_server() as url:
+        services = make_services(tmp_path, url)
+        _, key = new_user(services, "ada")
+    # the Redis server is gone now
+    with live_server(create_app(services)) as base, httpx.Client(base_url=base, timeout=30) as client:
+        r = client.get("/v1/analyze", headers={"X-API-Key": key})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5" and r.json()["error"] == "unavailable"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("error")

@@ -15,10 +15,13 @@ import ray
 import yaml
 from ray import serve
 
+from audiowave.config import Settings
+from audiowave.model_import import import_weights
 from audiowave.ray_apps.app import build_app
 from audiowave.service.services import Services
 from audiowave.service.settings import ServiceSettings
 
+from models_fixtures import save_random_cnn14
 from servers import free_port, redis_server
 from service_fixtures import new_user
 from signals import EXAMPLE
@@ -30,6 +33,9 @@ ROOT = EXAMPLE.parents[3]
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
+    # A random-init CNN14 installed like a real checkpoint: the Tagger deployment then runs (and batches).
+    save_random_cnn14(home / "download")
+    import_weights(home / "download", Settings(home=home))
     with redis_server() as redis_url:
         args = {
             "redis_url": redis_url,
@@ -79,7 +85,7 @@ def test_fractional_gpu_placement(cluster):
     tag = serve.get_deployment_handle("Tagger", app_name="audiowave").info.remote().result()
     assert sep["gpu_ids"] and tag["gpu_ids"]  # each replica was handed (a share of) the GPU
     assert sep["backend"]["name"] == "hpss-bands" and sep["backend"]["fallback"]
-    assert tag["ready"] is False and "PANNs" in tag["reason"]
+    assert tag["ready"] is True and tag["backend"]["name"] == "panns-cnn14"
 
 
 def test_job_over_http_runs_through_the_deployments(cluster):
@@ -93,7 +99,9 @@ def test_job_over_http_runs_through_the_deployments(cluster):
     result = job["result"]
     assert result["backends"]["separation"]["name"] == "hpss-bands"
     assert abs(result["tempo_bpm"] - 120) < 2 and result["key"]["label"] == "A minor"
-    assert result["tagging"]["status"] == "no tagger"
+    assert result["tagging"]["status"] == "ran" and result["backends"]["tagging"]["name"] == "panns-cnn14"
+    tag = serve.get_deployment_handle("Tagger", app_name="audiowave").info.remote().result()
+    assert max(tag["batch_sizes"]) > 1  # the mix and the four stems were tagged in shared batches
     assert "stems/bass.flac" in job["links"]
 
 

@@ -56,3 +56,19 @@ def test_overall_percent_is_monotonic_over_stages():
     stages = ["separation", "rhythm", "notes"]
     seq = [overall_percent(s, f, stages) for s in ("download", "decode", *stages, "upload") for f in (0.0, 0.5, 1.0)]
     assert seq == sorted(seq) and seq[0] == 0.0 and seq[-1] == 100.0
+
+
+def test_retention_sweep_deletes_expired_jobs_and_their_objects(services, write_wav):
+    from datetime import UTC, datetime, timedelta
+
+    from audiowave.service.retention import sweep
+
+    ada, _ = new_user(services, "ada")
+    jobs = JobService(services)
+    old = jobs.submit(ada, "old.wav", write_wav("old.wav", tone(440, 1.0)), [], "normal")
+    fresh = jobs.submit(ada, "new.wav", write_wav("new.wav", tone(440, 1.0)), [], "normal")
+    with services.sessions.begin() as session:
+        session.get(Job, old.id).created_at = datetime.now(UTC) - timedelta(days=8)
+    assert sweep(services) == (1, 1)
+    assert services.store.list(f"{ada.id}/{old.id}") == [] and services.store.exists(fresh.input_key)
+    assert [j.id for j in jobs.list(ada)] == [fresh.id]

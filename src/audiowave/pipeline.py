@@ -236,10 +236,11 @@ class Pipeline:
             analysis.result.warnings.append("tagging: no tagger available, instruments not reported")
             return
         clip = analysis.clip
-        instruments = tagger.tag(clip.mono, clip.sample_rate, "mix")
+        sources = [("mix", clip.mono)]
         if analysis.separation is not None:
-            for name, audio in analysis.separation.stems.items():
-                instruments += tagger.tag(audio.mean(axis=0), clip.sample_rate, name)
+            sources += [(name, audio.mean(axis=0)) for name, audio in analysis.separation.stems.items()]
+        found = tagger.tag_many([(audio, clip.sample_rate, name) for name, audio in sources])
+        instruments = [inst for per_source in found for inst in per_source]
         analysis.result.instruments = instruments
         analysis.result.tagging = Tagging(status="ran", backend=tagger.backend)
         analysis.result.backends["tagging"] = tagger.backend

@@ -1,9 +1,12 @@
 """The HTTP API (FastAPI). Plain FastAPI so it runs under uvicorn in tests; Ray Serve wraps it as ingress."""
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
+import redis
+import sqlalchemy.exc
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -21,6 +24,7 @@ from audiowave.service.jobs import JobService, NotFound
 from audiowave.service.services import Services
 
 CHUNK = 1 << 20
+log = logging.getLogger("audiowave.api")
 
 
 class ApiError(HTTPException):
@@ -89,6 +93,22 @@ def create_app(services: Services) -> FastAPI:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "reason": str(exc.detail)}
         return JSONResponse(detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(redis.exceptions.ConnectionError)
+    @app.exception_handler(redis.exceptions.TimeoutError)
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def _dependency_down(_request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable: %s", exc)
+        return JSONResponse(
+            {"error": "unavailable", "reason": "a backing service is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse({"error": "internal", "reason": f"internal error ({type(exc).__name__})"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -157,9 +157,21 @@ def notify(callback_url: str, job_id: str, status: str) -> None:
         log.warning("callback for job %s to %s failed: %s", job_id, callback_url, exc)
 
 
+SWEEP_EVERY_S = 3600.0
+
+
 def run_forever(worker: JobWorker, stop: Callable[[], bool] = lambda: False) -> None:
+    """Process jobs until ``stop()``; sweep expired jobs about once an hour."""
+    from audiowave.service.retention import sweep
+
+    next_sweep = time.monotonic()
     while not stop():
         try:
+            if time.monotonic() >= next_sweep:
+                jobs, objects = sweep(worker.s)
+                if jobs:
+                    log.info("retention: deleted %d expired jobs (%d objects)", jobs, objects)
+                next_sweep = time.monotonic() + SWEEP_EVERY_S
             worker.run_once(block_ms=1000)
         except Exception:  # keep the loop alive across Redis/DB hiccups; they are retried next round
             log.exception("worker loop error")

@@ -118,39 +118,57 @@ class PannsTagger:
     def backend(self) -> BackendInfo:
         return BackendInfo(name="panns-cnn14", model=self.version, licence="MIT")
 
-    def window_scores(self, mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scores (windows, classes) and the window start times, for 2 s windows with 1 s hop."""
+    def frames(self, mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """2 s windows with 1 s hop at 32 kHz, shape (windows, samples), and their start times."""
         audio = soxr.resample(mono.astype(np.float32), sr, SAMPLE_RATE)
         win, hop = int(WINDOW_S * SAMPLE_RATE), int(HOP_S * SAMPLE_RATE)
         if len(audio) < win:
             audio = np.pad(audio, (0, win - len(audio)))
         starts = np.arange(0, len(audio) - win + 1, hop)
-        frames = np.stack([audio[s : s + win] for s in starts])
+        return np.stack([audio[s : s + win] for s in starts]), starts / SAMPLE_RATE
+
+    def scores(self, frames: np.ndarray, batch: int = 16) -> np.ndarray:
+        """CNN14 scores (windows, classes), computed in batches of ``batch`` windows."""
         with torch.inference_mode():
-            scores = torch.cat(
-                [self.model(torch.from_numpy(b)) for b in np.array_split(frames, max(1, len(frames) // 16))]
-            )
-        return scores.numpy(), starts / SAMPLE_RATE
+            device = next(self.model.parameters()).device
+            out = [
+                self.model(torch.from_numpy(frames[i : i + batch]).to(device)).cpu()
+                for i in range(0, len(frames), batch)
+            ]
+        return torch.cat(out).numpy()
+
+    def window_scores(self, mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        frames, starts = self.frames(mono, sr)
+        return self.scores(frames), starts
 
     def tag(self, mono: np.ndarray, sr: int, source: str = "mix") -> list[Instrument]:
         """Instruments whose windows score above the threshold, with merged time spans."""
-        scores, starts = self.window_scores(mono, sr)
-        duration = len(mono) / sr
+        return self.tag_many([(mono, sr, source)])[0]
+
+    def tag_many(self, requests: list[tuple[np.ndarray, int, str]]) -> list[list[Instrument]]:
+        """Tag several signals with one batched forward pass over all their windows."""
+        framed = [self.frames(mono, sr) for mono, sr, _ in requests]
+        scores = self.scores(np.concatenate([f for f, _ in framed]))
+        results, offset = [], 0
+        for (mono, sr, source), (frames, starts) in zip(requests, framed, strict=True):
+            part = scores[offset : offset + len(frames)]
+            offset += len(frames)
+            results.append(self._instruments(part, starts, len(mono) / sr, source))
+        return results
+
+    def _instruments(self, scores: np.ndarray, starts: np.ndarray, duration: float, source: str) -> list[Instrument]:
         found: list[Instrument] = []
         for idx, label in enumerate(self.labels):
             family = AUDIOSET_FAMILIES.get(label)
-            if family is None:
-                continue
             active = scores[:, idx] >= THRESHOLD
-            if not active.any():
+            if family is None or not active.any():
                 continue
-            spans = _merge_spans(starts[active], WINDOW_S, duration)
             found.append(
                 Instrument(
                     label=label,
                     family=family,
                     confidence=float(scores[:, idx].max()),
-                    spans=spans,
+                    spans=_merge_spans(starts[active], WINDOW_S, duration),
                     source=source,
                     backend=self.backend,
                 )

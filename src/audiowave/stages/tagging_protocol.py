@@ -13,3 +13,7 @@ class Tagger(Protocol):
     backend: BackendInfo
 
     def tag(self, mono: np.ndarray, sr: int, source: str = "mix") -> list[Instrument]: ...
+
+    def tag_many(self, requests: list[tuple[np.ndarray, int, str]]) -> list[list[Instrument]]:
+        """(mono, sample rate, source) per signal -> instruments per signal, in order."""
+        ...
