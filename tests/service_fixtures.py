@@ -41,13 +41,13 @@ def clean_redis(redis_url):
 
 
 def make_services(tmp_path, redis_url: str, database_url: str = "", **overrides) -> Services:
-    settings = ServiceSettings(
-        redis_url=redis_url,
-        database_url=database_url or f"sqlite:///{tmp_path / 'aw.db'}",
-        storage_url=str(tmp_path / "objects"),
-        jwt_secret="test-secret-" + "x" * 32,
-        **overrides,
-    )
+    values = {
+        "redis_url": redis_url,
+        "database_url": database_url or f"sqlite:///{tmp_path / 'aw.db'}",
+        "storage_url": str(tmp_path / "objects"),
+        "jwt_secret": "test-secret-" + "x" * 32,
+    }
+    settings = ServiceSettings(**{**values, **overrides})
     return Services.from_settings(settings)
 
 

@@ -57,3 +57,36 @@ def test_keys_cannot_escape_the_root(tmp_path, key):
     store = ObjectStore(str(tmp_path))
     with pytest.raises(ValueError, match="invalid object key"):
         store.put_bytes(key, b"x")
+
+
+def test_api_job_with_s3_storage(tmp_path, s3_endpoint, s3_credentials, clean_redis):
+    """Upload, processing and file download with every object in the S3-compatible server."""
+    import httpx
+    import numpy as np
+
+    from audiowave.service.api import create_app
+
+    from service_fixtures import live_server, make_services, new_user, worker_for
+    from signals import tone
+
+    services = make_services(tmp_path, clean_redis, storage_url="s3://audiowave/e2e", s3_endpoint_url=s3_endpoint)
+    user, key = new_user(services, "ada")
+    wav = tmp_path / "a.wav"
+    import soundfile as sf
+
+    sf.write(wav, np.stack([tone(330, 2.0)] * 2, axis=1), 44100)
+    with live_server(create_app(services)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        with wav.open("rb") as fh:
+            job_id = client.post(
+                "/v1/analyze", headers={"X-API-Key": key}, files={"file": ("a.wav", fh)}, data={"stages": "loudness"}
+            ).json()["job_id"]
+        worker_for(services).run_once(block_ms=0)
+        job = client.get(f"/v1/analyze/{job_id}", headers={"X-API-Key": key}).json()
+        assert job["status"] == "done"
+        png = client.get(job["links"]["waveform.png"], headers={"X-API-Key": key})
+        assert png.content[:4] == b"\x89PNG"
+        s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="audiowave", Prefix=f"e2e/{user.id}/")["Contents"]]
+        assert f"e2e/{user.id}/{job_id}/input.wav" in keys and len(keys) >= 3
+        client.delete(f"/v1/analyze/{job_id}", headers={"X-API-Key": key})
+        assert s3.list_objects_v2(Bucket="audiowave", Prefix=f"e2e/{user.id}/").get("KeyCount") == 0
