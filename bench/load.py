@@ -19,8 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import ray
-import yaml
 from ray import serve
 from rich.console import Console
 from rich.table import Table
@@ -30,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from audiowave.cli import EXAMPLE_CLIP  # noqa: E402
 from audiowave.client import Client  # noqa: E402
-from audiowave.ray_apps.app import build_app  # noqa: E402
+from audiowave.ray_apps.launch import read_serve_config, start_app, stop_app  # noqa: E402
 from audiowave.service.auth import create_user  # noqa: E402
 from audiowave.service.services import Services  # noqa: E402
 from audiowave.service.settings import ServiceSettings  # noqa: E402
@@ -63,21 +61,12 @@ def main() -> None:
             "rate_limit": "100000/minute",
             "submit_rate_limit": "100000/minute",
         }
-        ray.init(
-            num_cpus=8,
-            num_gpus=1,
-            include_dashboard=False,
-            log_to_driver=False,
-            runtime_env={"env_vars": {"AUDIOWAVE_HOME": str(home)}},
+        url = start_app(
+            cfg, read_serve_config(), free_port(), num_gpus=1, num_cpus=8, env={"AUDIOWAVE_HOME": str(home)}
         )
-        port = free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        app = yaml.safe_load((ROOT / "serve_config.yaml").read_text())["applications"][0]
-        serve.run(build_app(cfg, app["deployments"]), name="audiowave", route_prefix="/")
         services = Services.from_settings(ServiceSettings(**cfg))
         with services.sessions.begin() as session:
             _, key = create_user(session, "load")
-        url = f"http://127.0.0.1:{port}"
         table = Table(
             "clients",
             "jobs",
@@ -125,8 +114,7 @@ def main() -> None:
                 + " ".join(str(r) for _, _, r in samples[:: max(1, len(samples) // 30)])
             )
         console.print(table)
-        serve.shutdown()
-        ray.shutdown()
+        stop_app()
 
 
 if __name__ == "__main__":

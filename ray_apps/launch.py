@@ -29,8 +29,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
-    """A private redis-server with append-only persistence under ``directory``."""
+def start_redis(directory: Path, appendonly: bool = True) -> tuple[subprocess.Popen, str]:
+    """A private redis-server on a free loopback port (append-only persistence under ``directory``)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError(
@@ -49,14 +49,15 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
             "--dir",
             str(directory),
             "--appendonly",
-            "yes",
+            "yes" if appendonly else "no",
             "--save",
             "",
         ],
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
-    for _ in range(100):
+    for _ in range(200):
         try:
             redis.Redis.from_url(url).ping()
             return proc, url
@@ -64,6 +65,45 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     proc.terminate()
     raise RuntimeError("the local redis-server did not start")
+
+
+def read_serve_config(path: Path | None = None) -> dict:
+    """The first application of serve_config.yaml ({name, args, deployments}); defaults if absent."""
+    path = path or DEFAULT_CONFIG
+    if not path.exists():
+        return {"name": "audiowave", "args": {}, "deployments": []}
+    return yaml.safe_load(path.read_text())["applications"][0]
+
+
+def start_app(
+    service_args: dict,
+    app_config: dict,
+    port: int,
+    host: str = "127.0.0.1",
+    num_gpus: float = 1.0,
+    num_cpus: int | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Start local Ray (declaring ``num_gpus``) and the Serve app; returns its base URL."""
+    from audiowave.ray_apps.app import build_app
+
+    ray.init(
+        num_cpus=num_cpus or max(os.cpu_count() or 1, 4),
+        num_gpus=num_gpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": env or {}},
+    )
+    serve.start(http_options={"host": host, "port": port})
+    args = {**(app_config.get("args") or {}), **service_args}
+    serve.run(build_app(args, app_config.get("deployments")), name=app_config["name"], route_prefix="/")
+    return f"http://{host}:{port}"
+
+
+def stop_app() -> None:
+    if ray.is_initialized():
+        serve.shutdown()
+        ray.shutdown()
 
 
 def local_api_key(services: Services) -> str:
@@ -86,35 +126,18 @@ def serve_locally(host: str, port: int, config_path: Path | None, logical_gpus: 
         redis_proc, url = start_redis(settings.home / "redis")
         os.environ["AUDIOWAVE_REDIS_URL"] = url
         settings = ServiceSettings()
-    config = (
-        yaml.safe_load((config_path or DEFAULT_CONFIG).read_text())
-        if (config_path or DEFAULT_CONFIG).exists()
-        else {"applications": [{"name": "audiowave", "args": {}, "deployments": []}]}
-    )
-    app_cfg = config["applications"][0]
     import torch
 
     gpus = torch.cuda.device_count() or logical_gpus
     env = {k: v for k, v in os.environ.items() if k.startswith("AUDIOWAVE_")}
     try:
-        ray.init(
-            num_cpus=max(os.cpu_count() or 1, 4), num_gpus=gpus, include_dashboard=False, runtime_env={"env_vars": env}
-        )
-        serve.start(http_options={"host": host, "port": port})
-        from audiowave.ray_apps.app import build_app
-
-        serve.run(
-            build_app(app_cfg.get("args") or {}, app_cfg.get("deployments")), name=app_cfg["name"], route_prefix="/"
-        )
-        key = local_api_key(Services.from_settings(settings))
-        announce(f"http://{host}:{port}", key, settings, gpus)
+        url = start_app({}, read_serve_config(config_path), port, host, gpus, env=env)
+        announce(url, local_api_key(Services.from_settings(settings)), settings, gpus)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
-        if ray.is_initialized():
-            serve.shutdown()
-            ray.shutdown()
+        stop_app()
         if redis_proc is not None:
             redis_proc.terminate()

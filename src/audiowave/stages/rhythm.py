@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.schema import BackendInfo, Meter, Rhythm, Tempo, TempoCandidate
+from audiowave.schema import Meter, Rhythm, Tempo, TempoCandidate
 from audiowave.stages import madmom_runtime as mm
 
 FPS = 100
@@ -80,9 +80,7 @@ def analyse_rhythm(mono: np.ndarray, sr: int) -> tuple[Tempo, Rhythm]:
         beat_bpm = 120.0
     bpm, corrected, candidates = choose_tempo_octave(beat_bpm, histogram)
     regularity = _regularity(beats)
-    backend = BackendInfo(
-        name="madmom", version=mm.version(), model="RNNDownBeatProcessor+DBN", licence=mm.MADMOM_LICENCE
-    )
+    backend = mm.backend("RNNDownBeatProcessor+DBN")
     tempo = Tempo(
         bpm=round(bpm, 2),
         confidence=round(regularity * max(c.strength for c in candidates), 4),
@@ -96,9 +94,7 @@ def analyse_rhythm(mono: np.ndarray, sr: int) -> tuple[Tempo, Rhythm]:
         meter=Meter(beats_per_bar=bpb, label=f"{bpb}/4", confidence=round(meter_conf, 4)),
         onsets=_r(onsets),
         backend=backend,
-        onset_backend=BackendInfo(
-            name="madmom", version=mm.version(), model="CNNOnsetProcessor", licence=mm.MADMOM_LICENCE
-        ),
+        onset_backend=mm.backend("CNNOnsetProcessor"),
     )
     return tempo, rhythm
 

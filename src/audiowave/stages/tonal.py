@@ -13,7 +13,7 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
-from audiowave.schema import BackendInfo, Chords, ChordSegment, Key, KeyCandidate
+from audiowave.schema import Chords, ChordSegment, Key, KeyCandidate
 from audiowave.stages import madmom_runtime as mm
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -60,12 +60,7 @@ def analyse_key(mono: np.ndarray, sr: int) -> Key:
         label=best.label,
         confidence=best.confidence,
         runner_up=cands[1],
-        backend=BackendInfo(
-            name="madmom+profiles",
-            version=mm.version(),
-            model="CNNKeyRecognitionProcessor x Krumhansl-Kessler (CQT chroma)",
-            licence=mm.MADMOM_LICENCE,
-        ),
+        backend=mm.backend("CNNKeyRecognitionProcessor x Krumhansl-Kessler (CQT chroma)", name="madmom+profiles"),
     )
 
 
@@ -90,12 +85,7 @@ def analyse_chords(mono: np.ndarray, sr: int) -> Chords:
         )
     return Chords(
         segments=segments,
-        backend=BackendInfo(
-            name="madmom",
-            version=mm.version(),
-            model="CNNChordFeatureProcessor+CRF (maj/min)",
-            licence=mm.MADMOM_LICENCE,
-        ),
+        backend=mm.backend("CNNChordFeatureProcessor+CRF (maj/min)"),
     )
 
 
