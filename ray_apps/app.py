@@ -174,7 +174,7 @@ class Ingress:
 
     def __init__(self, service_config: dict, job_runner: DeploymentHandle) -> None:
         self.services = Services.from_settings(ServiceSettings(**service_config))  # runs migrations once
-        self.job_runner = job_runner
+        self.job_runner = job_runner  # bound here so that the application graph deploys the runners
 
     def __serve_build_asgi_app__(self):
         return create_app(self.services)

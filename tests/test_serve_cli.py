@@ -37,45 +37,16 @@ def test_serve_then_submit_from_the_cli(tmp_path):
             time.sleep(1)
         assert (tmp_path / "home" / "api_key").read_text().startswith("aw_")
         out = tmp_path / "results"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "audiowave",
-                "submit",
-                str(EXAMPLE),
-                "--url",
-                f"http://127.0.0.1:{port}",
-                "--stages",
-                "rhythm,tonal",
-                "--out",
-                str(out),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+
+        def submit(*extra: str) -> subprocess.CompletedProcess:
+            cmd = [sys.executable, "-m", "audiowave", "submit", str(EXAMPLE), "--url", f"http://127.0.0.1:{port}"]
+            return subprocess.run([*cmd, *extra], env=env, capture_output=True, text=True, timeout=300)
+
+        proc = submit("--stages", "rhythm,tonal", "--out", str(out))
         assert proc.returncode == 0, proc.stderr[-2000:]
         result = json.loads((out / "example" / "result.json").read_text())
         assert result["key"]["label"] == "A minor" and abs(result["tempo_bpm"] - 120) < 2
-        bad = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "audiowave",
-                "submit",
-                str(EXAMPLE),
-                "--url",
-                f"http://127.0.0.1:{port}",
-                "--key",
-                "aw_wrong",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        bad = submit("--key", "aw_wrong")
         assert bad.returncode == 1 and "invalid or revoked API key" in bad.stderr
     finally:
         os.killpg(server.pid, signal.SIGINT)
