@@ -107,8 +107,9 @@ def probe(path: str | Path, settings: Settings | None = None) -> tuple[str, floa
     return container, duration
 
 
-def load_audio(path: str | Path, settings: Settings | None = None) -> AudioClip:
-    """Decode ``path``, validate it and resample it to the analysis rate.
+def load_audio(path: str | Path, settings: Settings | None = None, min_duration_s: float = 0.1) -> AudioClip:
+    """Decode ``path``, validate it and resample it to the analysis rate (library one-shots may be
+    shorter than the 100 ms a track needs: pass ``min_duration_s``).
 
     Raises :class:`InputError` with a user-facing reason for every unusable input.
     """
@@ -135,7 +136,7 @@ def load_audio(path: str | Path, settings: Settings | None = None) -> AudioClip:
         warnings.append(f"file extension '{ext}' does not match its content ({container}); decoded by content")
 
     data, native_sr = _decode(path, container, settings)
-    _validate(path, data, native_sr, settings)
+    _validate(path, data, native_sr, settings, min_duration_s)
     native_channels = data.shape[0]
     data = _to_stereo_or_mono(data)
     if native_sr != settings.analysis_sample_rate:
@@ -237,14 +238,17 @@ def _check_header(path: Path, sr: int, duration_s: float, settings: Settings) ->
         )
 
 
-def _validate(path: Path, data: np.ndarray, sr: int, settings: Settings) -> None:
+def _validate(path: Path, data: np.ndarray, sr: int, settings: Settings, min_duration_s: float) -> None:
     _check_header(path, sr, data.shape[1] / max(sr, 1), settings)
     if data.size == 0 or data.shape[1] == 0:
         raise InputError(f"{path}: the file contains no audio samples")
     if not np.all(np.isfinite(data)):
         raise InputError(f"{path}: the audio contains NaN or infinite sample values")
-    if data.shape[1] < sr * 0.1:
-        raise InputError(f"{path}: too short to analyse ({data.shape[1] / sr * 1000:.0f} ms; need at least 100 ms)")
+    if data.shape[1] < sr * min_duration_s:
+        raise InputError(
+            f"{path}: too short to analyse ({data.shape[1] / sr * 1000:.0f} ms; "
+            f"need at least {min_duration_s * 1000:.0f} ms)"
+        )
     peak = float(np.max(np.abs(data)))
     if peak <= 10 ** (SILENCE_PEAK_DBFS / 20):
         raise InputError(f"{path}: the audio is silent (peak below {SILENCE_PEAK_DBFS:.0f} dBFS)")

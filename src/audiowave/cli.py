@@ -249,6 +249,51 @@ def users_create(name: Annotated[str, typer.Argument(help="User name.")]) -> Non
     out.print(key)
 
 
+@app.command("index")
+def index_cmd(
+    source: Annotated[str, typer.Argument(help="Library folder or URL (s3://bucket/prefix) of audio samples.")],
+    index_dir: Annotated[Path | None, typer.Option("--index", help="Index directory; default <home>/index.")] = None,
+    library: Annotated[str | None, typer.Option(help="Library name; default: the source's last folder.")] = None,
+    licence: Annotated[str, typer.Option(help="Licence recorded for every file of this library.")] = "",
+    workers: Annotated[int | None, typer.Option(help="Describer actors (default: all CPUs).")] = None,
+    no_db: Annotated[bool, typer.Option("--no-db", help="Do not record metadata in the database.")] = False,
+) -> None:
+    """Index a sample library with Ray Data (incremental: unchanged files are skipped)."""
+    from rich.table import Table
+
+    from audiowave.config import get_settings
+    from audiowave.datasets.index_library import run_index
+    from audiowave.service.settings import ServiceSettings
+
+    settings = get_settings()
+    target = index_dir or settings.home / "index"
+    db_url = None if no_db else ServiceSettings().resolved_database_url
+    try:
+        report = run_index(source, target, library, licence, db_url, workers)
+    except AudiowaveError as exc:
+        _fail(exc)
+    table = Table(title=f"index {target}")
+    table.add_column("files")
+    table.add_column("described")
+    table.add_column("unchanged")
+    table.add_column("removed")
+    table.add_column("failed")
+    table.add_column("audio (h)")
+    table.add_column("seconds")
+    table.add_row(
+        str(report.files),
+        str(report.described),
+        str(report.unchanged),
+        str(report.removed),
+        str(len(report.failed)),
+        f"{report.audio_hours:.3f}",
+        f"{report.seconds:.1f}",
+    )
+    out.print(table)
+    for f in report.failed:
+        err.print(f"[yellow]skipped[/yellow] {f['path']}: {f['error']}")
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of result.json."""
@@ -265,11 +310,17 @@ def evaluate(
     ),
     limit: Annotated[int | None, typer.Option(help="Only the first N clips.")] = None,
     clips: Annotated[str | None, typer.Option(help="Only clips whose id contains this text.")] = None,
+    samples: Annotated[
+        bool, typer.Option("--samples", help="Score sample identification (queries/ against library/) instead.")
+    ] = False,
 ) -> None:
     """Score the pipeline against a ground-truth corpus and print the table."""
-    from audiowave.evaluation.runner import run_eval
+    from audiowave.evaluation.runner import run_eval, run_sample_eval
 
     try:
-        run_eval(corpus, out_dir, limit=limit, id_filter=clips, console=out, progress_console=err)
+        if samples:
+            run_sample_eval(corpus, out_dir, console=out, progress_console=err)
+        else:
+            run_eval(corpus, out_dir, limit=limit, id_filter=clips, console=out, progress_console=err)
     except AudiowaveError as exc:
         _fail(exc)

@@ -140,3 +140,35 @@ def run_eval(
         console.print(table)
     console.print(f"per-clip predictions: {pred_dir}; per-clip metrics: {out_dir / 'metrics.json'}")
     return rows
+
+
+def run_sample_eval(
+    corpus: Path, out_dir: Path, console: Console | None = None, progress_console: Console | None = None
+) -> dict[str, dict[str, float]]:
+    """Index ``corpus/library`` (Ray Data job), match every query with both matchers, print the table."""
+    from audiowave.datasets.index_library import run_index
+    from audiowave.evaluation.samples import evaluate_samples, summary_rows
+    from audiowave.samples.index_store import SampleIndex
+
+    console = console or Console()
+    n_queries = len(json.loads((corpus / "ground_truth.json").read_text())["queries"])
+    report = run_index(str(corpus / "library"), out_dir / "sample-index", library="dev-corpus")
+    index = SampleIndex.load(out_dir / "sample-index")
+    with Progress(console=progress_console or console, transient=True) as progress:
+        task = progress.add_task("matching queries", total=n_queries)
+        summaries, rows = evaluate_samples(corpus, index, on_query=lambda _q: progress.advance(task))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "samples.json").write_text(json.dumps({"summary": summaries, "queries": rows}, indent=1))
+    table = Table(title=f"sample identification ({len(index.entries)} library samples, {n_queries} queries)")
+    table.add_column("metric")
+    for method in summaries:
+        table.add_column(method, justify="right")
+    for metric, values in summary_rows(summaries):
+        table.add_row(metric, *values)
+    console.print(table)
+    hours = report.audio_hours
+    console.print(
+        f"indexing: {report.files} files, {hours * 3600:.0f} s of audio in {report.seconds:.1f} s; "
+        f"index {index.nbytes / 1e6:.1f} MB in memory ({index.nbytes / 1e6 / max(hours, 1e-9):.0f} MB per hour)"
+    )
+    return summaries

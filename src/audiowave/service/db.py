@@ -1,4 +1,4 @@
-"""SQL schema (SQLAlchemy 2) for users, API keys, jobs and feedback; SQLite or PostgreSQL.
+"""SQL schema (SQLAlchemy 2) for users, API keys, jobs, feedback and the sample library; SQLite or PostgreSQL.
 
 The schema is created and upgraded by Alembic (``migrations/``); :func:`migrate` runs it.
 """
@@ -9,7 +9,18 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
@@ -78,6 +89,24 @@ class Feedback(Base):
     value: Mapped[dict] = mapped_column(default=dict)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LibrarySample(Base):
+    """One indexed library file: where it is, what it is, and the index shard holding its descriptors."""
+
+    __tablename__ = "library_samples"
+    __table_args__ = (UniqueConstraint("library", "path"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    library: Mapped[str] = mapped_column(String(200), index=True)
+    path: Mapped[str] = mapped_column(String(1000))
+    pack: Mapped[str] = mapped_column(String(300), default="")
+    name: Mapped[str] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    duration_s: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(16))
+    licence: Mapped[str] = mapped_column(String(200), default="")
+    shard: Mapped[str] = mapped_column(String(300))
+    indexed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 def make_engine(url: str) -> Engine:

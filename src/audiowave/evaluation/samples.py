@@ -1,0 +1,104 @@
+"""Sample-identification scores on the dev corpus (``queries/`` against ``library/``), for the matched
+filter and the landmark baseline side by side: recall per kind and per transform tier, precision,
+negative queries with any match, pitch accuracy, localisation error, query time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from audiowave.audio_io import load_audio
+from audiowave.samples import matcher
+from audiowave.samples.index_store import SampleIndex
+
+Found = dict[str, tuple[list[float], int | None]]  # library file name -> (occurrence starts, pitch)
+
+
+def run_matchers(
+    index: SampleIndex, path: Path, threshold: float = matcher.DEFAULT_THRESHOLD
+) -> dict[str, tuple[Found, float]]:
+    """Both matchers on one query: found samples and seconds taken."""
+    clip = load_audio(path)
+    mono, sr = clip.mono, clip.sample_rate
+    names = [e.meta["name"] for e in index.entries]
+    t0 = time.perf_counter()
+    mf = {
+        names[m.entry]: ([o.start_s for o in m.occurrences], m.pitch_semitones)
+        for m in matcher.match(index, mono, sr, threshold)
+    }
+    t1 = time.perf_counter()
+    lm = {names[e]: ([t], None) for e, _, t in matcher.landmark_match(index, mono, sr)}
+    t2 = time.perf_counter()
+    return {"matched-filter": (mf, t1 - t0), "landmark baseline": (lm, t2 - t1)}
+
+
+def evaluate_samples(
+    corpus: Path, index: SampleIndex, on_query: Callable[[str], None] | None = None
+) -> tuple[dict[str, dict[str, float]], list[dict]]:
+    """Scores per matcher (metric -> value) and the per-query rows."""
+    gt = json.loads((corpus / "ground_truth.json").read_text())
+    rows = []
+    for q in gt["queries"]:
+        results = run_matchers(index, corpus / q["path"])
+        for method, (found, seconds) in results.items():
+            truth = {Path(e["library_path"]).name: e for e in q["embedded"]}
+            row = {"query": q["id"], "tier": q["tier"], "negative": q["is_negative"], "method": method}
+            row["seconds"] = seconds
+            row["hits"] = []
+            for name, e in truth.items():
+                hit = name in found
+                starts = [o["start_s"] for o in e["occurrences"]]
+                err = None
+                if hit and found[name][0]:
+                    err = float(np.median([min(abs(s - g) for g in starts) for s in found[name][0]]))
+                pitch_ok = (
+                    None
+                    if found.get(name, ([], None))[1] is None
+                    else found[name][1] == e["transform"]["pitch_semitones"]
+                )
+                row["hits"].append(
+                    {"name": name, "kind": e["kind"], "found": hit, "loc_err": err, "pitch_ok": pitch_ok}
+                )
+            row["false"] = sorted(set(found) - set(truth))
+            rows.append(row)
+        if on_query:
+            on_query(q["id"])
+    return {m: _summary([r for r in rows if r["method"] == m]) for m in ("matched-filter", "landmark baseline")}, rows
+
+
+def _summary(rows: list[dict]) -> dict[str, float]:
+    hits = [h | {"tier": r["tier"]} for r in rows for h in r["hits"]]
+    out: dict[str, float] = {}
+    out["recall (all embedded)"] = float(np.mean([h["found"] for h in hits])) if hits else float("nan")
+    for kind in ("one-shot", "phrase", "loop"):
+        sel = [h["found"] for h in hits if h["kind"] == kind]
+        out[f"recall {kind} (n={len(sel)})"] = float(np.mean(sel)) if sel else float("nan")
+    for tier in sorted({h["tier"] for h in hits}):
+        sel = [h["found"] for h in hits if h["tier"] == tier]
+        out[f"recall tier {tier} (n={len(sel)})"] = float(np.mean(sel))
+    tp = sum(h["found"] for h in hits)
+    fp = sum(len(r["false"]) for r in rows)
+    out["precision"] = tp / (tp + fp) if tp + fp else float("nan")
+    neg = [r for r in rows if r["negative"]]
+    out[f"negative queries with a match (n={len(neg)})"] = float(np.mean([bool(r["false"]) for r in neg]))
+    errs = [h["loc_err"] for h in hits if h["loc_err"] is not None]
+    out["median localisation error (s)"] = float(np.median(errs)) if errs else float("nan")
+    pitch = [h["pitch_ok"] for h in hits if h["pitch_ok"] is not None]
+    out["pitch exact (found samples)"] = float(np.mean(pitch)) if pitch else float("nan")
+    out["mean query time (s)"] = float(np.mean([r["seconds"] for r in rows]))
+    return out
+
+
+def summary_rows(summaries: dict[str, dict[str, float]]) -> list[tuple[str, list[str]]]:
+    """Rows (metric, [value per method]) for printing."""
+    metrics: dict[str, list[str]] = defaultdict(list)
+    for values in summaries.values():
+        for k, v in values.items():
+            metrics[k].append("n/a" if v != v else f"{v:.3f}")
+    return list(metrics.items())

@@ -1,0 +1,99 @@
+"""What the index stores for one library sample: waveform templates for the matched-filter matcher and
+landmark hashes for the baseline.
+
+A template is ``N_CHUNKS`` consecutive chunks of ``CHUNK`` samples at 11.025 kHz, each unit-normalised,
+taken at the sample's first onset (one-shots) or every half second (loops and phrases, at most
+``MAX_TEMPLATES``). Chunks are matched independently, which is what makes the matcher tolerate time
+stretch: WSOLA and similar stretchers move chunks but keep their waveform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import soxr
+from scipy.signal import butter, sosfiltfilt
+
+from audiowave.samples import landmarks
+
+SAMPLE_RATE = 11025
+LOWPASS_HZ = 3500.0
+CHUNK = 1024
+N_CHUNKS = 8
+MAX_TEMPLATES = 8
+LONG_S = 2.5
+ONSET_FRACTION = 0.05
+DESCRIPTOR_VERSION = "mf1"
+
+
+@dataclass
+class SampleDescriptor:
+    """Templates (n, N_CHUNKS, CHUNK) float16, per-chunk weights (n, N_CHUNKS), first-chunk norms and starts."""
+
+    starts: np.ndarray
+    chunks: np.ndarray
+    weights: np.ndarray
+    norms: np.ndarray
+    lm_hash: np.ndarray
+    lm_frame: np.ndarray
+    duration_s: float
+
+    @property
+    def kind(self) -> str:
+        """'one-shot' for short sounds, 'loop' for longer ones (phrases are loops to the matcher)."""
+        return "one-shot" if self.duration_s <= LONG_S else "loop"
+
+
+def to_matcher_rate(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mono at 11.025 kHz, low-passed at ``LOWPASS_HZ`` so that sub-sample misalignment (a sample placed
+    between two matcher samples, or interpolated by a pitch shift) costs little correlation."""
+    mono = np.asarray(mono, dtype=np.float32)
+    if sample_rate != SAMPLE_RATE:
+        mono = soxr.resample(mono, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+    if mono.size > 30:
+        mono = sosfiltfilt(_lowpass(), mono).astype(np.float32)
+    return mono
+
+
+@lru_cache(maxsize=1)
+def _lowpass() -> np.ndarray:
+    return butter(6, LOWPASS_HZ, fs=SAMPLE_RATE, output="sos")
+
+
+def describe(mono: np.ndarray, sample_rate: int) -> SampleDescriptor:
+    """Templates and landmark hashes of a library sample (mono, any rate)."""
+    x = to_matcher_rate(mono, sample_rate)
+    duration = x.size / SAMPLE_RATE
+    env = np.abs(x)
+    peak = float(env.max()) if x.size else 0.0
+    first = int(np.argmax(env > peak * ONSET_FRACTION)) if peak > 0 else 0
+    starts = [first]
+    if duration > LONG_S:
+        starts = list(range(first, max(first + 1, x.size - CHUNK), SAMPLE_RATE // 2))[:MAX_TEMPLATES]
+    chunks, weights, first_norms, kept = [], [], [], []
+    for s0 in starts:
+        seg = x[s0 : s0 + CHUNK * N_CHUNKS]
+        seg = np.pad(seg, (0, CHUNK * N_CHUNKS - seg.size)).reshape(N_CHUNKS, CHUNK)
+        seg = seg - seg.mean(axis=1, keepdims=True)
+        norms = np.linalg.norm(seg, axis=1)
+        if norms[0] < 1e-6:
+            continue
+        w = np.sqrt(norms**2 / max(float((norms**2).max()), 1e-12))
+        w[w < 0.05] = 0.0
+        chunks.append(seg / np.maximum(norms, 1e-12)[:, None])
+        weights.append(w)
+        first_norms.append(norms[0])
+        kept.append(s0)
+    h, f = landmarks.hashes(mono, sample_rate)
+    n = len(kept)
+    return SampleDescriptor(
+        starts=np.asarray(kept, dtype=np.int32),
+        chunks=np.asarray(chunks, dtype=np.float16).reshape(n, N_CHUNKS, CHUNK),
+        weights=np.asarray(weights, dtype=np.float32).reshape(n, N_CHUNKS),
+        norms=np.asarray(first_norms, dtype=np.float32),
+        lm_hash=h,
+        lm_frame=f,
+        duration_s=duration,
+    )
