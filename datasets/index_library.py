@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import ray
 
-from audiowave.samples.index_store import SHARDS, read_catalog, shard_paths, write_catalog
+from audiowave.samples.index_store import SHARDS, live_rows, read_catalog, write_catalog
 from audiowave.samples.indexing import describe_file, hash_file, plan, record_in_database
 from audiowave.samples.library import list_library
 
@@ -99,7 +99,7 @@ def run_index(
     write_catalog(index_dir, live)
     if db_url:
         record_in_database(db_url, library, new_rows, live)
-    hours = _live_hours(index_dir, live)
+    hours = _live_hours(index_dir)
     return IndexReport(
         files=len(files),
         described=len(new_rows),
@@ -112,16 +112,8 @@ def run_index(
     )
 
 
-def _live_hours(index_dir: Path, live: dict[str, str]) -> float:
-    pairs = set(live.items())
-    total = 0.0
-    for shard in shard_paths(index_dir):
-        t = pq.read_table(shard, columns=["path", "key", "duration_s"]).to_pydict()
-        for p, k, d in zip(t["path"], t["key"], t["duration_s"], strict=True):
-            if (p, k) in pairs:
-                pairs.discard((p, k))
-                total += d
-    return total / 3600
+def _live_hours(index_dir: Path) -> float:
+    return sum(row["duration_s"] for row in live_rows(index_dir, ["path", "key", "duration_s"])) / 3600
 
 
 def main() -> None:

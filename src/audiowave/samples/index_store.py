@@ -8,7 +8,8 @@ is any ``*.parquet`` file under ``<index>/shards/``; ``<index>/catalog.parquet``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,6 @@ def row_descriptor(row: dict[str, Any]) -> SampleDescriptor:
     )
 
 
-def write_shard(rows: list[dict[str, Any]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows), path)
-
-
 def write_catalog(index_dir: Path, live: dict[str, str]) -> None:
     """Record the live rows: library path -> content hash."""
     table = pa.table({"path": list(live), "key": list(live.values())})
@@ -87,6 +83,7 @@ class SampleIndex:
     weights: np.ndarray
     norms: np.ndarray
     landmarks: LandmarkIndex
+    _spectra: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_entries(cls, entries: list[IndexEntry]) -> SampleIndex:
@@ -105,19 +102,18 @@ class SampleIndex:
         )
 
     @classmethod
-    def load(cls, index_dir: str | Path, shards: list[Path] | None = None) -> SampleIndex:
-        """Entries of ``shards`` (default: all under ``index_dir``) that the catalogue lists as live."""
-        index_dir = Path(index_dir)
-        live = read_catalog(index_dir)
-        live_pairs = set(live.items())
-        entries = []
-        for shard in shards if shards is not None else shard_paths(index_dir):
-            for row in pq.read_table(shard).to_pylist():
-                if (row["path"], row["key"]) in live_pairs:
-                    live_pairs.discard((row["path"], row["key"]))
-                    entries.append(IndexEntry({k: row[k] for k in METADATA}, row_descriptor(row)))
+    def load(cls, index_dir: str | Path) -> SampleIndex:
+        """The entries under ``index_dir`` that the catalogue lists as live."""
+        entries = [IndexEntry({k: row[k] for k in METADATA}, row_descriptor(row)) for row in live_rows(index_dir)]
         entries.sort(key=lambda e: e.meta["path"])
         return cls.from_entries(entries)
+
+    def first_chunk_spectra(self, fft_size: int) -> np.ndarray:
+        """Conjugate spectra of every template's first chunk (computed once per index and FFT size)."""
+        if fft_size not in self._spectra:
+            spectra = np.conj(np.fft.rfft(self.chunks[:, 0, :], fft_size, axis=1))
+            self._spectra[fft_size] = spectra.astype(np.complex64)
+        return self._spectra[fft_size]
 
     @property
     def nbytes(self) -> int:
@@ -126,3 +122,14 @@ class SampleIndex:
 
 def shard_paths(index_dir: Path) -> list[Path]:
     return sorted((index_dir / SHARDS).rglob("*.parquet"))
+
+
+def live_rows(index_dir: str | Path, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Shard rows the catalogue lists as live, each (path, content hash) once (a resumed run may repeat one)."""
+    index_dir = Path(index_dir)
+    pending = set(read_catalog(index_dir).items())
+    for shard in shard_paths(index_dir):
+        for row in pq.read_table(shard, columns=columns).to_pylist():
+            if (row["path"], row["key"]) in pending:
+                pending.discard((row["path"], row["key"]))
+                yield row

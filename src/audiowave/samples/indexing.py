@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -55,7 +55,7 @@ class IndexPlan:
     todo: list[dict[str, Any]]
     unchanged: dict[str, str]
     removed: list[str]
-    current: dict[str, str] = field(default_factory=dict)
+    current: dict[str, str]
 
 
 def plan(hashed: list[dict[str, Any]], catalog: dict[str, str], index_dir: Path) -> IndexPlan:
@@ -85,11 +85,7 @@ def record_in_database(db_url: str, library: str, rows: list[dict[str, Any]], cu
         for row in rows:
             rec = existing.get(row["path"]) or LibrarySample(library=library, path=row["path"])
             rec.pack, rec.name, rec.content_hash = row["pack"], row["name"], row["key"]
-            rec.duration_s, rec.kind, rec.licence, rec.shard = (
-                row["duration_s"],
-                row["kind"],
-                row["licence"],
-                row["shard"],
-            )
+            rec.duration_s, rec.kind = row["duration_s"], row["kind"]
+            rec.licence, rec.shard = row["licence"], row["shard"]
             s.add(rec)
     engine.dispose()

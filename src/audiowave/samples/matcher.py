@@ -29,7 +29,6 @@ MIN_PEAK_DISTANCE = SAMPLE_RATE // 10
 REPEAT_BONUS, REPEAT_CAP, PITCH_PENALTY = 0.02, 8, 0.02
 DEFAULT_THRESHOLD = 0.78
 TEMPLATE_BATCH = 32
-BACKEND = "audiowave chunked matched filter (mf1)"
 
 
 @dataclass
@@ -116,7 +115,7 @@ def match(
     if not index.entries:
         return []
     x = to_matcher_rate(mono, sample_rate)
-    spectra = np.conj(np.fft.rfft(index.chunks[:, 0, :], FFT_SIZE, axis=1)).astype(np.complex64)
+    spectra = index.first_chunk_spectra(FFT_SIZE)
     best: dict[int, SampleMatch] = {}
     for p in PITCHES:
         ratio = 2.0 ** (p / 12)
