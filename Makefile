@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORPUS ?= corpus/dev
 
-.PHONY: demo test test-all lint eval bench corpus schema clean relink system-deps load
+.PHONY: demo test test-all lint eval bench bench-samples corpus schema clean relink system-deps load
 
 $(STAMP): pyproject.toml requirements/lock.txt requirements/no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,12 +23,15 @@ relink: $(STAMP)
 demo: relink  ## set up, analyse the bundled example clip and print the report
 	$(BIN)/audiowave demo --out audiowave-out
 
-# The service tests start throwaway Redis/PostgreSQL servers from the Debian binaries: install them if absent.
+# The service tests start throwaway Redis/PostgreSQL servers from the Debian binaries, and the instrument
+# tests render with libfluidsynth and the TimGM6mb sound bank: install them if absent.
 system-deps:
-	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-	  { echo "installing redis-server and postgresql (Debian packages)"; \
+	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
+	  ls /usr/share/sounds/sf2/TimGM6mb.sf2 /usr/lib/*/libfluidsynth.so.3 >/dev/null 2>&1 || \
+	  { echo "installing redis-server, postgresql, libfluidsynth3, timgm6mb-soundfont (Debian packages)"; \
 	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q >/dev/null && \
-	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends redis-server postgresql >/dev/null; }
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends redis-server postgresql \
+	      libfluidsynth3 timgm6mb-soundfont >/dev/null; }
 
 test: relink system-deps  ## the default test run (CI runs exactly this)
 	$(BIN)/ruff check .
@@ -48,6 +51,9 @@ eval: relink corpus
 
 bench: relink
 	$(BIN)/python bench/run.py --corpus $(CORPUS)
+
+bench-samples: relink  ## sample-index scale test: query latency and memory vs index size (synthetic)
+	$(BIN)/python bench/sample_scale.py
 
 load: relink system-deps  ## load test of the Ray Serve service (throughput, latency, scaling)
 	$(BIN)/python bench/load.py

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 
-from audiowave.samples.index_store import SHARDS, live_rows, read_catalog, write_catalog
+from audiowave.samples.index_store import ROW_SCHEMA, SHARDS, live_rows, read_catalog, write_catalog, write_source
 from audiowave.samples.indexing import describe_file, hash_file, plan, record_in_database
 from audiowave.samples.library import list_library
 
@@ -32,9 +32,11 @@ class Describer:
     def __init__(self, library: str, licence: str) -> None:
         self.library, self.licence = library, licence
 
-    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        rows = [describe_file(r, self.library, self.licence) for r in batch.to_dict("records")]
-        return pd.DataFrame(rows)
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        """Rows with an explicit Arrow schema: array bytes stay ``binary`` (pandas object columns would be
+        pickled by Ray Data)."""
+        rows = [describe_file(r, self.library, self.licence) for r in batch.to_pylist()]
+        return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
 
 
 @dataclass
@@ -80,7 +82,7 @@ def run_index(
                 Describer,
                 fn_constructor_kwargs={"library": library, "licence": licence},
                 batch_size=4,
-                batch_format="pandas",
+                batch_format="pyarrow",
                 concurrency=(1, workers),
                 num_cpus=1,
             )
@@ -97,6 +99,7 @@ def run_index(
     bad = {f["path"] for f in failed}
     live = {p: k for p, k in work.current.items() if p not in bad}
     write_catalog(index_dir, live)
+    write_source(index_dir, library, files[0].url[: -len(files[0].path)] if files else source)
     if db_url:
         record_in_database(db_url, library, new_rows, live)
     hours = _live_hours(index_dir)

@@ -3,6 +3,7 @@
     Ingress (FastAPI, CPU) ── Redis queue ──► JobRunner (CPU, autoscaled on queue depth)
                                                  ├─► Separator (HT-Demucs / fallback, 0.5 GPU)
                                                  ├─► Tagger (PANNs CNN14, 0.25 GPU)
+                                                 ├─► SampleMatcher ─► SampleShard actors (CPU, index in memory)
                                                  └─► rhythm, key, chords, notes, pitch in-replica (CPU)
 
 Everything here is wiring: the work is done by the Ray-free ``audiowave`` package. Resources,
@@ -21,17 +22,22 @@ import ray
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from audiowave.actors.sample_shards import ShardedSampleMatcher
 from audiowave.audio_io import AudioClip
 from audiowave.config import Settings, get_settings
 from audiowave.errors import ModelUnavailableError
 from audiowave.pipeline import Pipeline
 from audiowave.progress import ProgressFn, no_progress
+from audiowave.samples.identify import BACKEND as SAMPLE_BACKEND
+from audiowave.samples.identify import missing_index
+from audiowave.samples.index_store import index_version
 from audiowave.schema import BackendInfo, Instrument
 from audiowave.service.api import create_app
 from audiowave.service.services import Services
 from audiowave.service.settings import ServiceSettings
 from audiowave.service.worker import JobWorker, run_forever
 from audiowave.stages.separation import Separation, load_separator
+from audiowave.stages.tagger_choice import load_tagger
 
 log = logging.getLogger("audiowave.ray")
 
@@ -67,17 +73,11 @@ class SeparatorDeployment:
 
 @serve.deployment(name="Tagger", ray_actor_options={"num_gpus": 0.25}, max_ongoing_requests=4)
 class TaggerDeployment:
-    """Hosts PANNs CNN14 when its checkpoint is installed; otherwise reports why there is no tagger."""
+    """Hosts the tagger: PANNs CNN14 when its checkpoint is installed, else the packaged offline recogniser."""
 
     def __init__(self) -> None:
-        from audiowave.stages.tagging import PannsTagger
-
         self.batch_sizes: list[int] = []
-        try:
-            self.tagger, self.reason = PannsTagger.from_registry(), None
-            self.tagger.model.to(_device())
-        except ModelUnavailableError as exc:
-            self.tagger, self.reason = None, str(exc)
+        self.tagger, self.reason = load_tagger(get_settings().model_copy(update={"device": _device()}))
 
     async def tag(self, mono: np.ndarray, sample_rate: int, source: str) -> list[dict]:
         if self.tagger is None:
@@ -94,10 +94,47 @@ class TaggerDeployment:
         backend = self.tagger.backend.model_dump() if self.tagger else None
         return {
             "ready": self.tagger is not None,
-            "reason": self.reason,
+            "reason": self.reason,  # why PANNs was skipped, or why there is no tagger
             "backend": backend,
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
             "batch_sizes": self.batch_sizes[-100:],
+        }
+
+
+@serve.deployment(name="SampleMatcher", ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=8)
+class SampleMatcherDeployment:
+    """Owns the shard actors of the sample index (``actors/sample_shards.py``); reloads when it changes."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.matcher: ShardedSampleMatcher | None = None
+        self.reason: str | None = None
+        self._load()
+
+    def _load(self) -> None:
+        index_dir = self.settings.resolved_sample_index
+        if reason := missing_index(index_dir):
+            self.matcher, self.reason = None, reason
+            return
+        self.matcher, self.reason = ShardedSampleMatcher(index_dir, self.settings.sample_shards), None
+
+    def find(self, sources: list[tuple[str, np.ndarray]], sample_rate: int, threshold: float) -> tuple:
+        if self.matcher is None or self.matcher.version != index_version(self.settings.resolved_sample_index):
+            self._load()
+        if self.matcher is None:
+            raise ModelUnavailableError(self.reason or "no sample index")
+        return self.matcher.find(sources, sample_rate, threshold)
+
+    def info(self) -> dict:
+        if self.matcher is None:
+            self._load()
+        m = self.matcher
+        return {
+            "ready": m is not None,
+            "reason": self.reason,
+            "description": m.description if m else "",
+            "version": m.version if m else "",
+            "shard_sizes": m.shard_sizes if m else [],
         }
 
 
@@ -128,13 +165,31 @@ class RemoteTagger:
         return [[Instrument(**i) for i in response.result()] for response in pending]
 
 
+class RemoteSampleMatcher:
+    """SampleMatcher protocol over a DeploymentHandle."""
+
+    backend = SAMPLE_BACKEND
+
+    def __init__(self, handle: DeploymentHandle, description: str, version: str) -> None:
+        self.handle, self.description, self.version = handle, description, version
+
+    def find(self, sources: list[tuple[str, np.ndarray]], sample_rate: int, threshold: float) -> tuple:
+        return self.handle.find.remote(sources, sample_rate, threshold).result()
+
+
 @serve.deployment(name="JobRunner", max_ongoing_requests=1)
 class JobRunner:
     """Consumes the Redis queue in a background thread; reports queue depth for autoscaling."""
 
-    def __init__(self, service_config: dict, separator: DeploymentHandle, tagger: DeploymentHandle) -> None:
+    def __init__(
+        self,
+        service_config: dict,
+        separator: DeploymentHandle,
+        tagger: DeploymentHandle,
+        sample_matcher: DeploymentHandle,
+    ) -> None:
         self.services = Services.from_settings(ServiceSettings(**service_config), run_migrations=False)
-        self.separator, self.tagger = separator, tagger
+        self.separator, self.tagger, self.sample_matcher = separator, tagger, sample_matcher
         consumer = f"{serve.get_replica_context().replica_id.unique_id}-{os.getpid()}"
         self.worker = JobWorker(self.services, self._analyze, consumer)
         self._stop = threading.Event()
@@ -146,11 +201,20 @@ class JobRunner:
         tag_info = self.tagger.info.remote().result()
         separator = (RemoteSeparator(self.separator, BackendInfo(**sep_info["backend"])), sep_info["warning"])
         tagger = (
-            (RemoteTagger(self.tagger, BackendInfo(**tag_info["backend"])), None)
+            (RemoteTagger(self.tagger, BackendInfo(**tag_info["backend"])), tag_info["reason"])
             if tag_info["ready"]
             else (None, tag_info["reason"])
         )
-        return Pipeline(Settings(), stages or None, separator=separator, tagger=tagger).analyze(path, observer)
+        match_info = self.sample_matcher.info.remote().result()
+        sample_matcher = (
+            (RemoteSampleMatcher(self.sample_matcher, match_info["description"], match_info["version"]), None)
+            if match_info["ready"]
+            else (None, match_info["reason"])
+        )
+        pipeline = Pipeline(
+            Settings(), stages or None, separator=separator, tagger=tagger, sample_matcher=sample_matcher
+        )
+        return pipeline.analyze(path, observer)
 
     def record_autoscaling_stats(self) -> dict[str, float]:
         """Custom metric read by :func:`audiowave.ray_apps.autoscaling.queue_depth_policy`."""
@@ -207,5 +271,6 @@ def build_app(args: dict | None = None, deployments: list[dict] | None = None) -
 
     separator = configured(SeparatorDeployment).bind()
     tagger = configured(TaggerDeployment).bind()
-    runner = configured(JobRunner).bind(config, separator, tagger)
+    sample_matcher = configured(SampleMatcherDeployment).bind()
+    runner = configured(JobRunner).bind(config, separator, tagger, sample_matcher)
     return configured(Ingress).bind(config, runner)

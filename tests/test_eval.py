@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pretty_midi
 import pytest
 from rich.console import Console
 
@@ -21,6 +22,12 @@ def tiny_corpus(root):
     (root / "clips" / "C00").mkdir(parents=True)
     shutil.copy(EXAMPLE, root / "clips" / "C00" / "mix.flac")
     chords = [("A", "A:min"), ("D", "D:min"), ("E", "E:maj"), ("A", "A:min")]
+    bass = pretty_midi.PrettyMIDI()
+    bass.instruments.append(pretty_midi.Instrument(38))
+    for i, (root_note, _) in enumerate(chords):  # the example's bass plays the chord roots, a bar each
+        pitch = pretty_midi.note_name_to_number(f"{root_note}1")
+        bass.instruments[0].notes.append(pretty_midi.Note(100, pitch, i * BAR, (i + 1) * BAR))
+    bass.write(str(root / "clips" / "C00" / "bass.mid"))
     clip = {
         "id": "C00",
         "path": "clips/C00/mix.flac",
@@ -33,7 +40,8 @@ def tiny_corpus(root):
         "chords": [
             {"start_s": i * BAR, "end_s": (i + 1) * BAR, "label": lab, "root": r} for i, (r, lab) in enumerate(chords)
         ],
-        "instruments": [{"gm_program": 38, "is_drum": False, "stem_group": "bass"}],
+        "duration_s": 8.5,
+        "instruments": [{"gm_program": 38, "is_drum": False, "stem_group": "bass", "midi": "clips/C00/bass.mid"}],
         "multi_instrument": False,
     }
     (root / "ground_truth.json").write_text(json.dumps({"clips": [clip]}))
@@ -51,10 +59,14 @@ def test_eval_prints_table_and_writes_predictions(tmp_path):
         "chord accuracy (maj/min)",
         "beat F-measure",
         "Instrument families",
+        "span F1",
         "Separation",
     ):
         assert line in text
     row = rows[0]
+    assert "bass" in row["families_est"]
+    tp, _, fn = row["activity"]["bass"]  # 0.5 s frames of the bass line found by the recogniser's spans
+    assert tp + fn == 16 and tp >= 8
     assert row["tempo_acc1"] and row["key_exact"] and row["chord_majmin"] > 0.9 and row["beat_f"] > 0.9
     assert (tmp_path / "out" / "predictions" / "C00.json").is_file()
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())[0]["id"] == "C00"

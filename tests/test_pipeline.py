@@ -41,9 +41,13 @@ def test_every_section_names_its_backend(example_analysis):
         "spectral",
         "notes",
         "pitch",
+        "tagging",
     }
     assert r.backends["separation"].fallback and r.backends["separation"].name == "hpss-bands"
-    assert r.tagging.status == "no tagger"
+    assert r.tagging.status == "ran" and r.backends["tagging"].name == "audiowave-families"  # PANNs absent
+    assert "PANNs CNN14 not available" in r.tagging.note
+    assert {i.family for i in r.instruments if i.source == "mix"} >= {"drums", "bass"}
+    assert all(i.source == "mix" for i in r.instruments)  # fallback stems are band splits: not tagged
     assert all(s.backend.name == "hpss-bands" for s in r.stems)
     assert r.timings[0].stage == "decode"
 
@@ -59,7 +63,7 @@ def test_bass_stem_pitch_and_notes(example_analysis):
 def test_written_outputs(example_analysis, tmp_path):
     path = write_analysis(example_analysis, tmp_path, save_stems=True)
     doc = json.loads(path.read_text())
-    assert doc["schema_version"] == "1.0.0"
+    assert doc["schema_version"] == "1.1.0"
     for stem in doc["stems"]:
         audio, sr = sf.read(stem["path"])
         assert sr == 44100 and audio.shape[1] == 2

@@ -7,12 +7,16 @@ the job runners scale out with the queue depth.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import httpx
+import numpy as np
 import pytest
 import ray
 from ray import serve
+from sample_library import write_library, write_track
 
 from audiowave.config import Settings
 from audiowave.model_import import import_weights
@@ -35,6 +39,14 @@ def cluster(tmp_path_factory):
     # A random-init CNN14 installed like a real checkpoint: the Tagger deployment then runs (and batches).
     save_random_cnn14(home / "download")
     import_weights(home / "download", Settings(home=home))
+    # A small sample library indexed by the real CLI job, served by two shard actors.
+    write_library(home / "lib")
+    indexed = subprocess.run(
+        [sys.executable, "-m", "audiowave", "index", str(home / "lib"), "--index", str(home / "index"), "--no-db"],
+        capture_output=True,
+        text=True,
+    )
+    assert indexed.returncode == 0, indexed.stderr
     with redis_server() as redis_url:
         args = {
             "redis_url": redis_url,
@@ -43,8 +55,14 @@ def cluster(tmp_path_factory):
             "jwt_secret": "ray-test-secret-" + "y" * 32,
             "claim_idle_s": 4.0,
         }
+        env = {"AUDIOWAVE_HOME": str(home), "AUDIOWAVE_SAMPLE_SHARDS": "2"}
         url = start_app(
-            args, read_serve_config(), free_port(), num_gpus=1, num_cpus=8, env={"AUDIOWAVE_HOME": str(home)}
+            args,
+            read_serve_config(),
+            free_port(),
+            num_gpus=1,
+            num_cpus=8,
+            env=env,
         )
         services = Services.from_settings(ServiceSettings(**args))
         try:
@@ -63,10 +81,10 @@ def wait_for(client, job_id, key, statuses=("done", "failed", "dead"), timeout=2
     raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
 
 
-def submit(client, key, stages):
-    with EXAMPLE.open("rb") as fh:
+def submit(client, key, stages, path=EXAMPLE):
+    with path.open("rb") as fh:
         r = client.post(
-            "/v1/analyze", headers={"X-API-Key": key}, files={"file": ("example.flac", fh)}, data={"stages": stages}
+            "/v1/analyze", headers={"X-API-Key": key}, files={"file": (path.name, fh)}, data={"stages": stages}
         )
     assert r.status_code == 202, r.text
     return r.json()["job_id"]
@@ -94,9 +112,30 @@ def test_job_over_http_runs_through_the_deployments(cluster):
     assert result["backends"]["separation"]["name"] == "hpss-bands"
     assert abs(result["tempo_bpm"] - 120) < 2 and result["key"]["label"] == "A minor"
     assert result["tagging"]["status"] == "ran" and result["backends"]["tagging"]["name"] == "panns-cnn14"
-    tag = serve.get_deployment_handle("Tagger", app_name="audiowave").info.remote().result()
-    assert max(tag["batch_sizes"]) > 1  # the mix and the four stems were tagged in shared batches
+    handle = serve.get_deployment_handle("Tagger", app_name="audiowave")
+    noise = np.random.default_rng(0).standard_normal(32000).astype(np.float32) * 0.1
+    pending = [handle.tag.remote(noise, 16000, f"source{i}") for i in range(6)]
+    assert all(isinstance(p.result(), list) for p in pending)
+    assert max(handle.info.remote().result()["batch_sizes"]) > 1  # requests arriving together share a batch
     assert "stems/bass.flac" in job["links"]
+
+
+def test_sample_matches_over_http_come_from_the_shard_actors(cluster, tmp_path):
+    services, url = cluster
+    _, key = new_user(services, "dee")
+    write_track(tmp_path / "track.wav", [1.0, 3.0, 4.5])
+    with httpx.Client(base_url=url, timeout=30) as client:
+        job = wait_for(client, submit(client, key, "separation,samples", tmp_path / "track.wav"), key)
+        assert job["status"] == "done", job["error"]
+        section = job["result"]["samples"]
+        assert section["status"] == "ran" and "2 shard actors" in section["index"]
+        [m] = [m for m in section["matches"] if m["path"] == "kit_a/hit1.wav"]
+        assert m["pitch_semitones"] == -1 and [round(o["start_s"], 1) for o in m["occurrences"]] == [1.0, 3.0, 4.5]
+        picture = client.get(job["links"][m["proof"]["picture"]], headers={"X-API-Key": key})
+        assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
+        assert m["proof"]["track_audio"] in job["links"] and m["proof"]["sample_audio"] in job["links"]
+    info = serve.get_deployment_handle("SampleMatcher", app_name="audiowave").info.remote().result()
+    assert info["ready"] and len(info["shard_sizes"]) == 2 and sum(info["shard_sizes"]) == 4
 
 
 def test_killed_job_runner_does_not_lose_the_job(cluster):

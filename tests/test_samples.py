@@ -10,37 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from sample_library import SR, background, embed, one_shot, write_library, write_track
 from sqlalchemy import select
 
 from audiowave.samples import matcher
 from audiowave.samples.descriptors import describe
 from audiowave.samples.index_store import IndexEntry, SampleIndex
 from audiowave.service.db import LibrarySample, make_engine, session_factory
-
-SR = 44100
-
-
-def one_shot(seed: int, seconds: float = 0.4) -> np.ndarray:
-    """A decaying noise burst (a snare- or hat-like hit): a distinct waveform per seed."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    return (0.5 * rng.standard_normal(t.size) * np.exp(-t * 6)).astype(np.float32)
-
-
-def background(seconds: float, seed: int = 99) -> np.ndarray:
-    """Sustained chord plus soft noise, so matches must survive other material on top."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) / 3
-    return (0.2 * chord + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
-
-
-def embed(bg: np.ndarray, sample: np.ndarray, starts_s: list[float], gain: float) -> np.ndarray:
-    out = bg.copy()
-    for s in starts_s:
-        i = int(s * SR)
-        out[i : i + sample.size] += gain * sample[: out.size - i]
-    return out
 
 
 def index_of(samples: dict[str, np.ndarray]) -> SampleIndex:
@@ -65,6 +41,7 @@ def test_matcher_finds_a_pitch_shifted_one_shot_and_not_the_others():
     assert m.confidence >= matcher.DEFAULT_THRESHOLD
     assert [round(o.start_s, 1) for o in m.occurrences] == starts
     assert m.gain_db == pytest.approx(20 * np.log10(1.5), abs=2.0)
+    assert m.time_stretch == pytest.approx(2 ** (-2 / 12), abs=0.03)  # a speed change shortens the sample
 
 
 def test_matcher_reports_nothing_for_a_track_without_library_samples():
@@ -81,15 +58,6 @@ def test_landmark_baseline_finds_an_exact_loop():
     hits = matcher.landmark_match(index, track, SR)
     assert [index.entries[e].meta["name"] for e, _, _ in hits] == ["loop.wav"]
     assert hits[0][2] == pytest.approx(2.0, abs=0.05)
-
-
-def write_library(root: Path) -> None:
-    for i in range(4):
-        pack = root / ("kit_a" if i < 2 else "kit_b")
-        pack.mkdir(parents=True, exist_ok=True)
-        sf.write(pack / f"hit{i}.wav", one_shot(i), SR)
-    (root / "kit_b" / "notes.txt").write_text("not audio")
-    (root / "kit_b" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
 
 
 @pytest.mark.ray
@@ -132,3 +100,103 @@ def test_index_cli_rejects_a_missing_source(tmp_path):
     assert proc.returncode == 2
     assert "no such folder" in " ".join(proc.stderr.split())
     assert "Traceback" not in proc.stderr
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "audiowave", *args], capture_output=True, text=True, env={**os.environ, **env}
+    )
+
+
+@pytest.mark.ray
+def test_index_then_analyze_from_the_cli_reports_matches_with_proof_and_caches(tmp_path):
+    import json
+
+    home = tmp_path / "home"
+    env = {"AUDIOWAVE_HOME": str(home)}
+    write_library(tmp_path / "lib")
+    write_track(tmp_path / "track.wav", [1.0, 3.0, 4.5])
+    indexed = cli("index", str(tmp_path / "lib"), "--no-db", "--workers", "2", env=env)
+    assert indexed.returncode == 0, indexed.stderr
+
+    first = cli("analyze", str(tmp_path / "track.wav"), "--stages", "samples", "-o", str(tmp_path / "out"), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "kit_a/hit1.wav at 1.00, 3.00, 4.50 s: pitch -1 st" in " ".join(first.stdout.split())
+    section = json.loads((tmp_path / "out" / "track" / "result.json").read_text())["samples"]
+    assert section["status"] == "ran" and section["cached_sources"] == []
+    [m] = section["matches"]
+    assert (m["path"], m["pack"], m["pitch_semitones"], m["source"]) == ("kit_a/hit1.wav", "kit_a", -1, "mix")
+    assert [o["start_s"] for o in m["occurrences"]] == pytest.approx([1.0, 3.0, 4.5], abs=0.01)
+    assert m["gain_db"] == pytest.approx(20 * np.log10(1.2), abs=2.0)
+    # proof: the excerpt is the track around the first occurrence; the rendered sample lines up with it
+    proof = m["proof"]
+    excerpt, sr = sf.read(proof["track_audio"])
+    rendered, _ = sf.read(proof["sample_audio"])
+    assert excerpt.shape == (rendered.size, 2) and proof["excerpt_start_s"] == pytest.approx(0.75, abs=0.01)
+    onset = int(np.argmax(np.abs(rendered) > 0.05 * np.abs(rendered).max()))
+    assert onset / sr == pytest.approx(1.0 - proof["excerpt_start_s"], abs=0.005)
+    assert np.corrcoef(excerpt[:, 0][onset : onset + 4000], rendered[onset : onset + 4000])[0, 1] > 0.8
+    assert Path(proof["picture"]).stat().st_size > 10_000
+
+    again = cli("analyze", str(tmp_path / "track.wav"), "--stages", "samples", "-o", str(tmp_path / "out2"), env=env)
+    assert again.returncode == 0, again.stderr
+    section2 = json.loads((tmp_path / "out2" / "track" / "result.json").read_text())["samples"]
+    assert section2["cached_sources"] == ["mix"] and section2["matches"][0]["path"] == "kit_a/hit1.wav"
+
+    assert len(list((home / "cache" / "samples").glob("*.json"))) == 1
+    stems_env = {**env, "AUDIOWAVE_SAMPLE_SEARCH_STEMS": "1"}
+    out3 = tmp_path / "out3"
+    third = cli(
+        "analyze", str(tmp_path / "track.wav"), "--stages", "separation,samples", "-o", str(out3), env=stems_env
+    )
+    assert third.returncode == 0, third.stderr
+    section3 = json.loads((out3 / "track" / "result.json").read_text())["samples"]
+    assert section3["cached_sources"] == ["mix"]  # the mix came from the cache...
+    assert len(list((home / "cache" / "samples").glob("*.json"))) > 1  # ...and the stems were searched afresh
+    assert section3["matches"][0]["path"] == "kit_a/hit1.wav"
+
+
+def test_analyze_without_an_index_says_so(tmp_path):
+    import json
+
+    write_track(tmp_path / "track.wav", [1.0])
+    proc = cli(
+        "analyze", str(tmp_path / "track.wav"), "--stages", "samples", "--json", env={"AUDIOWAVE_HOME": str(tmp_path)}
+    )
+    assert proc.returncode == 0, proc.stderr
+    section = json.loads(proc.stdout)["samples"]
+    assert section["status"] == "no index" and "audiowave index" in section["note"]
+
+
+@pytest.mark.ray
+def test_shard_actors_split_the_index_and_merge_to_the_whole(tmp_path):
+    import ray
+
+    from audiowave.actors.sample_shards import ShardedSampleMatcher
+    from audiowave.datasets.index_library import run_index
+    from audiowave.samples.identify import LocalSampleMatcher
+
+    (tmp_path / "lib").mkdir()
+    for i in range(6):
+        sf.write(tmp_path / "lib" / f"s{i}.wav", one_shot(i), SR)
+    track = embed(embed(background(6.0), one_shot(1), [1.0], 1.5), one_shot(4), [3.0], 1.5)
+    ray.shutdown()  # a Ray Data job of another test may have started a default one
+    ray.init(num_cpus=2, log_to_driver=False)
+    try:
+        run_index(str(tmp_path / "lib"), tmp_path / "index", workers=2)
+        parts = [SampleIndex.load(tmp_path / "index", part=(i, 3)) for i in range(3)]
+        assert sorted(e.meta["path"] for p in parts for e in p.entries) == [f"s{i}.wav" for i in range(6)]
+        assert len({p.version for p in parts}) == 3  # cached matches never cross parts
+        local = LocalSampleMatcher.load(tmp_path / "index").find([("mix", track)], SR, matcher.DEFAULT_THRESHOLD)[0]
+        sharded = ShardedSampleMatcher(tmp_path / "index", parts=2, cpus_per_shard=0.5)
+        assert sum(sharded.shard_sizes) == 6
+        found, cached = sharded.find([("mix", track)], SR, matcher.DEFAULT_THRESHOLD)
+        assert sorted(f.meta["path"] for f in local) == ["s1.wav", "s4.wav"]
+        assert [(f.meta["path"], f.match.confidence) for f in found] == [
+            (f.meta["path"], f.match.confidence) for f in local
+        ]
+        assert cached == [] and sharded.find([("mix", track)], SR, matcher.DEFAULT_THRESHOLD)[1] == ["mix"]
+    finally:
+        ray.shutdown()

@@ -294,6 +294,30 @@ def index_cmd(
         err.print(f"[yellow]skipped[/yellow] {f['path']}: {f['error']}")
 
 
+@app.command("train-instruments")
+def train_instruments(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where the weights and model card go.")] = Path(
+        "instrument-model"
+    ),
+    steps: Annotated[int, typer.Option(help="Training steps.")] = 2500,
+    batch: Annotated[int, typer.Option(help="Mixtures per step.")] = 48,
+    phrases: Annotated[int, typer.Option(help="Random phrases rendered per program and kit.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the renders, mixtures and initialisation.")] = 0,
+) -> None:
+    """Train the offline instrument recogniser from Debian sound banks (reproducible; see docs/instrument-model.md)."""
+    from audiowave.instruments.train import MODEL_NAME, missing_requirements, train
+
+    problem = missing_requirements()
+    if problem:
+        err.print(f"[red]error:[/red] {problem}")
+        raise typer.Exit(2)
+    card = train(out_dir, steps=steps, batch=batch, phrases=phrases, seed=seed, log=lambda m: err.print(m))
+    test = card["test (FluidR3, never trained on)"]["macro"]
+    out.print(
+        f"wrote {out_dir / MODEL_NAME}.pt and .json; FluidR3 test macro F1 {test['f1']:.3f}, ECE {test['ece']:.3f}"
+    )
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of result.json."""
@@ -310,6 +334,7 @@ def evaluate(
     ),
     limit: Annotated[int | None, typer.Option(help="Only the first N clips.")] = None,
     clips: Annotated[str | None, typer.Option(help="Only clips whose id contains this text.")] = None,
+    stages: Annotated[list[str] | None, typer.Option("--stages", help="Stages to run (comma list).")] = None,
     samples: Annotated[
         bool, typer.Option("--samples", help="Score sample identification (queries/ against library/) instead.")
     ] = False,
@@ -321,6 +346,6 @@ def evaluate(
         if samples:
             run_sample_eval(corpus, out_dir, console=out, progress_console=err)
         else:
-            run_eval(corpus, out_dir, limit=limit, id_filter=clips, console=out, progress_console=err)
+            run_eval(corpus, out_dir, limit, clips, stages, console=out, progress_console=err)
     except AudiowaveError as exc:
         _fail(exc)

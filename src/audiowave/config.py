@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,10 +27,24 @@ class Settings(BaseSettings):
     analysis_sample_rate: int = Field(default=44100, description="Rate every stage works at.")
     separation_chunk_s: float = Field(default=30.0, gt=1, description="Chunk length for model separation.")
     device: str = Field(default="cpu", description="torch device for model-backed stages.")
+    tagger: Literal["auto", "panns", "audiowave"] = Field(
+        default="auto", description="Instrument tagger: PANNs CNN14 when installed (auto), or one by name."
+    )
+    sample_index: Path | None = Field(default=None, description="Sample index directory; default <home>/index.")
+    sample_threshold: float = Field(default=0.78, ge=0, le=1, description="Least confidence of a sample match.")
+    sample_search_stems: bool = Field(
+        default=False,
+        description="Also search separated stems for samples (off: on the HPSS fallback stems precision fell to 0.38).",
+    )
+    sample_shards: int = Field(default=1, ge=1, description="Matcher actors the service splits the index over.")
 
     @property
     def resolved_models_dir(self) -> Path:
         return self.models_dir or (self.home / "models")
+
+    @property
+    def resolved_sample_index(self) -> Path:
+        return self.sample_index or (self.home / "index")
 
 
 @lru_cache(maxsize=1)

@@ -48,3 +48,25 @@ def gm_family(program: int | None, is_drum: bool) -> str:
         if program is not None and program in programs:
             return family
     return "other"
+
+
+# What a separated stem can hold: a bass stem says "bass", a drum stem "drums"; the residual stems of the
+# fallback separator (harmonic, rest, other) hold neither (their drums and bass went to the other stems).
+STEM_FAMILIES: dict[str, frozenset[str]] = {
+    "bass": frozenset({"bass"}),
+    "drums": frozenset({"drums"}),
+    "percussive": frozenset({"drums", "chromatic percussion"}),
+    "vocals": frozenset({"vocals"}),
+    "piano": frozenset({"piano", "electric piano"}),
+    "guitar": frozenset({"acoustic guitar", "electric guitar"}),
+}
+NOT_IN_RESIDUAL = frozenset({"bass", "drums"})
+
+
+def stem_allows(stem: str, family: str) -> bool:
+    """Whether a tag of ``family`` found in ``stem`` (or in the mix) is plausible."""
+    if stem == "mix":
+        return True
+    if stem in STEM_FAMILIES:
+        return family in STEM_FAMILIES[stem]
+    return family not in NOT_IN_RESIDUAL

@@ -38,15 +38,17 @@ def waveform_thumbnail(samples: np.ndarray, sr: int, path: Path, width_px: int =
 
 
 def annotated_spectrogram(mono: np.ndarray, sr: int, result: AnalysisResult, path: Path) -> Path:
-    """Mel spectrogram with beats, downbeats, chords and sections marked."""
+    """Mel spectrogram with beats, downbeats, chords and sections marked, and a lane per instrument family
+    (its time spans) and per library sample found (its occurrences)."""
     duration = len(mono) / sr
-    fig, (ax_sec, ax_chord, ax_spec) = plt.subplots(
-        3,
+    lanes = _event_lanes(result)
+    fig, (ax_sec, ax_chord, ax_spec, ax_lanes) = plt.subplots(
+        4,
         1,
-        figsize=(max(10.0, min(duration * 0.6, 30.0)), 6.5),
+        figsize=(max(10.0, min(duration * 0.6, 30.0)), 6.5 + 0.22 * len(lanes)),
         dpi=100,
         sharex=True,
-        gridspec_kw={"height_ratios": [0.5, 0.6, 5]},
+        gridspec_kw={"height_ratios": [0.5, 0.6, 5, max(0.25 * len(lanes), 0.3)]},
     )
     mel = librosa.feature.melspectrogram(y=mono, sr=sr, n_fft=2048, hop_length=512, n_mels=128, fmax=sr / 2)
     librosa.display.specshow(
@@ -95,11 +97,31 @@ def annotated_spectrogram(mono: np.ndarray, sr: int, result: AnalysisResult, pat
                 )
     ax_chord.set_yticks([])
     ax_chord.set_ylabel("chords", rotation=0, ha="right", va="center", fontsize=8)
+    for row, (_, spans, colour) in enumerate(lanes):
+        ax_lanes.broken_barh(spans, (row + 0.15, 0.7), color=colour)
+    ax_lanes.set_yticks([r + 0.5 for r in range(len(lanes))], [label for label, _, _ in lanes], fontsize=7)
+    ax_lanes.set_ylim(len(lanes), 0)
+    ax_lanes.set_xlabel("seconds")
+    ax_spec.set_xlabel("")
     ax_spec.set_xlim(0, duration)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _event_lanes(result: AnalysisResult) -> list[tuple[str, list[tuple[float, float]], str]]:
+    """(label, [(start, width)], colour) per instrument family heard in the mix and per sample found (top 5)."""
+    lanes = [
+        (i.family, [(s.start, s.end - s.start) for s in i.spans], "tab:green")
+        for i in sorted((i for i in result.instruments if i.source == "mix"), key=lambda i: i.family)
+    ]
+    if result.samples is not None:
+        lanes += [
+            (f"sample {m.name[:24]}", [(o.start_s, o.end_s - o.start_s) for o in m.occurrences], "tab:orange")
+            for m in result.samples.matches[:5]
+        ]
+    return lanes
 
 
 def _title(result: AnalysisResult) -> str:

@@ -116,6 +116,27 @@ MODELS: tuple[ModelSpec, ...] = (
         description="CNN14 AudioSet tagger, 527 classes, 32 kHz log-mel",
     ),
     ModelSpec(
+        name="audiowave_families",
+        stage="tagging",
+        backend="audiowave-families",
+        licence="weights: trained on GPL-2 / LGPL-2.1+ / CC-BY-SA-4.0 sound banks (docs/instrument-model.md)",
+        source="trained by this project (`audiowave train-instruments`), shipped in the audiowave package",
+        kind="package",
+        package="audiowave",
+        files=(
+            WeightFile(
+                "audiowave/data/models/audiowave-families-v1.pt",
+                "3e057c319bccea6cb9d08a601e1c77ab8605c31a057fd6fba75c575265938dc1",
+            ),
+            WeightFile(
+                "audiowave/data/models/audiowave-families-v1.json",
+                "09f3b24d8b90c442a9ab3ddecb78c3a3e4b766e06f9937dfe111dca4b07ce08f",
+            ),
+        ),
+        fallback="no tagger",
+        description="13 instrument families, 1 s windows, calibrated; the default tagger when PANNs is absent",
+    ),
+    ModelSpec(
         name="madmom_rhythm",
         stage="rhythm",
         backend="madmom",

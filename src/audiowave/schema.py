@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 
 class _Model(BaseModel):
@@ -174,6 +174,55 @@ class PitchContour(_Model):
     backend: BackendInfo
 
 
+class SampleOccurrence(_Model):
+    start_s: float = Field(description="Where the sample starts sounding in the track")
+    end_s: float
+    score: float = Field(description="Matched-filter correlation at this occurrence")
+
+
+class SampleProof(_Model):
+    """Evidence for a match: the track excerpt and the library sample, aligned, as audio and a picture."""
+
+    excerpt_start_s: float | None = None
+    excerpt_end_s: float | None = None
+    track_audio: str | None = Field(None, description="FLAC of the track excerpt")
+    sample_audio: str | None = Field(None, description="FLAC of the library sample, transformed and aligned")
+    picture: str | None = Field(None, description="PNG: both spectrograms on one time axis")
+    note: str = ""
+
+
+class SampleMatchResult(_Model):
+    """A library sample found in the track and how it was transformed."""
+
+    library: str
+    path: str = Field(description="Path of the sample inside its library")
+    pack: str
+    name: str
+    content_hash: str
+    kind: str = Field(description="'one-shot' or 'loop'")
+    licence: str = ""
+    duration_s: float
+    confidence: float = Field(ge=0, le=1)
+    pitch_semitones: int
+    time_stretch: float = Field(description="Duration ratio in the track vs the library (1.0 = unchanged)")
+    gain_db: float = Field(description="Level in the track relative to the library file")
+    sample_offset_s: float = Field(description="Where in the sample the matched part begins")
+    source: str = Field("mix", description="'mix' or the stem the match was found in")
+    occurrences: list[SampleOccurrence]
+    proof: SampleProof | None = None
+
+
+class SampleIdentification(_Model):
+    status: str = Field(description="'ran' or 'no index' (with the reason in note)")
+    index: str = Field("", description="Index directory and size")
+    index_version: str = ""
+    threshold: float | None = None
+    matches: list[SampleMatchResult] = Field(default_factory=list)
+    cached_sources: list[str] = Field(default_factory=list, description="Sources answered from the match cache")
+    note: str = ""
+    backend: BackendInfo | None = None
+
+
 class StageTiming(_Model):
     stage: str
     seconds: float
@@ -204,6 +253,7 @@ class AnalysisResult(_Model):
     tagging: Tagging | None = None
     notes: list[StemNotes] = Field(default_factory=list)
     pitch: list[PitchContour] = Field(default_factory=list)
+    samples: SampleIdentification | None = None
     backends: dict[str, BackendInfo] = Field(default_factory=dict, description="Stage name -> backend")
     timings: list[StageTiming] = Field(default_factory=list)
     pictures: dict[str, str] = Field(default_factory=dict, description="Picture name -> PNG path")

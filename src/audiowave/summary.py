@@ -85,10 +85,15 @@ def summary_renderable(result: AnalysisResult) -> Panel:
     if result.instruments:
         table.add_row(
             "instruments",
-            ", ".join(f"{i.family}/{i.label} ({i.confidence:.2f}, {i.source})" for i in result.instruments[:12]),
+            ", ".join(
+                f"{i.family if i.label == i.family else f'{i.family}/{i.label}'} ({i.confidence:.2f}, {i.source})"
+                for i in result.instruments[:12]
+            ),
         )
     elif result.tagging:
         table.add_row("instruments", f"{result.tagging.status}")
+    if result.samples is not None:
+        table.add_row("samples", _samples_text(result))
 
     backends = Table("stage", "backend", box=None, padding=(0, 2), header_style="bold")
     for stage, b in result.backends.items():
@@ -101,3 +106,20 @@ def summary_renderable(result: AnalysisResult) -> Panel:
     if result.pictures:
         parts.append("pictures: " + ", ".join(result.pictures.values()))
     return Panel(Group(*parts), title=Path(result.source.path).name, expand=False)
+
+
+def _samples_text(result: AnalysisResult) -> str:
+    """One line per library sample found: name, where, transform, confidence."""
+    section = result.samples
+    if section.status != "ran":
+        return section.status
+    if not section.matches:
+        return f"none found ({section.index})"
+    lines = []
+    for m in section.matches[:10]:
+        at = ", ".join(f"{o.start_s:.2f}" for o in m.occurrences[:6]) + (" ..." if len(m.occurrences) > 6 else "")
+        lines.append(
+            f"{m.pack + '/' if m.pack else ''}{m.name} at {at} s: pitch {m.pitch_semitones:+d} st, "
+            f"stretch {m.time_stretch:.2f}, gain {m.gain_db:+.1f} dB, conf {m.confidence:.2f} ({m.source})"
+        )
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from audiowave.pictures import annotated_spectrogram, waveform_thumbnail
 from audiowave.pipeline import Analysis
+from audiowave.samples.proof import write_proof
 
 
 def output_dir_for(base: Path, source: str) -> Path:
@@ -33,6 +34,9 @@ def write_analysis(analysis: Analysis, out_dir: Path, save_stems: bool = False, 
             path = midi_dir / f"{notes.stem}.mid"
             analysis.midi[notes.stem].write(str(path))
             notes.midi_path = str(path)
+    if result.samples is not None:
+        for i, (found, proof) in analysis.sample_proofs.items():
+            result.samples.matches[i].proof = write_proof(proof, found, out_dir / "samples", f"{i + 1:02d}")
     if pictures:
         result.pictures["waveform"] = str(waveform_thumbnail(clip.samples, clip.sample_rate, out_dir / "waveform.png"))
         result.pictures["spectrogram"] = str(

@@ -43,6 +43,23 @@ class Clip:
     def families(self) -> set[str]:
         return {gm_family(i.get("gm_program"), bool(i.get("is_drum"))) for i in self.raw.get("instruments", [])}
 
+    def activity(self, hop: float) -> dict[str, np.ndarray] | None:
+        """Per family, which ``hop``-long frames have a note sounding (from each instrument's MIDI);
+        None when an instrument has no MIDI file."""
+        from audiowave.midi import pretty_midi
+
+        instruments = self.raw.get("instruments", [])
+        if not instruments or any("midi" not in inst for inst in instruments):
+            return None
+        n = int(np.ceil(self.raw["duration_s"] / hop))
+        out: dict[str, np.ndarray] = {}
+        for inst in instruments:
+            family = gm_family(inst.get("gm_program"), bool(inst.get("is_drum")))
+            grid = out.setdefault(family, np.zeros(n, bool))
+            for note in (n for i in pretty_midi.PrettyMIDI(str(self.root / inst["midi"])).instruments for n in i.notes):
+                grid[int(note.start / hop) : int(np.ceil(note.end / hop))] = True
+        return out
+
     def chords(self) -> list[tuple[float, float, str]]:
         return [(c["start_s"], c["end_s"], c["label"]) for c in (self.raw.get("chords") or [])]
 

@@ -77,3 +77,15 @@ def precision_recall(true: set[str], predicted: set[str], family: str) -> tuple[
     """(tp, fp, fn) counts of one family for one clip."""
     t, p = family in true, family in predicted
     return int(t and p), int(p and not t), int(t and not p)
+
+
+def frame_counts(ref: np.ndarray | None, est: np.ndarray | None) -> tuple[int, int, int]:
+    """(tp, fp, fn) frames of one family's activity; a missing side counts as silent."""
+    n = max(len(ref) if ref is not None else 0, len(est) if est is not None else 0)
+    r = np.zeros(n, bool) if ref is None else np.pad(ref, (0, n - len(ref)))
+    e = np.zeros(n, bool) if est is None else np.pad(est, (0, n - len(est)))[:n]
+    return int(np.sum(r & e)), int(np.sum(e & ~r)), int(np.sum(r & ~e))
+
+
+def f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")

@@ -44,6 +44,15 @@ def score_clip(clip: Clip, analysis: Analysis) -> dict:
     if r.tagging is not None and r.tagging.status == "ran":
         row["families_ref"] = sorted(clip.families)
         row["families_est"] = sorted({i.family for i in r.instruments})
+        ref = clip.activity(SPAN_HOP_S)
+        if ref is not None:
+            n = int(np.ceil(clip.raw["duration_s"] / SPAN_HOP_S))
+            est: dict[str, np.ndarray] = {}
+            for inst in r.instruments:
+                grid = est.setdefault(inst.family, np.zeros(n, bool))
+                for span in inst.spans:
+                    grid[int(span.start / SPAN_HOP_S) : int(np.ceil(span.end / SPAN_HOP_S))] = True
+            row["activity"] = {f: metrics.frame_counts(ref.get(f), est.get(f)) for f in set(ref) | set(est)}
     if analysis.separation is not None:
         refs = clip.reference_stems(list(analysis.separation.stems))
         row["si_sdr"] = {
@@ -56,6 +65,9 @@ def score_clip(clip: Clip, analysis: Analysis) -> dict:
 def _mean(rows: list[dict], key: str, where=lambda r: True) -> tuple[float, int]:
     vals = [float(r[key]) for r in rows if key in r and where(r) and not math.isnan(float(r[key]))]
     return (float(np.mean(vals)) if vals else float("nan")), len(vals)
+
+
+SPAN_HOP_S = 0.5
 
 
 def summary_tables(rows: list[dict]) -> list[Table]:
@@ -80,7 +92,16 @@ def summary_tables(rows: list[dict]) -> list[Table]:
     add("chord accuracy (maj/min)", "chord_majmin")
     add("time per clip (s)", "seconds", pct=False)
 
-    fam = Table("family", "precision", "recall", "F1", "support", title="Instrument families", title_justify="left")
+    fam = Table(
+        "family",
+        "precision",
+        "recall",
+        "F1",
+        "support",
+        f"span F1 ({SPAN_HOP_S} s frames)",
+        title="Instrument families (clip level; spans frame level)",
+        title_justify="left",
+    )
     tagged = [r for r in rows if "families_est" in r]
     if not tagged:
         fam.add_row("(no tagger ran)", "n/a", "n/a", "n/a", "0")
@@ -96,7 +117,8 @@ def summary_tables(rows: list[dict]) -> list[Table]:
         p = tp / (tp + fp) if tp + fp else float("nan")
         rec = tp / (tp + fn) if tp + fn else float("nan")
         f1 = 2 * p * rec / (p + rec) if p + rec and not math.isnan(p + rec) else float("nan")
-        fam.add_row(family, f"{p:.2f}", f"{rec:.2f}", f"{f1:.2f}", str(tp + fn))
+        frames = np.array([r.get("activity", {}).get(family, (0, 0, 0)) for r in tagged]).reshape(-1, 3).sum(axis=0)
+        fam.add_row(family, f"{p:.2f}", f"{rec:.2f}", f"{f1:.2f}", str(tp + fn), f"{metrics.f1(*frames):.2f}")
 
     sep = Table("stem -> reference", "mean SI-SDR (dB)", "clips", title="Separation", title_justify="left")
     by_stem: dict[str, list[float]] = defaultdict(list)
@@ -114,13 +136,14 @@ def run_eval(
     out_dir: Path,
     limit: int | None = None,
     id_filter: str | None = None,
+    stages: list[str] | None = None,
     console: Console | None = None,
     progress_console: Console | None = None,
 ) -> list[dict]:
-    """Analyse and score the corpus; write predictions and metrics under ``out_dir``."""
+    """Analyse (all stages, or ``stages``) and score the corpus; write predictions and metrics under ``out_dir``."""
     console = console or Console()
+    pipeline = Pipeline(stages=stages)
     clips = [c for c in load_corpus(corpus) if not id_filter or id_filter in c.id][:limit]
-    pipeline = Pipeline()
     pred_dir = out_dir / "predictions"
     pred_dir.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -17,7 +17,8 @@ from audiowave.audio_io import load_audio
 from audiowave.samples import matcher
 from audiowave.samples.index_store import SampleIndex
 
-Found = dict[str, tuple[list[float], int | None]]  # library file name -> (occurrence starts, pitch)
+# library file name -> (occurrence starts, pitch semitones, duration ratio); None where a matcher has no estimate
+Found = dict[str, tuple[list[float], int | None, float | None]]
 
 
 def run_matchers(
@@ -29,11 +30,11 @@ def run_matchers(
     names = [e.meta["name"] for e in index.entries]
     t0 = time.perf_counter()
     mf = {
-        names[m.entry]: ([o.start_s for o in m.occurrences], m.pitch_semitones)
+        names[m.entry]: ([o.start_s for o in m.occurrences], m.pitch_semitones, m.time_stretch)
         for m in matcher.match(index, mono, sr, threshold)
     }
     t1 = time.perf_counter()
-    lm = {names[e]: ([t], None) for e, _, t in matcher.landmark_match(index, mono, sr)}
+    lm = {names[e]: ([t], None, None) for e, _, t in matcher.landmark_match(index, mono, sr)}
     t2 = time.perf_counter()
     return {"matched-filter": (mf, t1 - t0), "landmark baseline": (lm, t2 - t1)}
 
@@ -57,19 +58,31 @@ def evaluate_samples(
                 err = None
                 if hit and found[name][0]:
                     err = float(np.median([min(abs(s - g) for g in starts) for s in found[name][0]]))
-                pitch_ok = (
-                    None
-                    if found.get(name, ([], None))[1] is None
-                    else found[name][1] == e["transform"]["pitch_semitones"]
-                )
+                _, pitch, stretch = found.get(name, ([], None, None))
+                t = e["transform"]
+                pitch_ok = None if pitch is None else pitch == t["pitch_semitones"]
+                stretch_ok = None if stretch is None else abs(stretch / _duration_ratio(t) - 1) <= 0.05
                 row["hits"].append(
-                    {"name": name, "kind": e["kind"], "found": hit, "loc_err": err, "pitch_ok": pitch_ok}
+                    {
+                        "name": name,
+                        "kind": e["kind"],
+                        "found": hit,
+                        "loc_err": err,
+                        "pitch_ok": pitch_ok,
+                        "stretch_ok": stretch_ok,
+                    }
                 )
             row["false"] = sorted(set(found) - set(truth))
             rows.append(row)
         if on_query:
             on_query(q["id"])
     return {m: _summary([r for r in rows if r["method"] == m]) for m in ("matched-filter", "landmark baseline")}, rows
+
+
+def _duration_ratio(transform: dict) -> float:
+    """Duration in the query / in the library: the stretch times the speed change of a varispeed shift."""
+    varispeed = "varispeed" in (transform.get("pitch_method") or "")
+    return transform["time_stretch"] * (2 ** (-transform["pitch_semitones"] / 12) if varispeed else 1.0)
 
 
 def _summary(rows: list[dict]) -> dict[str, float]:
@@ -91,6 +104,8 @@ def _summary(rows: list[dict]) -> dict[str, float]:
     out["median localisation error (s)"] = float(np.median(errs)) if errs else float("nan")
     pitch = [h["pitch_ok"] for h in hits if h["pitch_ok"] is not None]
     out["pitch exact (found samples)"] = float(np.mean(pitch)) if pitch else float("nan")
+    stretch = [h["stretch_ok"] for h in hits if h["stretch_ok"] is not None]
+    out["duration ratio within 5% (found)"] = float(np.mean(stretch)) if stretch else float("nan")
     out["mean query time (s)"] = float(np.mean([r["seconds"] for r in rows]))
     return out
 

@@ -8,6 +8,8 @@ is any ``*.parquet`` file under ``<index>/shards/``; ``<index>/catalog.parquet``
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +19,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from audiowave.samples.descriptors import CHUNK, N_CHUNKS, SampleDescriptor
+from audiowave.samples.descriptors import CHUNK, DESCRIPTOR_VERSION, N_CHUNKS, SampleDescriptor
 from audiowave.samples.landmarks import LandmarkIndex
 
 SHARDS = "shards"
 CATALOG = "catalog.parquet"
+SOURCES = "sources.json"
 METADATA = ("key", "library", "path", "pack", "name", "duration_s", "kind", "licence")
+ARRAYS = ("starts", "chunks", "weights", "norms", "lm_hash", "lm_frame")
+ROW_SCHEMA = pa.schema(
+    [(k, pa.float64() if k == "duration_s" else pa.string()) for k in METADATA]
+    + [(k, pa.binary()) for k in ARRAYS]
+    + [("error", pa.string())]
+)
 
 
 def descriptor_row(meta: dict[str, Any], d: SampleDescriptor) -> dict[str, Any]:
@@ -66,6 +75,28 @@ def read_catalog(index_dir: Path) -> dict[str, str]:
     return dict(zip(t["path"], t["key"], strict=True))
 
 
+def write_source(index_dir: Path, library: str, root_url: str) -> None:
+    """Remember where the indexed library lives (one library per index), so matches can read samples back."""
+    (index_dir / SOURCES).write_text(json.dumps({library: root_url.rstrip("/")}, indent=1))
+
+
+def read_sources(index_dir: str | Path) -> dict[str, str]:
+    """Library name -> root URL of its files."""
+    path = Path(index_dir) / SOURCES
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def index_version(index_dir: str | Path, part: tuple[int, int] | None = None) -> str:
+    """Names the live catalogue, the descriptor version and the part: changes whenever matches could."""
+    catalog = sorted(read_catalog(Path(index_dir)).items())
+    return hashlib.sha256(json.dumps([DESCRIPTOR_VERSION, part, catalog]).encode()).hexdigest()[:16]
+
+
+def in_part(key: str, part: tuple[int, int] | None) -> bool:
+    """Whether the sample with content hash ``key`` belongs to shard ``part`` = (i, n)."""
+    return part is None or int(key[:8], 16) % part[1] == part[0]
+
+
 @dataclass
 class IndexEntry:
     meta: dict[str, Any]
@@ -83,6 +114,7 @@ class SampleIndex:
     weights: np.ndarray
     norms: np.ndarray
     landmarks: LandmarkIndex
+    version: str = ""
     _spectra: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -102,11 +134,19 @@ class SampleIndex:
         )
 
     @classmethod
-    def load(cls, index_dir: str | Path) -> SampleIndex:
-        """The entries under ``index_dir`` that the catalogue lists as live."""
-        entries = [IndexEntry({k: row[k] for k in METADATA}, row_descriptor(row)) for row in live_rows(index_dir)]
-        entries.sort(key=lambda e: e.meta["path"])
-        return cls.from_entries(entries)
+    def load(cls, index_dir: str | Path, part: tuple[int, int] | None = None) -> SampleIndex:
+        """The live entries under ``index_dir``; with ``part`` = (i, n) only shard i of n (by content hash).
+
+        ``version`` names the catalogue, descriptor version and part, so cached matches follow the index."""
+        entries = [
+            IndexEntry({k: row[k] for k in METADATA}, row_descriptor(row))
+            for row in live_rows(index_dir)
+            if in_part(row["key"], part)
+        ]
+        entries.sort(key=lambda e: (e.meta["library"], e.meta["path"]))
+        index = cls.from_entries(entries)
+        index.version = index_version(index_dir, part)
+        return index
 
     def first_chunk_spectra(self, fft_size: int) -> np.ndarray:
         """Conjugate spectra of every template's first chunk (computed once per index and FFT size)."""

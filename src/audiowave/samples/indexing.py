@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -10,11 +9,10 @@ from typing import Any
 import pyarrow.parquet as pq
 from sqlalchemy import delete, select
 
-from audiowave.audio_io import load_audio
 from audiowave.errors import InputError
 from audiowave.samples.descriptors import describe
 from audiowave.samples.index_store import descriptor_row, shard_paths
-from audiowave.samples.library import LibraryFile, content_hash, read_bytes
+from audiowave.samples.library import LibraryFile, content_hash, decode_bytes, read_bytes
 from audiowave.service.db import LibrarySample, make_engine, migrate, session_factory
 
 MIN_SAMPLE_S = 0.01
@@ -37,13 +35,10 @@ def describe_file(item: dict[str, Any], library: str, licence: str) -> dict[str,
         "name": name,
         "licence": licence,
     }
-    with tempfile.NamedTemporaryFile(suffix=PurePosixPath(name).suffix) as tmp:
-        tmp.write(data)
-        tmp.flush()
-        try:
-            clip = load_audio(tmp.name, min_duration_s=MIN_SAMPLE_S)
-        except InputError as exc:
-            return {**meta, "duration_s": 0.0, "kind": "", "error": str(exc).replace(tmp.name, item["path"])}
+    try:
+        clip = decode_bytes(data, item["path"], MIN_SAMPLE_S)
+    except InputError as exc:
+        return {**meta, "duration_s": 0.0, "kind": "", "error": str(exc)}
     d = describe(clip.mono, clip.sample_rate)
     return {**descriptor_row({**meta, "duration_s": round(d.duration_s, 4), "kind": d.kind}, d), "error": ""}
 

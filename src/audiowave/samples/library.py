@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import fsspec
 
+from audiowave.audio_io import AudioClip, load_audio
 from audiowave.errors import InputError
 
 AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
@@ -58,3 +60,15 @@ def read_bytes(url: str) -> bytes:
 
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def decode_bytes(data: bytes, name: str, min_duration_s: float) -> AudioClip:
+    """Decode a library file's bytes (through a temporary file: the decoders sniff and seek files).
+    Errors name ``name``, not the temporary file."""
+    with tempfile.NamedTemporaryFile(suffix=PurePosixPath(name).suffix) as tmp:
+        tmp.write(data)
+        tmp.flush()
+        try:
+            return load_audio(tmp.name, min_duration_s=min_duration_s)
+        except InputError as exc:
+            raise InputError(str(exc).replace(tmp.name, name)) from exc

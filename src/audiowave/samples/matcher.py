@@ -70,34 +70,47 @@ def _first_chunk_ncc(blocks: np.ndarray, spectra: np.ndarray, win: np.ndarray) -
     return out[:, : win.size] / win
 
 
-def _chain(track: np.ndarray, win: np.ndarray, chunks: np.ndarray, weights: np.ndarray, pos: int) -> tuple:
-    """Weighted mean NCC of chunks 1.. at the offsets each stretch predicts; (score, stretch)."""
-    best = (-1.0, 1.0)
+def stretch_hypotheses(ratio: float) -> list[float]:
+    """Chunk-spacing ratios to try in a track resampled by ``ratio``, the likeliest first: speed changes
+    keep the spacing at 1 after resampling, pitch shifts that preserve duration leave it at ``ratio``."""
+    spacings = {*STRETCHES, *(round(s * ratio, 4) for s in STRETCHES)}
+    return sorted(spacings, key=lambda s: min(abs(np.log(s)), abs(np.log(s / ratio))))
+
+
+def _chain(
+    track: np.ndarray, win: np.ndarray, chunks: np.ndarray, weights: np.ndarray, pos: int, ratio: float
+) -> tuple[float, float]:
+    """(score, spacing): the best weighted mean NCC of chunks 1.. over the spacing hypotheses (ties keep the
+    likelier one), and the spacing measured from where those chunks peak (weighted median)."""
+    stretches = stretch_hypotheses(ratio)
     per_chunk = []
     for k in range(1, N_CHUNKS):
-        if weights[k] == 0:
-            per_chunk.append(None)
-            continue
-        lo = max(int(pos + k * CHUNK * STRETCHES[0]) - TOLERANCE, 0)
-        hi = min(int(pos + k * CHUNK * STRETCHES[-1]) + TOLERANCE, track.size - CHUNK)
-        if hi <= lo:
-            per_chunk.append(None)
+        lo = max(int(pos + k * CHUNK * min(stretches)) - TOLERANCE, 0)
+        hi = min(int(pos + k * CHUNK * max(stretches)) + TOLERANCE, track.size - CHUNK)
+        if weights[k] == 0 or hi <= lo:
             continue
         r = np.correlate(track[lo : hi + CHUNK], chunks[k], mode="valid") / win[lo : hi + 1]
-        per_chunk.append((lo, r))
-    for st in STRETCHES:
-        total, wsum = 0.0, 0.0
-        for k, pc in enumerate(per_chunk, start=1):
-            if pc is None:
-                continue
-            lo, r = pc
+        per_chunk.append((k, lo, r))
+    if not per_chunk:
+        return 0.0, 1.0
+    best, best_st, best_peaks = -1.0, 1.0, []
+    for st in stretches:
+        total, wsum, peaks = 0.0, 0.0, []
+        for k, lo, r in per_chunk:
             centre = int(pos + k * CHUNK * st) - lo
             a, b = max(centre - TOLERANCE, 0), min(centre + TOLERANCE + 1, r.size)
-            total += weights[k] * float(r[a:b].max()) if b > a else 0.0
+            if b > a:
+                j = a + int(np.argmax(r[a:b]))
+                total += weights[k] * float(r[j])
+                peaks.append(((lo + j - pos) / (k * CHUNK), weights[k] * float(r[j])))
             wsum += weights[k]
-        if wsum > 0 and total / wsum > best[0]:
-            best = (total / wsum, st)
-    return best if best[0] > -1 else (0.0, 1.0)
+        if total / wsum > best:
+            best, best_st, best_peaks = total / wsum, st, peaks
+    strong = sorted((s, w) for s, w in best_peaks if w > 0.3)
+    if len(strong) >= 2:
+        cum = np.cumsum([w for _, w in strong])
+        best_st = strong[int(np.searchsorted(cum, cum[-1] / 2))][0]
+    return best, best_st
 
 
 def _peaks(series: np.ndarray, floor: float) -> np.ndarray:
@@ -148,7 +161,8 @@ def _verify(
     peaks = _peaks(series, CANDIDATE_NCC)
     repeats = int(np.sum(series[peaks] > mu + 6 * sd))
     for pos in peaks[:CANDIDATES_PER_TEMPLATE]:
-        chain, stretch = _chain(track, win, index.chunks[t], index.weights[t], int(pos))
+        chain, spacing = _chain(track, win, index.chunks[t], index.weights[t], int(pos), ratio)
+        stretch = round(spacing / ratio, 3)  # duration in the track / in the library
         first = float(series[pos])
         conf = 0.5 * (first + chain) + REPEAT_BONUS * min(repeats, REPEAT_CAP) - PITCH_PENALTY * abs(p)
         entry = int(index.template_entry[t])

@@ -110,7 +110,7 @@ class JobWorker:
                 rel = path.relative_to(out).as_posix()
                 artifacts[rel] = self.s.store.put_file(f"{user_id}/{d.job_id}/out/{rel}", path)
             result = analysis.result.model_dump(mode="json")
-            _relink(result, out, user_id, d.job_id)
+            _relink(result, out, d.job_id)
         with self.s.sessions.begin() as session:
             done = set_progress(
                 session,
@@ -134,16 +134,20 @@ class JobWorker:
             set_progress(session, d.job_id, status=status, error=error, finished_at=datetime.now(UTC))
 
 
-def _relink(result: dict, out: Path, user_id: str, job_id: str) -> None:
-    """Replace local artefact paths in the result by paths relative to the job's output."""
+def _relink(result: dict, out: Path, job_id: str) -> None:
+    """Replace local artefact paths anywhere in the result by paths relative to the job's output."""
     prefix = str(out) + "/"
-    for stem in result.get("stems", []):
-        if stem.get("path"):
-            stem["path"] = stem["path"].removeprefix(prefix)
-    for notes in result.get("notes", []):
-        if notes.get("midi_path"):
-            notes["midi_path"] = notes["midi_path"].removeprefix(prefix)
-    result["pictures"] = {k: v.removeprefix(prefix) for k, v in result.get("pictures", {}).items()}
+
+    def relink(value):
+        if isinstance(value, str):
+            return value.removeprefix(prefix)
+        if isinstance(value, list):
+            return [relink(v) for v in value]
+        if isinstance(value, dict):
+            return {k: relink(v) for k, v in value.items()}
+        return value
+
+    result.update(relink(result))
     result["source"]["path"] = f"{job_id}/input"
 
 

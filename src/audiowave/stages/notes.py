@@ -14,9 +14,9 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
 import soxr
 
+from audiowave.midi import pretty_midi
 from audiowave.schema import BackendInfo, NoteEvent, StemNotes
 
 MIN_NOTE_MS = 100.0

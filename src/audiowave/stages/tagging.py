@@ -12,8 +12,9 @@ import torch
 
 from audiowave.errors import ModelUnavailableError
 from audiowave.registry import ModelSpec, check, get_spec, resolved_files
-from audiowave.schema import BackendInfo, Instrument, TimeSpan
+from audiowave.schema import BackendInfo, Instrument
 from audiowave.stages.cnn14 import CLASSES, SAMPLE_RATE, Cnn14
+from audiowave.stages.tagging_protocol import merge_spans
 
 WINDOW_S = 2.0
 HOP_S = 1.0
@@ -168,20 +169,9 @@ class PannsTagger:
                     label=label,
                     family=family,
                     confidence=float(scores[:, idx].max()),
-                    spans=_merge_spans(starts[active], WINDOW_S, duration),
+                    spans=merge_spans(starts[active], WINDOW_S, duration),
                     source=source,
                     backend=self.backend,
                 )
             )
         return sorted(found, key=lambda i: -i.confidence)
-
-
-def _merge_spans(starts: np.ndarray, length: float, duration: float) -> list[TimeSpan]:
-    spans: list[TimeSpan] = []
-    for s in starts:
-        end = min(float(s) + length, duration)
-        if spans and s <= spans[-1].end:
-            spans[-1] = TimeSpan(start=spans[-1].start, end=end)
-        else:
-            spans.append(TimeSpan(start=float(s), end=end))
-    return spans

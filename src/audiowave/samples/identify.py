@@ -1,0 +1,186 @@
+"""Sample identification as the pipeline uses it: find library samples in the mix and in its stems.
+
+:class:`LocalSampleMatcher` matches against an index held in this process; the Ray service puts the
+same class in shard actors (``actors/sample_shards.py``) and merges their answers with
+:func:`merge_found`. Matches are cached by the content hash of the audio searched (plus the index version
+and threshold), so analysing the same audio again costs nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import fsspec
+import numpy as np
+
+from audiowave.config import Settings
+from audiowave.samples.descriptors import DESCRIPTOR_VERSION
+from audiowave.samples.index_store import CATALOG, SampleIndex, read_sources
+from audiowave.samples.matcher import DEFAULT_THRESHOLD, Occurrence, SampleMatch, match
+from audiowave.schema import BackendInfo, SampleMatchResult, SampleOccurrence
+
+BACKEND = BackendInfo(
+    name="audiowave-matched-filter",
+    version=DESCRIPTOR_VERSION,
+    model="chunked waveform matched filter, pitch -3..+3 st, stretch 0.85..1.15",
+    note="signal processing; no trained model",
+)
+
+
+@dataclass
+class FoundSample:
+    """A match plus what the caller needs without the index: sample metadata, file URL, source searched."""
+
+    match: SampleMatch
+    meta: dict[str, Any]
+    url: str
+    source: str
+
+    def to_result(self) -> SampleMatchResult:
+        m = self.match
+        return SampleMatchResult(
+            library=self.meta["library"],
+            path=self.meta["path"],
+            pack=self.meta["pack"],
+            name=self.meta["name"],
+            content_hash=self.meta["key"],
+            kind=self.meta["kind"],
+            licence=self.meta["licence"],
+            duration_s=round(float(self.meta["duration_s"]), 3),
+            confidence=m.confidence,
+            pitch_semitones=m.pitch_semitones,
+            time_stretch=m.time_stretch,
+            gain_db=m.gain_db,
+            sample_offset_s=m.sample_offset_s,
+            source=self.source,
+            occurrences=[SampleOccurrence(start_s=o.start_s, end_s=o.end_s, score=o.ncc) for o in m.occurrences],
+        )
+
+
+class SampleMatcher(Protocol):
+    """What the pipeline needs: a backend, a description of the index, and ``find``."""
+
+    backend: BackendInfo
+    description: str
+    version: str
+
+    def find(
+        self, sources: list[tuple[str, np.ndarray]], sample_rate: int, threshold: float
+    ) -> tuple[list[FoundSample], list[str]]:
+        """Matches over all ``(name, mono)`` sources, best per sample; and the sources answered from cache."""
+        ...
+
+
+def merge_found(lists: list[list[FoundSample]]) -> list[FoundSample]:
+    """One match per library sample (the most confident over sources or shards), best first."""
+    best: dict[str, FoundSample] = {}
+    for found in lists:
+        for f in found:
+            key = f.meta["key"]
+            if key not in best or f.match.confidence > best[key].match.confidence:
+                best[key] = f
+    return sorted(best.values(), key=lambda f: -f.match.confidence)
+
+
+class MatchCache:
+    """Matches per searched audio, keyed by its content hash; in memory (LRU) and optionally in a folder."""
+
+    def __init__(self, directory: str | None = None, size: int = 256) -> None:
+        self.directory, self.size = directory, size
+        self._memory: OrderedDict[str, list[SampleMatch]] = OrderedDict()
+
+    @staticmethod
+    def key(audio: np.ndarray, sample_rate: int, threshold: float, version: str) -> str:
+        h = hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes())
+        h.update(f"{sample_rate}:{threshold}:{version}".encode())
+        return h.hexdigest()
+
+    def get(self, key: str) -> list[SampleMatch] | None:
+        if key in self._memory:
+            self._memory.move_to_end(key)
+            return self._memory[key]
+        if self.directory:
+            fs, path = fsspec.core.url_to_fs(f"{self.directory}/{key}.json")
+            if fs.exists(path):
+                found = [_match_from_dict(d) for d in json.loads(fs.cat_file(path))]
+                self._remember(key, found)
+                return found
+        return None
+
+    def put(self, key: str, found: list[SampleMatch]) -> None:
+        self._remember(key, found)
+        if self.directory:
+            fs, path = fsspec.core.url_to_fs(f"{self.directory}/{key}.json")
+            fs.makedirs(fs._parent(path), exist_ok=True)
+            fs.pipe_file(path, json.dumps([dataclasses.asdict(m) for m in found]).encode())
+
+    def _remember(self, key: str, found: list[SampleMatch]) -> None:
+        self._memory[key] = found
+        self._memory.move_to_end(key)
+        while len(self._memory) > self.size:
+            self._memory.popitem(last=False)
+
+
+def _match_from_dict(d: dict[str, Any]) -> SampleMatch:
+    return SampleMatch(**{**d, "occurrences": [Occurrence(**o) for o in d["occurrences"]]})
+
+
+class LocalSampleMatcher:
+    """Matches against a :class:`SampleIndex` in this process."""
+
+    backend = BACKEND
+
+    def __init__(self, index: SampleIndex, sources: dict[str, str], cache: MatchCache | None = None) -> None:
+        self.index, self.sources, self.cache = index, sources, cache or MatchCache()
+        hours = sum(e.descriptor.duration_s for e in index.entries) / 3600
+        self.description = f"{len(index.entries)} samples, {hours:.2f} h"
+        self.version = index.version
+
+    @classmethod
+    def load(
+        cls, index_dir: str | Path, part: tuple[int, int] | None = None, cache_dir: str | None = None
+    ) -> LocalSampleMatcher:
+        matcher = cls(SampleIndex.load(index_dir, part), read_sources(index_dir), MatchCache(cache_dir))
+        matcher.description = f"{index_dir}: {matcher.description}"
+        return matcher
+
+    def find(
+        self, sources: list[tuple[str, np.ndarray]], sample_rate: int, threshold: float = DEFAULT_THRESHOLD
+    ) -> tuple[list[FoundSample], list[str]]:
+        per_source, cached = [], []
+        for name, mono in sources:
+            key = MatchCache.key(mono, sample_rate, threshold, self.version)
+            found = self.cache.get(key)
+            if found is None:
+                found = match(self.index, mono, sample_rate, threshold)
+                self.cache.put(key, found)
+            else:
+                cached.append(name)
+            per_source.append([self._found(m, name) for m in found])
+        return merge_found(per_source), cached
+
+    def _found(self, m: SampleMatch, source: str) -> FoundSample:
+        meta = self.index.entries[m.entry].meta
+        root = self.sources.get(meta["library"], "")
+        return FoundSample(match=m, meta=meta, url=f"{root}/{meta['path']}" if root else "", source=source)
+
+
+def missing_index(index_dir: Path) -> str | None:
+    """Why there is no usable sample index at ``index_dir`` (with how to build one), or None."""
+    if (index_dir / CATALOG).exists():
+        return None
+    return f"no sample index at {index_dir} (build one with `audiowave index LIBRARY --index {index_dir}`)"
+
+
+def load_sample_matcher(settings: Settings) -> tuple[SampleMatcher | None, str | None]:
+    """The local matcher over the configured index (cache under <home>/cache/samples), or why there is none."""
+    index_dir = settings.resolved_sample_index
+    if reason := missing_index(index_dir):
+        return None, reason
+    return LocalSampleMatcher.load(index_dir, cache_dir=str(settings.home / "cache" / "samples")), None
