@@ -338,13 +338,21 @@ def evaluate(
     samples: Annotated[
         bool, typer.Option("--samples", help="Score sample identification (queries/ against library/) instead.")
     ] = False,
+    forensics: Annotated[
+        bool,
+        typer.Option(
+            "--forensics", help="Score the effect detectors on cases generated from the clips' stems instead."
+        ),
+    ] = False,
 ) -> None:
     """Score the pipeline against a ground-truth corpus and print the table."""
-    from audiowave.evaluation.runner import run_eval, run_sample_eval
+    from audiowave.evaluation.runner import run_eval, run_forensics_eval, run_sample_eval
 
     try:
         if samples:
             run_sample_eval(corpus, out_dir, console=out, progress_console=err)
+        elif forensics:
+            run_forensics_eval(corpus, out_dir, limit, console=out, progress_console=err)
         else:
             run_eval(corpus, out_dir, limit, clips, stages, console=out, progress_console=err)
     except AudiowaveError as exc:

@@ -111,11 +111,22 @@ def annotated_spectrogram(mono: np.ndarray, sr: int, result: AnalysisResult, pat
 
 
 def _event_lanes(result: AnalysisResult) -> list[tuple[str, list[tuple[float, float]], str]]:
-    """(label, [(start, width)], colour) per instrument family heard in the mix and per sample found (top 5)."""
+    """(label, [(start, width)], colour) per instrument family heard in the mix, per detected technique and per
+    sample found (top 5)."""
     lanes = [
         (i.family, [(s.start, s.end - s.start) for s in i.spans], "tab:green")
         for i in sorted((i for i in result.instruments if i.source == "mix"), key=lambda i: i.family)
     ]
+    if result.forensics is not None:
+        lanes += [
+            (
+                f"{t.effect} ({t.source})",
+                [(s.start, s.end - s.start) for s in t.spans] or [(0.0, result.duration_s)],
+                "tab:purple",
+            )
+            for t in result.forensics.techniques
+            if t.detected and t.effect not in ("stereo", "tuning")
+        ]
     if result.samples is not None:
         lanes += [
             (f"sample {m.name[:24]}", [(o.start_s, o.end_s - o.start_s) for o in m.occurrences], "tab:orange")

@@ -28,6 +28,7 @@ from audiowave.stages.separation import MONOPHONIC_STEMS, PITCHED_STEMS, Separat
 from audiowave.stages.tagging_protocol import Tagger
 
 if TYPE_CHECKING:
+    from audiowave.forensics.common import Finding
     from audiowave.samples.proof import ProofAudio
 
 STAGES = (
@@ -40,6 +41,7 @@ STAGES = (
     "notes",
     "pitch",
     "tagging",
+    "forensics",
     "samples",
 )
 MAX_PROOFS = 10
@@ -74,6 +76,7 @@ class Analysis:
     separation: Separation | None = None
     midi: dict[str, pretty_midi.PrettyMIDI] = field(default_factory=dict)
     sample_proofs: dict[int, tuple[FoundSample, ProofAudio]] = field(default_factory=dict)
+    findings: list[tuple[str, Finding]] = field(default_factory=list)  # forensics, for the evidence pictures
 
 
 def parse_stages(names: Iterable[str] | None) -> tuple[str, ...]:
@@ -217,6 +220,8 @@ class Pipeline:
             run("pitch", lambda: self._pitch(analysis, observer))
         if "tagging" in self.stages:
             run("tagging", lambda: self._tag(analysis))
+        if "forensics" in self.stages:
+            run("forensics", lambda: self._forensics(analysis, observer))
         if "samples" in self.stages:
             run("samples", lambda: self._samples(analysis, observer))
         result.timings = timings
@@ -274,6 +279,23 @@ class Pipeline:
         analysis.result.instruments = instruments
         analysis.result.tagging = Tagging(status="ran", backend=tagger.backend, note=note or "")
         analysis.result.backends["tagging"] = tagger.backend
+
+    def _forensics(self, analysis: Analysis, observer: StageObserver) -> None:
+        """Techniques and effects in the mix and in every separated stem that carries signal."""
+        from audiowave.forensics.detect import examine, forensics_section
+
+        stems = {}
+        # Fallback stems are band splits (HPSS), not sources: an effect measured on them describes the split.
+        if analysis.separation is not None and not analysis.separation.backend.fallback:
+            shares = {s.name: s.energy_share for s in analysis.result.stems}
+            stems = {n: a for n, a in analysis.separation.stems.items() if shares.get(n, 0.0) >= MIN_STEM_SHARE}
+        beats = np.asarray(analysis.result.beats) if analysis.result.beats else None
+        clip = analysis.clip
+        analysis.findings = examine(
+            clip.samples, clip.sample_rate, beats, stems, progress=lambda f: observer.progress("forensics", f)
+        )
+        analysis.result.forensics = forensics_section(analysis.findings)
+        analysis.result.backends["forensics"] = analysis.result.forensics.backend
 
     def _samples(self, analysis: Analysis, observer: StageObserver) -> None:
         """Library samples in the mix (and the stems, when configured), with proof snippets for the best."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 
 
 class _Model(BaseModel):
@@ -228,6 +228,26 @@ class StageTiming(_Model):
     seconds: float
 
 
+class Technique(_Model):
+    """One production technique or effect examined in one source, with what was measured."""
+
+    effect: str = Field(description="e.g. 'sidechain', 'reverb', 'clipping' (see audiowave.forensics.EFFECTS)")
+    source: str = Field("mix", description="'mix' or the stem it was examined in")
+    detected: bool
+    confidence: float = Field(ge=0, le=1, description="How sure the detector is that the effect is present")
+    spans: list[TimeSpan] = Field(default_factory=list, description="Where it acts (empty: the whole clip)")
+    parameters: dict[str, float | str] = Field(default_factory=dict, description="Estimates, units in the names")
+    description: str = Field("", description="One line for a producer")
+    evidence: str | None = Field(None, description="Picture of the evidence (PNG path), when written")
+
+
+class Forensics(_Model):
+    """Production techniques and effects in the mix and the stems (signal-processing detectors)."""
+
+    techniques: list[Technique] = Field(default_factory=list, description="Every effect examined per source")
+    backend: BackendInfo
+
+
 class AnalysisResult(_Model):
     """The whole analysis of one file."""
 
@@ -254,6 +274,7 @@ class AnalysisResult(_Model):
     notes: list[StemNotes] = Field(default_factory=list)
     pitch: list[PitchContour] = Field(default_factory=list)
     samples: SampleIdentification | None = None
+    forensics: Forensics | None = None
     backends: dict[str, BackendInfo] = Field(default_factory=dict, description="Stage name -> backend")
     timings: list[StageTiming] = Field(default_factory=list)
     pictures: dict[str, str] = Field(default_factory=dict, description="Picture name -> PNG path")

@@ -92,6 +92,8 @@ def summary_renderable(result: AnalysisResult) -> Panel:
         )
     elif result.tagging:
         table.add_row("instruments", f"{result.tagging.status}")
+    if result.forensics is not None:
+        table.add_row("techniques", _techniques_text(result))
     if result.samples is not None:
         table.add_row("samples", _samples_text(result))
 
@@ -123,3 +125,11 @@ def _samples_text(result: AnalysisResult) -> str:
             f"stretch {m.time_stretch:.2f}, gain {m.gain_db:+.1f} dB, conf {m.confidence:.2f} ({m.source})"
         )
     return "\n".join(lines)
+
+
+def _techniques_text(result: AnalysisResult) -> str:
+    """One line per detected technique (mix first), then the tuning and stereo measurements."""
+    found = [t for t in result.forensics.techniques if t.detected and t.effect not in ("stereo", "tuning")]
+    lines = [f"{t.source}: {t.description} ({t.confidence:.2f})" for t in found]
+    lines += [f"{t.source}: {t.description}" for t in result.forensics.techniques if t.effect in ("stereo", "tuning")]
+    return "\n".join(lines) if lines else "no effects detected"

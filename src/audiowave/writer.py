@@ -6,6 +6,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from audiowave.forensics.evidence import draw_evidence
 from audiowave.pictures import annotated_spectrogram, waveform_thumbnail
 from audiowave.pipeline import Analysis
 from audiowave.samples.proof import write_proof
@@ -37,6 +38,11 @@ def write_analysis(analysis: Analysis, out_dir: Path, save_stems: bool = False, 
     if result.samples is not None:
         for i, (found, proof) in analysis.sample_proofs.items():
             result.samples.matches[i].proof = write_proof(proof, found, out_dir / "samples", f"{i + 1:02d}")
+    if pictures and result.forensics is not None:
+        for i, (source, finding) in enumerate(analysis.findings):
+            if finding.detected and finding.evidence is not None:
+                path = draw_evidence(finding, source, out_dir / "forensics" / f"{finding.effect}-{source}.png")
+                result.forensics.techniques[i].evidence = str(path)
     if pictures:
         result.pictures["waveform"] = str(waveform_thumbnail(clip.samples, clip.sample_rate, out_dir / "waveform.png"))
         result.pictures["spectrogram"] = str(

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from audiowave.errors import InputError
 from audiowave.evaluation import metrics
 from audiowave.evaluation.corpus import Clip, load_corpus
 from audiowave.families import FAMILIES
@@ -195,3 +196,68 @@ def run_sample_eval(
         f"index {index.nbytes / 1e6:.1f} MB in memory ({index.nbytes / 1e6 / max(hours, 1e-9):.0f} MB per hour)"
     )
     return summaries
+
+
+def run_forensics_eval(
+    corpus: Path,
+    out_dir: Path,
+    limit: int | None = None,
+    console: Console | None = None,
+    progress_console: Console | None = None,
+) -> list[dict]:
+    """Generate effect cases from the corpus clips' stems (pedalboard, known parameters), run the detectors
+    on each mix, print per effect the detection scores and parameter errors."""
+    from audiowave.evaluation.forensics import corpus_materials, score_case, summarise
+    from audiowave.forensics.evalset import CASE_EFFECTS, make_cases
+
+    console = console or Console()
+    materials = corpus_materials(corpus, limit)
+    if not materials:
+        raise InputError(f"{corpus}: no clip with per-instrument stems and a beat grid to build cases from")
+    rows = []
+    with Progress(console=progress_console or console, transient=True) as progress:
+        task = progress.add_task("forensics cases", total=len(materials) * len(CASE_EFFECTS))
+        for case in make_cases(materials):
+            progress.update(task, description=f"forensics {case.id}")
+            rows.append(score_case(case))
+            progress.advance(task)
+    effects = [e for e in CASE_EFFECTS if e != "none"]
+    summary = summarise(rows, effects)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "forensics.json").write_text(json.dumps({"summary": summary, "cases": rows}, indent=1, default=float))
+    console.print(forensics_table(summary, len(materials)))
+    return summary
+
+
+def forensics_table(summary: list[dict], n_materials: int) -> Table:
+    table = Table(title=f"forensics on mixed material ({n_materials} clips x {len(summary) + 1} cases incl. none)")
+    for col in (
+        "effect",
+        "cases",
+        "TP",
+        "FP",
+        "FN",
+        "precision",
+        "recall",
+        "F1",
+        "parameter",
+        "median error",
+        "within target",
+    ):
+        table.add_column(col, justify="left" if col in ("effect", "parameter") else "right")
+    for s in summary:
+        params = list(s["parameters"].items()) or [("", None)]
+        for k, (name, p) in enumerate(params):
+            head = (
+                [s["effect"], str(s["cases"]), str(s["tp"]), str(s["fp"]), str(s["fn"])]
+                + [f"{s[m]:.2f}" for m in ("precision", "recall", "f1")]
+                if k == 0
+                else [""] * 8
+            )
+            tail = (
+                [name, f"{p['median_error']:.2f} {p['unit']}", f"{100 * p['within_target']:.0f}% of {p['n']}"]
+                if p
+                else ["", "", ""]
+            )
+            table.add_row(*head, *tail)
+    return table

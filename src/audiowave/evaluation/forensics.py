@@ -1,0 +1,179 @@
+"""Score the forensics detectors on generated cases: detection precision/recall/F1 and parameter error per effect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from audiowave.forensics.common import Finding
+from audiowave.forensics.detect import DETECTORS, run_detector
+from audiowave.forensics.evalset import IMPLIES, SR, Case, Material
+
+# effect -> (parameter name, error function(truth, finding) -> (error, within target))
+TIME_TOLERANCE = 0.2
+LEVEL_TOLERANCE_DB = 3.0
+
+
+def _rel(truth: float, est: float) -> tuple[float, bool]:
+    err = abs(est - truth) / abs(truth)
+    return 100 * err, err <= TIME_TOLERANCE
+
+
+def _db(truth: float, est: float) -> tuple[float, bool]:
+    err = abs(est - truth)
+    return err, err <= LEVEL_TOLERANCE_DB
+
+
+PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, bool]]]]] = {
+    "sidechain": [
+        ("depth (dB)", "dB", lambda t, p: _db(t["depth_db"], p["depth_db"])),
+        (
+            "rate (note value)",
+            "% wrong",
+            lambda t, p: (100.0 * (t["rate_beats"] != p["rate_beats"]), t["rate_beats"] == p["rate_beats"]),
+        ),
+    ],
+    "limiting": [("ceiling (dBFS)", "dB", lambda t, p: _db(t["ceiling_dbfs"], p["ceiling_dbfs"]))],
+    "clipping": [("clip level (dBFS)", "dB", lambda t, p: _db(t["clip_level_dbfs"], p["clip_level_dbfs"]))],
+    "bitcrush": [
+        (
+            "bit depth",
+            "bits",
+            lambda t, p: (abs(t["bits"] - p["effective_bits"]), abs(t["bits"] - p["effective_bits"]) <= 1),
+        )
+    ],
+    "reverb": [("RT60", "%", lambda t, p: _rel(t["rt60_s"], p["rt60_s"]))],
+    "delay": [
+        ("delay time", "%", lambda t, p: _rel(t["time_s"], p["time_s"])),
+        (
+            "feedback",
+            "abs",
+            lambda t, p: (abs(t["feedback"] - p["feedback"]), abs(t["feedback"] - p["feedback"]) <= 0.2),
+        ),
+    ],
+    "filter_sweep": [
+        (
+            "sweep start time",
+            "s",
+            lambda t, p: (
+                abs(t["start_s"] - p["span_start_s"]),
+                abs(t["start_s"] - p["span_start_s"]) <= 0.2 * (t["end_s"] - t["start_s"]),
+            ),
+        ),
+        (
+            "sweep end time",
+            "s",
+            lambda t, p: (
+                abs(t["end_s"] - p["span_end_s"]),
+                abs(t["end_s"] - p["span_end_s"]) <= 0.2 * (t["end_s"] - t["start_s"]),
+            ),
+        ),
+    ],
+    "tremolo": [
+        ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
+        ("depth (dB)", "dB", lambda t, p: _db(t["depth_db"], p["depth_db"])),
+    ],
+    "tuning": [("A4 (Hz)", "Hz", lambda t, p: (abs(t["a4_hz"] - p["a4_hz"]), abs(t["a4_hz"] - p["a4_hz"]) <= 1.0))],
+    "band_limit": [
+        (
+            "cutoff (resampled)",
+            "%",
+            lambda t, p: _rel(t["cutoff_hz"], p["cutoff_hz"]) if "cutoff_hz" in t else (np.nan, True),
+        )
+    ],
+}
+
+
+def corpus_materials(corpus: Path, limit: int | None = None) -> list[Material]:
+    """Dev-corpus clips with per-instrument stems, as materials (stems at 44.1 kHz stereo)."""
+    from audiowave.evaluation.corpus import load_corpus
+
+    out = []
+    for clip in load_corpus(corpus):
+        insts = [i for i in clip.raw.get("instruments", []) if "stem" in i]
+        if not insts or len(clip.raw.get("beat_times_s", [])) < 8:
+            continue
+        stems, drums = {}, set()
+        for k, inst in enumerate(insts):
+            audio, sr = sf.read(corpus / inst["stem"], dtype="float32", always_2d=True)
+            if sr != SR:
+                continue
+            name = f"{k:02d}_{inst.get('label', 'inst')}"
+            stems[name] = np.ascontiguousarray(audio.T)
+            if inst.get("is_drum"):
+                drums.add(name)
+        if stems:
+            out.append(Material(clip.id, stems, drums, np.asarray(clip.raw["beat_times_s"], dtype=float)))
+        if limit and len(out) >= limit:
+            break
+    return out
+
+
+def score_case(case: Case) -> dict:
+    """Run every mix detector on a case; record detections and parameter errors."""
+    beat_s = float(np.median(np.diff(case.beats)))
+    row: dict = {"id": case.id, "effect": case.effect, "truth": case.truth, "detected": {}, "errors": {}}
+    for detector in DETECTORS:
+        if detector.effect == "stereo":
+            continue
+        finding = run_detector(detector, case.audio, SR, case.beats, beat_s)
+        row["detected"][detector.effect] = finding.detected
+        if detector.effect == case.effect and finding.detected:
+            params = _params(finding)
+            for name, unit, fn in PARAMETERS.get(case.effect, []):
+                err, ok = fn(case.truth, params)
+                row["errors"][name] = (float(err), bool(ok), unit)
+    return row
+
+
+def _params(finding: Finding) -> dict:
+    params = dict(finding.parameters)
+    if finding.spans:
+        params["span_start_s"], params["span_end_s"] = finding.spans[0]
+    return params
+
+
+def summarise(rows: Iterable[dict], effects: Iterable[str]) -> list[dict]:
+    """Per effect: cases, TP/FP/FN, precision, recall, F1, and per parameter the median error and the share
+    within target."""
+    rows = list(rows)
+    out = []
+    for effect in effects:
+        tp = sum(1 for r in rows if r["effect"] == effect and r["detected"].get(effect))
+        fn = sum(1 for r in rows if r["effect"] == effect and not r["detected"].get(effect))
+        fp = sum(
+            1
+            for r in rows
+            if r["effect"] != effect and effect not in IMPLIES.get(r["effect"], set()) and r["detected"].get(effect)
+        )
+        p = tp / (tp + fp) if tp + fp else float("nan")
+        rec = tp / (tp + fn) if tp + fn else float("nan")
+        f1 = 2 * p * rec / (p + rec) if tp else 0.0
+        params = {}
+        for name, *_ in PARAMETERS.get(effect, []):
+            errs = [r["errors"][name] for r in rows if r["effect"] == effect and name in r["errors"]]
+            errs = [e for e in errs if not np.isnan(e[0])]
+            if errs:
+                params[name] = {
+                    "median_error": float(np.median([e[0] for e in errs])),
+                    "unit": errs[0][2],
+                    "within_target": float(np.mean([e[1] for e in errs])),
+                    "n": len(errs),
+                }
+        out.append(
+            {
+                "effect": effect,
+                "cases": tp + fn,
+                "tp": tp,
+                "fp": fp,
+                "fn": fn,
+                "precision": p,
+                "recall": rec,
+                "f1": f1,
+                "parameters": params,
+            }
+        )
+    return out

@@ -1,0 +1,81 @@
+"""What a detector returns, and the envelope/beat helpers several detectors share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from audiowave.schema import Technique, TimeSpan
+
+ENV_HOP_S = 0.01  # envelope frame hop: 10 ms
+
+
+@dataclass
+class Evidence:
+    """What a picture of a finding shows: curves over one x axis, marked positions, optionally an image."""
+
+    title: str
+    x: np.ndarray
+    curves: dict[str, np.ndarray]
+    xlabel: str
+    ylabel: str
+    marks: list[tuple[float, str]] = field(default_factory=list)
+    image: np.ndarray | None = None  # (rows, len(x)) drawn above the curves
+    image_label: str = ""
+
+
+@dataclass
+class Finding:
+    """One detector's verdict on one source."""
+
+    effect: str
+    detected: bool
+    confidence: float
+    parameters: dict[str, float | str] = field(default_factory=dict)
+    description: str = ""
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    evidence: Evidence | None = None
+
+    def to_technique(self, source: str, evidence_path: str | None = None) -> Technique:
+        return Technique(
+            effect=self.effect,
+            source=source,
+            detected=self.detected,
+            confidence=round(float(np.clip(self.confidence, 0.0, 1.0)), 3),
+            spans=[TimeSpan(start=round(a, 3), end=round(b, 3)) for a, b in self.spans],
+            parameters={k: round(v, 4) if isinstance(v, float) else v for k, v in self.parameters.items()},
+            description=self.description,
+            evidence=evidence_path,
+        )
+
+
+def squash(x: float, scale: float) -> float:
+    """Map a non-negative margin to a confidence in [0, 1): 0 -> 0.5 at ``scale`` -> 0.73 ... (logistic)."""
+    return float(1 / (1 + np.exp(-x / scale)))
+
+
+def beat_period(beats: np.ndarray | None, mono: np.ndarray, sr: int) -> tuple[float, np.ndarray]:
+    """Beat period (s) and beat times: from the rhythm stage when given, else librosa's beat tracker."""
+    if beats is None or len(beats) < 4:
+        import librosa
+
+        _, frames = librosa.beat.beat_track(y=mono, sr=sr, hop_length=512)
+        beats = librosa.frames_to_time(frames, sr=sr, hop_length=512)
+    beats = np.asarray(beats, dtype=float)
+    if len(beats) < 4:
+        return 0.0, beats
+    return float(np.median(np.diff(beats))), beats
+
+
+NOTE_VALUES = {0.25: "1/16", 0.5: "1/8", 0.75: "1/8 dotted", 1.0: "1/4", 1.5: "1/4 dotted", 2.0: "1/2", 4.0: "1/1"}
+
+
+def note_value(seconds: float, period: float) -> tuple[str, float]:
+    """The nearest note value (in beats, quarter-note beats) to a duration, and the duration in beats."""
+    if period <= 0:
+        return "", 0.0
+    beats = seconds / period
+    best = min(NOTE_VALUES, key=lambda v: abs(np.log2(beats / v)))
+    label = NOTE_VALUES[best] if abs(np.log2(beats / best)) < 0.1 else ""
+    return label, float(beats)

@@ -1,0 +1,247 @@
+"""Evaluation cases for the detectors: real effects (pedalboard) with known parameters applied to music.
+
+Each case takes one piece of material (a mix with its stems and beat grid, e.g. a dev-corpus clip) and
+applies one effect, or none, where a producer would: sidechain ducking and tremolo on the non-drum
+stems, mastering effects (compression, limiting, clipping, bit crushing), reverb, delay, distortion,
+filter sweeps, tuning and codec history on the whole mix. The truth records every parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SR = 44100
+CASE_EFFECTS = (
+    "none",
+    "sidechain",
+    "compression",
+    "limiting",
+    "clipping",
+    "distortion",
+    "bitcrush",
+    "reverb",
+    "delay",
+    "filter_sweep",
+    "tremolo",
+    "tuning",
+    "band_limit",
+)
+# Detections that an effect legitimately causes as well (neither a hit nor a false alarm).
+IMPLIES = {
+    "clipping": {"distortion", "limiting", "compression"},
+    "limiting": {"compression"},
+    "distortion": {"compression", "limiting", "clipping"},
+    "bitcrush": {"distortion"},
+    "reverb": {"compression"},
+    "tuning": {"band_limit"},  # varispeed by resampling leaves a band edge
+}
+
+
+@dataclass
+class Material:
+    """A mix, its stems (all (2, n) at SR) and its beat times; ``drums`` names the drum stems."""
+
+    name: str
+    stems: dict[str, np.ndarray]
+    drums: set[str]
+    beats: np.ndarray
+
+    @property
+    def mix(self) -> np.ndarray:
+        return sum(self.stems.values())
+
+    @property
+    def beat_s(self) -> float:
+        return float(np.median(np.diff(self.beats)))
+
+
+@dataclass
+class Case:
+    id: str
+    effect: str
+    material: str
+    audio: np.ndarray
+    beats: np.ndarray
+    truth: dict[str, float | str] = field(default_factory=dict)
+
+
+def _peak_normalise(x: np.ndarray, peak_db: float = -1.0) -> np.ndarray:
+    return (x * (10 ** (peak_db / 20) / (np.max(np.abs(x)) + 1e-12))).astype(np.float32)
+
+
+def _board(*plugins):
+    import pedalboard as pb
+
+    return pb.Pedalboard(list(plugins))
+
+
+def _sidechain(m: Material, rng: np.random.Generator):
+    rate = float(rng.choice([1.0, 1.0, 0.5, 2.0]))
+    depth = float(rng.uniform(4, 12))
+    release = float(rng.uniform(0.3, 0.8))
+    period = rate * m.beat_s
+    n = m.mix.shape[1]
+    t = np.arange(n) / SR
+    anchors = m.beats if rate >= 1 else np.sort(np.concatenate([m.beats, m.beats[:-1] + np.diff(m.beats) / 2]))
+    anchors = anchors[:: int(rate)] if rate > 1 else anchors
+    since = t - anchors[np.clip(np.searchsorted(anchors, t, side="right") - 1, 0, None)]
+    since = np.where(t < anchors[0], period, since)
+    gain_db = -depth * np.clip(1 - since / (release * period), 0, 1)
+    gain = (10 ** (gain_db / 20)).astype(np.float32)
+    audio = sum(s if name in m.drums else s * gain for name, s in m.stems.items())
+    return audio, {"rate_beats": rate, "depth_db": depth, "release_s": release * period}
+
+
+def _compression(m: Material, rng: np.random.Generator):
+    import pedalboard as pb
+
+    threshold, ratio = float(rng.uniform(-32, -20)), float(rng.uniform(4, 12))
+    x = _peak_normalise(m.mix)
+    y = _board(pb.Compressor(threshold_db=threshold, ratio=ratio, attack_ms=float(rng.uniform(1, 5)), release_ms=100))(
+        x, SR
+    )
+    return _peak_normalise(y), {"threshold_db": threshold, "ratio": ratio}
+
+
+def _limiting(m: Material, rng: np.random.Generator):
+    import pedalboard as pb
+
+    ceiling, drive = float(rng.uniform(-3, -0.3)), float(rng.uniform(6, 14))
+    y = _board(pb.Gain(gain_db=drive), pb.Limiter(threshold_db=ceiling, release_ms=float(rng.uniform(50, 300))))(
+        _peak_normalise(m.mix), SR
+    )
+    return y, {"ceiling_dbfs": ceiling, "drive_db": drive}
+
+
+def _clipping(m: Material, rng: np.random.Generator):
+    import pedalboard as pb
+
+    level, drive = float(rng.uniform(-6, -0.5)), float(rng.uniform(3, 10))
+    y = _board(pb.Gain(gain_db=drive), pb.Clipping(threshold_db=level))(_peak_normalise(m.mix, level), SR)
+    return y, {"clip_level_dbfs": level, "drive_db": drive}
+
+
+def _distortion(m: Material, rng: np.random.Generator):
+    import pedalboard as pb
+
+    drive = float(rng.uniform(15, 35))
+    return _peak_normalise(_board(pb.Distortion(drive_db=drive))(m.mix, SR)), {"drive_db": drive}
+
+
+def _bitcrush(m: Material, rng: np.random.Generator):
+    import pedalboard as pb
+
+    bits = int(rng.integers(4, 11))
+    return _board(pb.Bitcrush(bit_depth=bits))(_peak_normalise(m.mix), SR), {"bits": float(bits)}
+
+
+def reverb_impulse(rt60: float, predelay: float, rng: np.random.Generator) -> np.ndarray:
+    """Stereo exponentially decaying noise tail: -60 dB after ``rt60`` s, starting after ``predelay`` s."""
+    n = int((rt60 * 1.2 + predelay) * SR)
+    t = np.arange(n) / SR
+    env = np.where(t >= predelay, 10 ** (-3 * (t - predelay) / rt60), 0.0)
+    ir = rng.standard_normal((2, n)) * env
+    return (ir / np.sqrt(np.sum(ir**2, axis=1, keepdims=True))).astype(np.float32)
+
+
+def _reverb(m: Material, rng: np.random.Generator):
+    import pedalboard as pb
+
+    rt60, predelay, wet = float(rng.uniform(0.7, 3.0)), float(rng.uniform(0.0, 0.05)), float(rng.uniform(0.3, 0.6))
+    ir = reverb_impulse(rt60, predelay, rng)
+    x = m.mix
+    y = np.stack([pb.Convolution(ir[c], mix=1.0, sample_rate=SR)(x[c : c + 1], SR)[0] for c in range(2)])
+    out = (1 - wet) * x + wet * y * (np.sqrt(np.sum(x**2)) / (np.sqrt(np.sum(y**2)) + 1e-12))
+    return _peak_normalise(out), {"rt60_s": rt60, "predelay_s": predelay, "wet": wet}
+
+
+def _delay(m: Material, rng: np.random.Generator):
+    import pedalboard as pb
+
+    beats = float(rng.choice([0.5, 0.75, 1.0, 1.5]))
+    feedback, mix = float(rng.uniform(0.2, 0.6)), float(rng.uniform(0.25, 0.45))
+    time = min(beats * m.beat_s, 1.1)
+    y = _board(pb.Delay(delay_seconds=time, feedback=feedback, mix=mix))(m.mix, SR)
+    return _peak_normalise(y), {"time_s": time, "beats": beats, "feedback": feedback}
+
+
+def _filter_sweep(m: Material, rng: np.random.Generator):
+    import pedalboard as pb
+
+    x = m.mix
+    dur = x.shape[1] / SR
+    length = float(rng.uniform(4, min(10, dur - 2)))
+    start = float(rng.uniform(0.5, dur - length - 0.5))
+    lo, hi = float(rng.uniform(200, 500)), float(rng.uniform(6000, 12000))
+    opening = bool(rng.random() < 0.5)
+    f0, f1 = (lo, hi) if opening else (hi, lo)
+    board = pb.LadderFilter(mode=pb.LadderFilter.Mode.LPF24, cutoff_hz=f0, resonance=float(rng.uniform(0.1, 0.5)))
+    block = 441
+    out = np.empty_like(x)
+    for i in range(0, x.shape[1], block):
+        t = i / SR
+        frac = np.clip((t - start) / length, 0, 1)
+        board.cutoff_hz = f0 * (f1 / f0) ** frac
+        out[:, i : i + block] = board.process(x[:, i : i + block], SR, reset=False)
+    return _peak_normalise(out), {"start_s": start, "end_s": start + length, "start_hz": f0, "end_hz": f1}
+
+
+def _tremolo(m: Material, rng: np.random.Generator):
+    beats = float(rng.choice([0.25, 0.5, 1.0 / 3, 1.0]))
+    rate = 1 / (beats * m.beat_s)
+    depth = float(rng.uniform(6, 14))
+    t = np.arange(m.mix.shape[1]) / SR
+    gain = (10 ** (-depth * (1 - np.cos(2 * np.pi * rate * t)) / 2 / 20)).astype(np.float32)  # depth dB peak-to-peak
+    audio = sum(s if name in m.drums else s * gain for name, s in m.stems.items())
+    return audio, {"rate_hz": rate, "depth_db": depth}
+
+
+def _tuning(m: Material, rng: np.random.Generator):
+    import soxr
+
+    cents = float(rng.choice([-1, 1]) * rng.uniform(15, 45))
+    ratio = 2 ** (cents / 1200)
+    y = soxr.resample(m.mix.T, SR * ratio, SR, quality="HQ").T  # played back faster/slower: varispeed
+    return np.ascontiguousarray(y, dtype=np.float32), {"a4_hz": 440 * ratio, "cents": cents}
+
+
+def _band_limit(m: Material, rng: np.random.Generator):
+    import pedalboard as pb
+    import soxr
+
+    if rng.random() < 0.5:
+        quality = float(rng.uniform(2, 7))
+        y = _board(pb.MP3Compressor(vbr_quality=quality))(m.mix, SR)
+        return y, {"via": "mp3", "vbr_quality": quality}
+    rate = int(rng.choice([16000, 22050, 32000]))
+    y = soxr.resample(soxr.resample(m.mix.T, SR, rate, quality="VHQ"), rate, SR, quality="VHQ").T
+    return np.ascontiguousarray(y, dtype=np.float32), {"via": "resample", "cutoff_hz": rate / 2}
+
+
+APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dict]]] = {
+    "none": lambda m, rng: (m.mix, {}),
+    "sidechain": _sidechain,
+    "compression": _compression,
+    "limiting": _limiting,
+    "clipping": _clipping,
+    "distortion": _distortion,
+    "bitcrush": _bitcrush,
+    "reverb": _reverb,
+    "delay": _delay,
+    "filter_sweep": _filter_sweep,
+    "tremolo": _tremolo,
+    "tuning": _tuning,
+    "band_limit": _band_limit,
+}
+
+
+def make_cases(materials: list[Material], effects: tuple[str, ...] = CASE_EFFECTS, seed: int = 0) -> Iterator[Case]:
+    """One case per (material, effect), parameters drawn from a seeded generator (deterministic)."""
+    for i, m in enumerate(materials):
+        for effect in effects:
+            rng = np.random.default_rng([seed, i, CASE_EFFECTS.index(effect)])
+            audio, truth = APPLY[effect](m, rng)
+            yield Case(f"{m.name}-{effect}", effect, m.name, np.asarray(audio, dtype=np.float32), m.beats, truth)

@@ -1,0 +1,95 @@
+"""Tuning reference (A4 in Hz) and band-limit history (an MP3 lowpass, a Nyquist edge from a lower rate).
+
+Tuning uses librosa's pitch-deviation estimate over the harmonic part; the band-limit detector is
+hand-written: the long-term spectrum falls by >= 25 dB within 1 kHz at a cliff above 5 kHz.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import scipy.ndimage
+import scipy.signal
+
+from audiowave.forensics.common import Evidence, Finding, squash
+
+MIN_CLIFF_DB = 25.0
+COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
+MP3_LOWPASS_HZ = (10000.0, 20500.0)
+
+
+def detect_tuning(mono: np.ndarray, sr: int) -> Finding:
+    """A4 reference from the median deviation of spectral peaks from the equal-tempered grid."""
+    harmonic = librosa.effects.harmonic(mono, margin=2.0)
+    pitches, mags = librosa.piptrack(y=harmonic, sr=sr, n_fft=4096, hop_length=1024, fmin=80.0, fmax=2000.0)
+    strong = mags > np.percentile(mags[mags > 0], 80) if np.any(mags > 0) else mags > 0
+    freqs = pitches[strong]
+    if len(freqs) < 50:
+        return Finding("tuning", False, 0.0, description="not enough tonal content to measure the tuning")
+    tuning = float(librosa.pitch_tuning(freqs, resolution=0.01))
+    a4 = 440.0 * 2 ** (tuning / 12)
+    cents = 100 * tuning
+    midi = librosa.hz_to_midi(freqs)
+    spread = float(np.median(np.abs((midi - tuning + 0.5) % 1 - 0.5)) * 100)
+    detected = abs(cents) >= 10
+    hist_x = np.arange(-50, 50, 2.0)
+    hist, _ = np.histogram(((midi + 0.5) % 1 - 0.5) * 100, bins=np.append(hist_x, 50))
+    return Finding(
+        "tuning",
+        detected,
+        squash(abs(cents) - 10, 3.0) * max(0.0, 1 - spread / 50),
+        parameters={"a4_hz": a4, "cents_from_440": cents, "peak_spread_cents": spread},
+        description=f"tuned to A4 = {a4:.1f} Hz ({cents:+.0f} cents from 440)",
+        evidence=Evidence(
+            title="Deviation of spectral peaks from the A440 semitone grid",
+            x=hist_x,
+            curves={"peaks": hist.astype(float)},
+            xlabel="cents from A440 equal temperament",
+            ylabel="peaks",
+            marks=[(cents, f"A4={a4:.1f} Hz")],
+        ),
+    )
+
+
+def detect_band_limit(mono: np.ndarray, sr: int) -> Finding:
+    """Highest steep spectral cliff: its frequency, depth and what likely left it (codec or resampling)."""
+    freqs, psd = scipy.signal.welch(mono.astype(np.float64), fs=sr, nperseg=8192)
+    db = 10 * np.log10(psd + 1e-20)
+    smooth = scipy.ndimage.uniform_filter1d(db, size=5)
+    step = round(1000 / (freqs[1] - freqs[0]))
+    best_f, best_drop = 0.0, 0.0
+    for k in range(int(5000 / freqs[1]), len(freqs) - 1):
+        below = smooth[max(k - step, 0) : k].mean()
+        above = smooth[k + 1 : k + 1 + step].mean() if k + 1 < len(freqs) else below
+        drop = below - above
+        if drop > best_drop:
+            best_f, best_drop = float(freqs[k]), float(drop)
+    detected = best_drop >= MIN_CLIFF_DB
+    nyquist_of = [r for r in COMMON_RATES if r < sr and abs(r / 2 - best_f) < 300]
+    if not detected:
+        origin = "full band"
+    elif nyquist_of:
+        origin = f"resampled from {nyquist_of[0]} Hz"
+    elif MP3_LOWPASS_HZ[0] <= best_f <= MP3_LOWPASS_HZ[1]:
+        origin = "lossy codec lowpass (MP3/AAC-like)"
+    else:
+        origin = "lowpass"
+    return Finding(
+        "band_limit",
+        detected,
+        squash(best_drop - MIN_CLIFF_DB, 4.0),
+        parameters={"cutoff_hz": best_f, "cliff_db": best_drop, "origin": origin},
+        description=(
+            f"band-limited at {best_f / 1000:.1f} kHz ({best_drop:.0f} dB cliff): {origin}"
+            if detected
+            else f"full-band spectrum up to {sr / 2000:.1f} kHz"
+        ),
+        evidence=Evidence(
+            title="Long-term spectrum (a codec or resampler leaves a cliff)",
+            x=freqs,
+            curves={"level (dB)": db},
+            xlabel="frequency (Hz)",
+            ylabel="dB",
+            marks=[(best_f, f"{best_f / 1000:.1f} kHz")] if detected else [],
+        ),
+    )

@@ -1,0 +1,142 @@
+"""Reverb (decay time) and delay/echo (time, feedback), blind, from the signal alone.
+
+Hand-written: reverb from the distribution of free-decay slopes of the level (a room cannot let sound
+die away faster than its RT60, so the fastest decays measure it; Ratnam et al. 2003, Löllmann 2010);
+delay from the phase-transform autocorrelation, in which an echo is a sharp peak at its lag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.ndimage
+import scipy.signal
+
+from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, note_value, squash
+
+MIN_DECAY_DB = 12.0
+MIN_DECAY_FRAMES = 12
+FAST_DECAY_PERCENTILE = 20
+MIN_REVERB_RT60_S = 0.6
+DELAY_RANGE_S = (0.06, 1.2)
+MIN_ECHO_PEAK = 0.12
+
+
+def band_envelope_db(mono: np.ndarray, sr: int, band=(500.0, 4000.0)) -> np.ndarray:
+    """Smoothed dB level per 10 ms of one band (decays are clearest in the mid band)."""
+    sos = scipy.signal.butter(4, band, btype="bandpass", fs=sr, output="sos")
+    x = scipy.signal.sosfiltfilt(sos, mono.astype(np.float64))
+    hop = int(sr * ENV_HOP_S)
+    n = len(x) // hop
+    power = np.square(x[: n * hop]).reshape(n, hop).mean(axis=1)
+    power = np.convolve(power, np.ones(3) / 3, mode="same")
+    return 10 * np.log10(power + 1e-12)
+
+
+def decay_slopes(env: np.ndarray) -> list[tuple[int, int, float]]:
+    """(start, end, dB per second) of every free decay: a fall of >= MIN_DECAY_DB that never rises by more
+    than 1 dB, fitted between 5 dB and the end below its start (skipping the direct sound)."""
+    out = []
+    i, n = 1, len(env)
+    floor = np.percentile(env, 5)
+    while i < n - MIN_DECAY_FRAMES:
+        if not (env[i] >= env[i - 1] and env[i] >= env[i + 1]):
+            i += 1
+            continue
+        j, low = i, env[i]
+        while j + 1 < n and env[j + 1] <= low + 1.0 and env[j + 1] > floor + 3:
+            j += 1
+            low = min(low, env[j])
+        fall = env[i] - low
+        if fall >= MIN_DECAY_DB and j - i >= MIN_DECAY_FRAMES:
+            seg = env[i : j + 1]
+            start = int(np.argmax(seg <= env[i] - 5))
+            if len(seg) - start >= MIN_DECAY_FRAMES // 2:
+                t = np.arange(len(seg) - start) * ENV_HOP_S
+                slope = float(np.polyfit(t, seg[start:], 1)[0])
+                if slope < 0:
+                    out.append((i, j, slope))
+        i = j + 1
+    return out
+
+
+def detect_reverb(mono: np.ndarray, sr: int) -> Finding:
+    """RT60 from the fastest free decays of the mid band."""
+    env = band_envelope_db(mono, sr)
+    slopes = decay_slopes(env)
+    t = np.arange(len(env)) * ENV_HOP_S
+    evidence = Evidence(
+        title="Mid-band level (500 Hz-4 kHz) with the free decays fitted",
+        x=t,
+        curves={"level (dB)": env},
+        xlabel="time (s)",
+        ylabel="dB",
+        marks=[(i * ENV_HOP_S, f"{-60 / s:.1f}s") for i, _, s in slopes[:40]],
+    )
+    if len(slopes) < 4:
+        return Finding(
+            "reverb", False, 0.2, {"decays": float(len(slopes))}, "too few free decays to measure", [], evidence
+        )
+    rts = np.array([-60.0 / s for _, _, s in slopes])
+    rt60 = float(np.percentile(rts, FAST_DECAY_PERCENTILE))
+    detected = rt60 >= MIN_REVERB_RT60_S
+    return Finding(
+        "reverb",
+        detected,
+        squash(np.log2(rt60 / MIN_REVERB_RT60_S), 0.25) * min(1.0, len(slopes) / 10),
+        parameters={"rt60_s": rt60, "decays": float(len(slopes)), "median_decay_rt_s": float(np.median(rts))},
+        description=(
+            f"reverb: RT60 about {rt60:.2f} s (from {len(slopes)} free decays)"
+            if detected
+            else f"dry: sounds die away in {rt60:.2f} s (RT60-equivalent)"
+        ),
+        evidence=evidence,
+    )
+
+
+def phat_autocorrelation(mono: np.ndarray, beta: float = 0.8) -> np.ndarray:
+    """Autocorrelation with the spectrum whitened (|X|^2 / |X|^(2 beta)), normalised to 1 at lag 0."""
+    n = len(mono)
+    spec = np.fft.rfft(mono.astype(np.float64), 2 * n)
+    power = np.abs(spec) ** 2
+    r = np.fft.irfft(power / (power**beta + 1e-20))[:n]
+    return r / (r[0] + 1e-20)
+
+
+def detect_delay(mono: np.ndarray, sr: int, beat_s: float = 0.0) -> Finding:
+    """Echo lag from the strongest sharp autocorrelation peak in 60 ms-1.2 s, feedback from its repeat."""
+    r = phat_autocorrelation(mono)
+    lo, hi = (int(v * sr) for v in DELAY_RANGE_S)
+    hi = min(hi, len(r) // 2)
+    if hi <= lo:
+        return Finding("delay", False, 0.0, description="clip too short to look for echoes")
+    seg = np.abs(r[lo:hi])
+    background = scipy.ndimage.median_filter(seg, size=int(0.02 * sr)) if len(seg) > 10 else seg
+    sharp = seg - background
+    k = int(np.argmax(sharp))
+    lag = (lo + k) / sr
+    peak = float(sharp[k])
+    k2 = lo + k
+    second = float(np.abs(r[2 * k2 - 2 : 2 * k2 + 3]).max()) if 2 * k2 + 3 < len(r) else 0.0
+    feedback = float(np.clip(second / (abs(r[k2]) + 1e-9), 0, 1))
+    label, beats = note_value(lag, beat_s)
+    detected = peak >= MIN_ECHO_PEAK
+    step = max(1, (hi - lo) // 4000)
+    return Finding(
+        "delay",
+        detected,
+        squash(np.log2(peak / MIN_ECHO_PEAK), 0.4),
+        parameters={"time_s": lag, "note_value": label, "beats": beats, "feedback": feedback, "peak": peak},
+        description=(
+            f"echo every {lag * 1000:.0f} ms{f' ({label} note)' if label else ''}, feedback about {feedback:.2f}"
+            if detected
+            else f"no echo (strongest repeat at {lag * 1000:.0f} ms, {peak:.3f})"
+        ),
+        evidence=Evidence(
+            title="Whitened autocorrelation (an echo is a sharp peak at its delay)",
+            x=np.arange(lo, hi, step) / sr,
+            curves={"|r|": seg[::step], "background": background[::step]},
+            xlabel="lag (s)",
+            ylabel="correlation",
+            marks=[(lag, f"{lag * 1000:.0f} ms")],
+        ),
+    )

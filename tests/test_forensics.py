@@ -1,0 +1,108 @@
+"""Forensics detectors on generated cases (real pedalboard effects with known parameters), the analysis
+section with evidence pictures, and ``audiowave eval --forensics``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from forensics_material import synthetic_material
+from rich.console import Console
+
+from audiowave.evaluation.forensics import score_case
+from audiowave.evaluation.runner import run_forensics_eval
+from audiowave.forensics.evalset import SR, make_cases
+from audiowave.forensics.stereo import detect_stereo
+from audiowave.pipeline import Pipeline
+from audiowave.writer import write_analysis
+
+EFFECTS = (
+    "none",
+    "sidechain",
+    "limiting",
+    "clipping",
+    "bitcrush",
+    "delay",
+    "filter_sweep",
+    "tremolo",
+    "tuning",
+    "band_limit",
+)
+# What the detectors must not report on the untouched synthetic song (its saw waves have a low crest factor,
+# so compression/distortion are not in this list; see the issue notes for their false-alarm rates).
+CLEAN = ("sidechain", "limiting", "clipping", "bitcrush", "delay", "filter_sweep", "reverb", "band_limit", "tuning")
+
+
+@pytest.fixture(scope="module")
+def rows():
+    material = synthetic_material(seconds=12.0)
+    return {case.effect: (case, score_case(case)) for case in make_cases([material], EFFECTS, seed=1)}
+
+
+@pytest.mark.parametrize("effect", [e for e in EFFECTS if e != "none"])
+def test_effect_is_detected_with_parameters_within_target(rows, effect):
+    case, row = rows[effect]
+    assert row["detected"][effect], f"{effect} missed ({case.truth})"
+    for name, (error, ok, unit) in row["errors"].items():
+        if effect == "tremolo" and name == "depth (dB)":
+            continue  # the mix's unmodulated drums fill the dips: depth is underestimated (see notes)
+        assert ok, f"{effect} {name}: error {error:.2f} {unit} (truth {case.truth})"
+
+
+def test_untouched_song_has_no_effect_detected(rows):
+    _, row = rows["none"]
+    assert not [e for e in CLEAN if row["detected"][e]]
+
+
+def test_pan_and_width_are_measured():
+    mono = synthetic_material(seconds=6.0).mix.mean(axis=0)
+    theta = (0.5 + 1) * np.pi / 4  # constant-power pan at +0.5 (right of centre)
+    panned = np.stack([mono * np.cos(theta), mono * np.sin(theta)])
+    params = detect_stereo(panned, SR).parameters
+    assert params["pan"] == pytest.approx(0.5, abs=0.02)
+    assert params["balance_db"] > 3
+    assert params["width_600-2500Hz"] < 0.45  # a panned mono source has no decorrelated side
+
+
+def test_analysis_reports_techniques_with_evidence_pictures(tmp_path):
+    case = next(make_cases([synthetic_material(seconds=12.0)], ("sidechain",), seed=1))
+    path = tmp_path / "pumped.wav"
+    sf.write(path, 0.9 * case.audio.T / np.abs(case.audio).max(), SR)  # PCM: keep it below full scale
+    analysis = Pipeline(stages=["rhythm", "forensics"]).analyze(path)
+    result_path = write_analysis(analysis, tmp_path / "out")
+    result = json.loads(result_path.read_text())
+    assert result["backends"]["forensics"]["name"] == "audiowave-forensics"
+    by_effect = {t["effect"]: t for t in result["forensics"]["techniques"] if t["source"] == "mix"}
+    pumping = by_effect["sidechain"]
+    assert pumping["detected"] and abs(pumping["parameters"]["depth_db"] - case.truth["depth_db"]) < 3
+    with open(pumping["evidence"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert not by_effect["clipping"]["detected"] and by_effect["clipping"]["evidence"] is None
+
+
+def test_eval_forensics_prints_the_per_effect_table(tmp_path):
+    material = synthetic_material(seconds=8.0)
+    clip_dir = tmp_path / "corpus" / "clips" / "C00"
+    clip_dir.mkdir(parents=True)
+    instruments = []
+    for name, audio in material.stems.items():
+        sf.write(clip_dir / f"{name}.flac", audio.T, SR)
+        instruments.append({"label": name, "is_drum": name in material.drums, "stem": f"clips/C00/{name}.flac"})
+    sf.write(clip_dir / "mix.flac", material.mix.T, SR)
+    clip = {
+        "id": "C00",
+        "path": "clips/C00/mix.flac",
+        "beat_times_s": material.beats.tolist(),
+        "instruments": instruments,
+    }
+    (tmp_path / "corpus" / "ground_truth.json").write_text(json.dumps({"clips": [clip]}))
+    console = Console(record=True, width=160)
+    summary = run_forensics_eval(tmp_path / "corpus", tmp_path / "out", console=console)
+    text = console.export_text()
+    assert "forensics on mixed material (1 clips" in text
+    by_effect = {s["effect"]: s for s in summary}
+    assert by_effect["clipping"]["tp"] == 1 and by_effect["delay"]["recall"] == 1.0
+    saved = json.loads((tmp_path / "out" / "forensics.json").read_text())
+    assert len(saved["cases"]) == 13 and saved["cases"][0]["effect"] == "none"
