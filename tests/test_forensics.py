@@ -29,10 +29,26 @@ EFFECTS = (
     "tremolo",
     "tuning",
     "band_limit",
+    "vibrato",
+    "tape_stop",
+    "glide",
 )
 # What the detectors must not report on the untouched synthetic song (its saw waves have a low crest factor,
 # so compression/distortion are not in this list; see the issue notes for their false-alarm rates).
-CLEAN = ("sidechain", "limiting", "clipping", "bitcrush", "delay", "filter_sweep", "reverb", "band_limit", "tuning")
+CLEAN = (
+    "sidechain",
+    "limiting",
+    "clipping",
+    "bitcrush",
+    "delay",
+    "filter_sweep",
+    "reverb",
+    "band_limit",
+    "tuning",
+    "vibrato",
+    "tape_stop",
+    "glide",
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,4 +121,4 @@ def test_eval_forensics_prints_the_per_effect_table(tmp_path):
     by_effect = {s["effect"]: s for s in summary}
     assert by_effect["clipping"]["tp"] == 1 and by_effect["delay"]["recall"] == 1.0
     saved = json.loads((tmp_path / "out" / "forensics.json").read_text())
-    assert len(saved["cases"]) == 13 and saved["cases"][0]["effect"] == "none"
+    assert len(saved["cases"]) == 16 and saved["cases"][0]["effect"] == "none"

@@ -76,6 +76,21 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
         ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
         ("depth (dB)", "dB", lambda t, p: _db(t["depth_db"], p["depth_db"])),
     ],
+    "vibrato": [
+        ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
+        ("depth", "%", lambda t, p: _rel(t["depth_cents"], p["depth_cents"])),
+    ],
+    "tape_stop": [
+        (
+            "start time",
+            "s",
+            lambda t, p: (
+                abs(t["start_s"] - p["span_start_s"]),
+                abs(t["start_s"] - p["span_start_s"]) <= 0.2 * (t["end_s"] - t["start_s"]),
+            ),
+        ),
+    ],
+    "glide": [("glide count", "%", lambda t, p: _rel(t["glides"], p["glides"]))],
     "tuning": [("A4 (Hz)", "Hz", lambda t, p: (abs(t["a4_hz"] - p["a4_hz"]), abs(t["a4_hz"] - p["a4_hz"]) <= 1.0))],
     "band_limit": [
         (

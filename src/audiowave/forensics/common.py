@@ -79,3 +79,10 @@ def note_value(seconds: float, period: float) -> tuple[str, float]:
     best = min(NOTE_VALUES, key=lambda v: abs(np.log2(beats / v)))
     label = NOTE_VALUES[best] if abs(np.log2(beats / best)) < 0.1 else ""
     return label, float(beats)
+
+
+def line_amplitude(freqs: np.ndarray, psd: np.ndarray, k: int) -> float:
+    """Amplitude of a sinusoid whose line peaks at bin ``k`` of a Welch (Hann, density) spectrum: the power of
+    the bins around it, so a rate between two bins is not underestimated."""
+    power = float(np.sum(psd[max(k - 2, 0) : k + 3]) * (freqs[1] - freqs[0]))
+    return float(np.sqrt(2 * power))

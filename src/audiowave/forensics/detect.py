@@ -11,6 +11,7 @@ import numpy as np
 from audiowave import __version__
 from audiowave.forensics.common import Finding, beat_period
 from audiowave.forensics.dynamics import detect_clipping, detect_compression, detect_limiting
+from audiowave.forensics.gestures import detect_glide, detect_tape_stop, detect_vibrato
 from audiowave.forensics.modulation import detect_tremolo
 from audiowave.forensics.provenance import detect_band_limit, detect_tuning
 from audiowave.forensics.pumping import detect_sidechain
@@ -42,6 +43,9 @@ DETECTORS = (
     Detector("delay", detect_delay, "mono+beat", True),
     Detector("filter_sweep", detect_filter_sweep, "mono", True),
     Detector("tremolo", detect_tremolo, "mono+beat", True),
+    Detector("vibrato", detect_vibrato, "mono", True),
+    Detector("tape_stop", detect_tape_stop, "mono", False),
+    Detector("glide", detect_glide, "mono", True),
     Detector("stereo", detect_stereo, "stereo", False),
     Detector("tuning", detect_tuning, "mono", False),
     Detector("band_limit", detect_band_limit, "mono", False),

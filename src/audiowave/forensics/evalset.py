@@ -28,6 +28,9 @@ CASE_EFFECTS = (
     "tremolo",
     "tuning",
     "band_limit",
+    "vibrato",
+    "tape_stop",
+    "glide",
 )
 # Detections that an effect legitimately causes as well (neither a hit nor a false alarm).
 IMPLIES = {
@@ -37,6 +40,8 @@ IMPLIES = {
     "bitcrush": {"distortion"},
     "reverb": {"compression"},
     "tuning": {"band_limit"},  # varispeed by resampling leaves a band edge
+    "vibrato": {"tremolo", "delay"},  # the modulated delay line beats against nothing, but moves levels
+    "tape_stop": {"filter_sweep", "band_limit", "glide", "vibrato"},  # everything, the bass too, slides down
 }
 
 
@@ -221,6 +226,68 @@ def _band_limit(m: Material, rng: np.random.Generator):
     return np.ascontiguousarray(y, dtype=np.float32), {"via": "resample", "cutoff_hz": rate / 2}
 
 
+def _vibrato(m: Material, rng: np.random.Generator):
+    """A modulated delay line (as a vibrato plugin is built): delay d(t) = d0 + D sin(2 pi f t) bends the
+    pitch by the ratio 1 - d'(t), so a depth of c cents needs D = (2^(c/1200) - 1) / (2 pi f)."""
+    rate, cents = float(rng.uniform(4, 7)), float(rng.uniform(15, 50))
+    amplitude = (2 ** (cents / 1200) - 1) / (2 * np.pi * rate)
+    n = m.mix.shape[1]
+    t = np.arange(n) / SR
+    pos = (t - 0.005 - amplitude * np.sin(2 * np.pi * rate * t)) * SR
+    idx = np.arange(n)
+    audio = np.stack([np.interp(pos, idx, ch) for ch in m.mix]).astype(np.float32)
+    return audio, {"rate_hz": rate, "depth_cents": cents}
+
+
+def _tape_stop(m: Material, rng: np.random.Generator):
+    """The playback speed falls linearly to zero over ``length`` s from ``start``; silence after."""
+    x = m.mix
+    dur = x.shape[1] / SR
+    length = float(rng.uniform(0.6, 2.0))
+    start = float(rng.uniform(0.5 * dur, dur - length - 0.5))
+    tau = np.arange(int(length * SR)) / SR
+    pos = (start + tau - tau**2 / (2 * length)) * SR
+    idx = np.arange(x.shape[1])
+    stopped = np.stack([np.interp(pos, idx, ch) for ch in x])
+    audio = np.zeros_like(x)
+    k = int(start * SR)
+    audio[:, :k] = x[:, :k]
+    audio[:, k : k + stopped.shape[1]] = stopped
+    return audio, {"start_s": start, "end_s": start + length}
+
+
+def _glide(m: Material, rng: np.random.Generator):
+    """The bass replaced by an 808 (decaying sine) that glides into some of its notes."""
+    n = m.mix.shape[1]
+    beat = m.beat_s
+    notes = rng.integers(28, 41, size=int(n / SR / (2 * beat)) + 1)
+    f = np.zeros(n)
+    glides = []
+    for k, note in enumerate(notes):
+        a, b = int(k * 2 * beat * SR), min(int((k + 1) * 2 * beat * SR), n)
+        if a >= n:
+            break
+        target = midi_to_hz(float(note))
+        prev = midi_to_hz(float(notes[k - 1])) if k else target
+        glide_s = float(rng.uniform(0.06, 0.25)) if k and note != notes[k - 1] and rng.random() < 0.6 else 0.0
+        g = int(glide_s * SR)
+        f[a:b] = target
+        if g:
+            f[a : a + g] = prev * (target / prev) ** (np.arange(min(g, b - a)) / g)
+            glides.append((a / SR, (a + g) / SR))
+    phase = 2 * np.pi * np.cumsum(f) / SR
+    since = (np.arange(n) % int(2 * beat * SR)) / SR
+    wave = np.tanh(2 * np.sin(phase)) * np.exp(-since * 0.8) * 0.5
+    others = sum(s for name, s in m.stems.items() if "bass" not in name.lower())
+    level = np.sqrt(np.mean(np.square(others))) / (np.sqrt(np.mean(wave**2)) + 1e-12)
+    audio = others + np.stack([wave, wave]).astype(np.float32) * level
+    return _peak_normalise(audio), {"glides": float(len(glides)), "spans": glides}
+
+
+def midi_to_hz(note: float) -> float:
+    return 440.0 * 2 ** ((note - 69) / 12)
+
+
 APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dict]]] = {
     "none": lambda m, rng: (m.mix, {}),
     "sidechain": _sidechain,
@@ -235,6 +302,9 @@ APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dic
     "tremolo": _tremolo,
     "tuning": _tuning,
     "band_limit": _band_limit,
+    "vibrato": _vibrato,
+    "tape_stop": _tape_stop,
+    "glide": _glide,
 }
 
 

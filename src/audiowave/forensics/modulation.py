@@ -11,7 +11,7 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, note_value, squash
+from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, line_amplitude, note_value, squash
 from audiowave.forensics.pumping import sustained_envelope
 
 RATE_RANGE_HZ = (1.5, 12.0)
@@ -31,7 +31,7 @@ def detect_tremolo(mono: np.ndarray, sr: int, beat_s: float = 0.0) -> Finding:
     neighbours = np.concatenate([power[max(k - 12, 0) : max(k - 2, 0)], power[k + 3 : k + 13]])
     ratio = float(power[k] / (np.median(neighbours) + 1e-12))
     rate = float(freqs[k])
-    depth = float(2 * np.sqrt(2 * power[k] * (freqs[1] - freqs[0]) * 1.5))  # peak-to-peak dB of the line
+    depth = 2 * line_amplitude(freqs, power, k)  # peak-to-peak dB of the line
     label, _ = note_value(1 / rate, beat_s) if rate > 0 else ("", 0.0)
     detected = ratio >= MIN_LINE_RATIO
     return Finding(

@@ -1,0 +1,224 @@
+"""Pitch gestures: vibrato, tape stops (the whole mix sliding down in pitch) and bass/808 glides.
+
+Hand-written: the frame-to-frame pitch shift of the whole spectrum is the lag that best aligns two
+log-frequency spectra 30 ms apart (5-cent grid, 1-8 kHz, where every partial of every note moves
+by the same number of cents under vibrato). Its LFO line gives vibrato. A tape stop smears partials too
+fast for that, so it is found from both spectral edges falling together. Glides come from the f0 of the
+low band (librosa's pYIN): a continuous voiced move of >= 1 semitone taking 40-600 ms, where a new note would jump.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import scipy.ndimage
+import scipy.signal
+import soxr
+
+from audiowave.forensics.common import Evidence, Finding, line_amplitude, squash
+
+HOP_S = 0.01
+CENTS_PER_STEP = 5.0
+MAX_STEP_CENTS = 150.0  # per 10 ms frame
+N_FFT = 4096
+DRIFT_LAG = 3  # frames compared 30 ms apart: shifts several grid steps long, estimated without grid bias
+BAND_HZ = (1000.0, 8000.0)  # where STFT bins are <= 19 cents apart
+VIBRATO_RATES_HZ = (3.0, 9.0)
+MIN_VIBRATO_CENTS = 8.0
+MIN_VIBRATO_LINE = 10.0
+MIN_ALIGNMENT = 0.2  # frames that align worse are note changes, not bends
+MIN_TAPE_STOP_OCTAVES = 1.5
+EDGE_HOP_S = 0.05
+GLIDE_SR = 4000
+MIN_GLIDE_SEMITONES = 1.0
+GLIDE_DURATION_S = (0.04, 0.6)
+
+
+def pitch_drift(mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per 10 ms frame: the global pitch shift rate (cents per frame), measured between frames DRIFT_LAG apart,
+    and how well they align (normalised correlation, 0-1; low where notes change rather than bend)."""
+    hop = int(sr * HOP_S)
+    mag = np.abs(librosa.stft(mono, n_fft=N_FFT, hop_length=hop))
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
+    grid = BAND_HZ[0] * 2 ** (np.arange(0, np.log2(BAND_HZ[1] / BAND_HZ[0]) * 1200, CENTS_PER_STEP) / 1200)
+    logspec = np.log1p(100 * np.stack([np.interp(grid, freqs, frame) for frame in mag.T]) / (mag.max() + 1e-12))
+    logspec -= scipy.ndimage.uniform_filter1d(logspec, size=31, axis=1)  # keep the partials, drop the tilt
+    max_lag = int(MAX_STEP_CENTS * DRIFT_LAG / CENTS_PER_STEP)
+    lags = range(-max_lag, max_lag + 1)
+    shifts, scores = np.zeros(len(logspec)), np.zeros(len(logspec))
+    for t in range(DRIFT_LAG, len(logspec)):
+        a, b = logspec[t - DRIFT_LAG], logspec[t]
+        norm = np.linalg.norm(a) * np.linalg.norm(b) + 1e-12
+        n = len(a)
+        corr = np.array([np.dot(a[max(0, -k) : n - max(0, k)], b[max(0, k) : n - max(0, -k)]) for k in lags]) / norm
+        k = int(np.argmax(corr))
+        offset = 0.0
+        if 0 < k < len(corr) - 1:
+            den = corr[k - 1] - 2 * corr[k] + corr[k + 1]
+            offset = 0.5 * (corr[k - 1] - corr[k + 1]) / den if den < 0 else 0.0
+        middle = t - DRIFT_LAG // 2
+        shifts[middle] = (k - max_lag + offset) * CENTS_PER_STEP / DRIFT_LAG
+        scores[middle] = max(float(corr[k]), 0.0)
+    return shifts, scores
+
+
+def detect_vibrato(mono: np.ndarray, sr: int, drift: tuple[np.ndarray, np.ndarray] | None = None) -> Finding:
+    """Vibrato rate (Hz) and depth (cents, peak) from the LFO line in the pitch-shift rate."""
+    shifts, scores = drift if drift is not None else pitch_drift(mono, sr)
+    rate_signal = np.where(scores > MIN_ALIGNMENT, shifts, 0.0)
+    rate_signal = np.clip(rate_signal, -60, 60)
+    fs = 1 / HOP_S
+    freqs, power = scipy.signal.welch(rate_signal, fs=fs, nperseg=min(len(rate_signal), 512))
+    band = (freqs >= VIBRATO_RATES_HZ[0]) & (freqs <= VIBRATO_RATES_HZ[1])
+    if band.sum() < 3:
+        return Finding("vibrato", False, 0.0, description="clip too short")
+    k = int(np.argmax(np.where(band, power, 0)))
+    around = np.concatenate([power[max(k - 10, 0) : max(k - 2, 0)], power[k + 3 : k + 11]])
+    line = float(power[k] / (np.median(around) + 1e-12))
+    rate = float(freqs[k])
+    step_amp = line_amplitude(freqs, power, k)  # cents per frame
+    # A 30 ms difference of a sinusoid is 2 sin(pi f lag) times its amplitude; each 93 ms Hann-windowed STFT
+    # frame averages the pitch over the window, which scales a vibrato at f by the window's response.
+    fl = rate * N_FFT / 44100.0
+    window_gain = np.sinc(fl) / (1 - fl**2)
+    depth = float(step_amp * DRIFT_LAG / (2 * np.sin(np.pi * rate * HOP_S * DRIFT_LAG)) / window_gain)
+    detected = line >= MIN_VIBRATO_LINE and depth >= MIN_VIBRATO_CENTS
+    return Finding(
+        "vibrato",
+        detected,
+        squash(min(np.log2(line / MIN_VIBRATO_LINE), np.log2(depth / MIN_VIBRATO_CENTS)), 0.4),
+        parameters={"rate_hz": rate, "depth_cents": depth, "line_ratio": line},
+        description=f"vibrato at {rate:.1f} Hz, +/-{depth:.0f} cents" if detected else "no vibrato",
+        evidence=Evidence(
+            title="Spectrum of the global pitch-shift rate (vibrato is one line at 3-9 Hz)",
+            x=freqs,
+            curves={"power (dB)": 10 * np.log10(power + 1e-12)},
+            xlabel="rate (Hz)",
+            ylabel="dB",
+            marks=[(rate, f"{rate:.1f} Hz")],
+        ),
+    )
+
+
+def detect_tape_stop(mono: np.ndarray, sr: int) -> Finding:
+    """A tape stop: the low and the high spectral edges (10 % and 90 % energy) both fall >= 1 octave within 3 s
+    while the sound lasts (every frequency scales with the falling speed; a lowpass sweep moves only the top)."""
+    hop = int(sr * EDGE_HOP_S)
+    edges = {
+        q: np.log2(
+            np.maximum(
+                librosa.feature.spectral_rolloff(y=mono, sr=sr, n_fft=4096, hop_length=hop, roll_percent=q)[0], 20.0
+            )
+        )
+        for q in (0.1, 0.9)
+    }
+    rms = librosa.feature.rms(y=mono, frame_length=4096, hop_length=hop)[0]
+    audible = 20 * np.log10(rms + 1e-12) > 20 * np.log10(rms.max() + 1e-12) - 35
+    low, high = (
+        scipy.ndimage.median_filter(np.where(audible, e, np.nan), size=5, mode="nearest") for e in edges.values()
+    )
+    window = int(3.0 / EDGE_HOP_S)
+    best = (0.0, 0, 0)
+    for end in range(1, len(low)):
+        if not audible[end]:
+            continue
+        span = slice(max(0, end - window), end + 1)
+        both = low[span] + high[span]
+        near_top = np.nonzero(both >= np.nanmax(both) - 0.3)[0]  # the last frame still at the pre-stop level
+        start = span.start + int(near_top[-1]) if len(near_top) else span.start
+        fall = min(low[start] - low[end], high[start] - high[end])
+        if fall > best[0]:
+            best = (float(fall), start, end)
+    octaves, start, end = best
+    detected = octaves >= MIN_TAPE_STOP_OCTAVES
+    t = np.arange(len(low)) * EDGE_HOP_S
+    if detected:
+        start = round(_slowdown_onset(mono, sr, t[start], t[end]) / EDGE_HOP_S)
+    return Finding(
+        "tape_stop",
+        detected,
+        squash(octaves - MIN_TAPE_STOP_OCTAVES, 0.2),
+        spans=[(float(t[start]), float(t[end]))] if detected else [],
+        parameters={"fall_octaves": octaves, "duration_s": float(t[end] - t[start])},
+        description=(
+            f"tape stop: the whole spectrum falls {octaves:.1f} octaves in {t[end] - t[start]:.2f} s"
+            if detected
+            else "no tape stop"
+        ),
+        evidence=Evidence(
+            title="Low (10 %) and high (90 %) spectral edges: a tape stop drags both down",
+            x=t,
+            curves={"low edge (log2 Hz)": low, "high edge (log2 Hz)": high},
+            xlabel="time (s)",
+            ylabel="log2 Hz",
+            marks=[(float(t[start]), "stop begins"), (float(t[end]), "end")] if detected else [],
+        ),
+    )
+
+
+def _slowdown_onset(mono: np.ndarray, sr: int, rough_start: float, end: float) -> float:
+    """Where the pitch starts to fall: the start of the longest steady downward drift (median over 150 ms
+    below -3 cents per 10 ms) in the 2 s before the edges' rough start and up to the end."""
+    a = max(0.0, rough_start - 2.0)
+    shifts, scores = pitch_drift(mono[int(a * sr) : int(end * sr)], sr)
+    steady = scipy.ndimage.median_filter(np.where(scores > MIN_ALIGNMENT, shifts, 0.0), size=15) < -3.0
+    edges = np.diff(np.concatenate([[0], steady.astype(np.int8), [0]]))
+    starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    if not len(starts):
+        return rough_start
+    longest = int(np.argmax(stops - starts))
+    return a + starts[longest] * HOP_S
+
+
+def detect_glide(mono: np.ndarray, sr: int) -> Finding:
+    """Bass/808 glides: continuous voiced f0 moves of >= 1 semitone over 40-600 ms in the low band."""
+    low = soxr.resample(mono, sr, GLIDE_SR)
+    hop = int(GLIDE_SR * HOP_S)
+    f0, voiced, _ = librosa.pyin(
+        low, fmin=32.0, fmax=300.0, sr=GLIDE_SR, frame_length=512, hop_length=hop, max_transition_rate=200.0
+    )
+    midi = np.where(voiced, librosa.hz_to_midi(np.nan_to_num(f0, nan=1.0)), np.nan)
+    glides = []
+    i = 0
+    while i < len(midi) - 1:
+        if np.isnan(midi[i]):
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(midi) and not np.isnan(midi[j + 1]) and abs(midi[j + 1] - midi[j]) < 0.9:
+            j += 1
+        seg = midi[i : j + 1]
+        moving = np.abs(np.diff(seg)) > 0.02 if len(seg) > 1 else np.zeros(0, bool)
+        if moving.any():
+            a = int(np.argmax(moving))
+            b = len(moving) - int(np.argmax(moving[::-1]))
+            interval = float(seg[b] - seg[a])
+            duration = (b - a) * HOP_S
+            if abs(interval) >= MIN_GLIDE_SEMITONES and GLIDE_DURATION_S[0] <= duration <= GLIDE_DURATION_S[1]:
+                glides.append(((i + a) * HOP_S, (i + b) * HOP_S, interval))
+        i = j + 1
+    t = np.arange(len(midi)) * HOP_S
+    detected = len(glides) >= 1
+    mean_time = float(np.mean([b - a for a, b, _ in glides])) if glides else 0.0
+    return Finding(
+        "glide",
+        detected,
+        squash(len(glides) - 0.5, 1.0) if glides else 0.1,
+        spans=[(a, b) for a, b, _ in glides],
+        parameters={
+            "glides": float(len(glides)),
+            "mean_glide_time_s": mean_time,
+            "mean_interval_semitones": float(np.mean([abs(s) for *_, s in glides])) if glides else 0.0,
+        },
+        description=(
+            f"{len(glides)} bass glide(s), about {mean_time * 1000:.0f} ms each" if detected else "no bass glides"
+        ),
+        evidence=Evidence(
+            title="Low-band f0 (pYIN); glides marked",
+            x=t,
+            curves={"f0 (MIDI note)": midi},
+            xlabel="time (s)",
+            ylabel="MIDI note",
+            marks=[(a, f"{s:+.1f} st") for a, _, s in glides[:20]],
+        ),
+    )
