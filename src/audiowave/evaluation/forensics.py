@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audiowave.forensics.common import Finding
-from audiowave.forensics.detect import DETECTORS, run_detector
+from audiowave.errors import InputError
+from audiowave.forensics.common import Finding, Signal
+from audiowave.forensics.detect import DETECTORS
 from audiowave.forensics.evalset import IMPLIES, SR, Case, Material
 
 # effect -> (parameter name, error function(truth, finding) -> (error, within target))
@@ -90,7 +91,10 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
             ),
         ),
     ],
-    "glide": [("glide count", "%", lambda t, p: _rel(t["glides"], p["glides"]))],
+    "glide": [
+        ("glides found", "% missed", lambda t, p: _glide_recall(t, p)),
+        ("glide time", "%", lambda t, p: _glide_time(t, p)),
+    ],
     "tuning": [("A4 (Hz)", "Hz", lambda t, p: (abs(t["a4_hz"] - p["a4_hz"]), abs(t["a4_hz"] - p["a4_hz"]) <= 1.0))],
     "band_limit": [
         (
@@ -102,26 +106,46 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
 }
 
 
+def _matched_glides(truth: dict, found: dict) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """(truth span, detected span) pairs that overlap."""
+    return [
+        (ts, fs) for ts in truth["spans"] for fs in found.get("spans", []) if min(ts[1], fs[1]) - max(ts[0], fs[0]) > 0
+    ]
+
+
+def _glide_recall(truth: dict, found: dict) -> tuple[float, bool]:
+    hit = {tuple(ts) for ts, _ in _matched_glides(truth, found)}
+    missed = 1 - len(hit) / max(len(truth["spans"]), 1)
+    return 100 * missed, missed <= TIME_TOLERANCE
+
+
+def _glide_time(truth: dict, found: dict) -> tuple[float, bool]:
+    pairs = _matched_glides(truth, found)
+    if not pairs:
+        return float("nan"), False
+    errors = [abs((f[1] - f[0]) - (t[1] - t[0])) / (t[1] - t[0]) for t, f in pairs]
+    return 100 * float(np.median(errors)), float(np.median(errors)) <= TIME_TOLERANCE
+
+
 def corpus_materials(corpus: Path, limit: int | None = None) -> list[Material]:
-    """Dev-corpus clips with per-instrument stems, as materials (stems at 44.1 kHz stereo)."""
+    """The corpus' multi-instrument clips (mixed material) as materials: per-instrument stems, beat grid."""
     from audiowave.evaluation.corpus import load_corpus
 
     out = []
     for clip in load_corpus(corpus):
         insts = [i for i in clip.raw.get("instruments", []) if "stem" in i]
-        if not insts or len(clip.raw.get("beat_times_s", [])) < 8:
+        if len(insts) < 2 or len(clip.raw.get("beat_times_s", [])) < 8:
             continue
         stems, drums = {}, set()
         for k, inst in enumerate(insts):
             audio, sr = sf.read(corpus / inst["stem"], dtype="float32", always_2d=True)
             if sr != SR:
-                continue
+                raise InputError(f"{inst['stem']}: {sr} Hz; the forensics cases are built at {SR} Hz")
             name = f"{k:02d}_{inst.get('label', 'inst')}"
             stems[name] = np.ascontiguousarray(audio.T)
             if inst.get("is_drum"):
                 drums.add(name)
-        if stems:
-            out.append(Material(clip.id, stems, drums, np.asarray(clip.raw["beat_times_s"], dtype=float)))
+        out.append(Material(clip.id, stems, drums, np.asarray(clip.raw["beat_times_s"], dtype=float)))
         if limit and len(out) >= limit:
             break
     return out
@@ -129,13 +153,21 @@ def corpus_materials(corpus: Path, limit: int | None = None) -> list[Material]:
 
 def score_case(case: Case) -> dict:
     """Run every mix detector on a case; record detections and parameter errors."""
-    beat_s = float(np.median(np.diff(case.beats)))
-    row: dict = {"id": case.id, "effect": case.effect, "truth": case.truth, "detected": {}, "errors": {}}
+    signal = Signal(case.audio, SR, case.beats)
+    row: dict = {
+        "id": case.id,
+        "effect": case.effect,
+        "truth": case.truth,
+        "detected": {},
+        "errors": {},
+        "measured": {},
+    }
     for detector in DETECTORS:
         if detector.effect == "stereo":
             continue
-        finding = run_detector(detector, case.audio, SR, case.beats, beat_s)
+        finding = detector.run(signal)
         row["detected"][detector.effect] = finding.detected
+        row["measured"][detector.effect] = {k: v for k, v in finding.parameters.items() if isinstance(v, float)}
         if detector.effect == case.effect and finding.detected:
             params = _params(finding)
             for name, unit, fn in PARAMETERS.get(case.effect, []):
@@ -148,6 +180,7 @@ def _params(finding: Finding) -> dict:
     params = dict(finding.parameters)
     if finding.spans:
         params["span_start_s"], params["span_end_s"] = finding.spans[0]
+        params["spans"] = finding.spans
     return params
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -215,12 +217,16 @@ def run_forensics_eval(
     if not materials:
         raise InputError(f"{corpus}: no clip with per-instrument stems and a beat grid to build cases from")
     rows = []
-    with Progress(console=progress_console or console, transient=True) as progress:
+    with (
+        Progress(console=progress_console or console, transient=True) as progress,
+        ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+    ):
         task = progress.add_task("forensics cases", total=len(materials) * len(CASE_EFFECTS))
-        for case in make_cases(materials):
-            progress.update(task, description=f"forensics {case.id}")
-            rows.append(score_case(case))
-            progress.advance(task)
+        for material in materials:  # one material's cases at a time keeps memory to ~len(CASE_EFFECTS) clips
+            progress.update(task, description=f"forensics {material.name}")
+            for row in pool.map(score_case, make_cases([material])):
+                rows.append(row)
+                progress.advance(task)
     effects = [e for e in CASE_EFFECTS if e != "none"]
     summary = summarise(rows, effects)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -48,6 +49,37 @@ class Finding:
             description=self.description,
             evidence=evidence_path,
         )
+
+
+@dataclass
+class Signal:
+    """The audio a detector examines, (channels, n), with the beat grid and the intermediate measurements
+    that several detectors share (computed once, on first use)."""
+
+    samples: np.ndarray
+    sr: int
+    beats: np.ndarray | None = None
+
+    @cached_property
+    def mono(self) -> np.ndarray:
+        return self.samples.mean(axis=0)
+
+    @cached_property
+    def beat_grid(self) -> tuple[float, np.ndarray]:
+        """(beat period in s, beat times): the given beats, else librosa's beat tracker."""
+        return beat_period(self.beats, self.mono, self.sr)
+
+    @cached_property
+    def sustained_db(self) -> np.ndarray:
+        from audiowave.forensics.pumping import sustained_envelope
+
+        return sustained_envelope(self.mono, self.sr)
+
+    @cached_property
+    def drift(self) -> tuple[np.ndarray, np.ndarray]:
+        from audiowave.forensics.gestures import pitch_drift
+
+        return pitch_drift(self.mono, self.sr)
 
 
 def squash(x: float, scale: float) -> float:

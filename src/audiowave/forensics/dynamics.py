@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.forensics.common import Evidence, Finding, squash
+from audiowave.forensics.common import Evidence, Finding, Signal, squash
 
 PEAK_FRAME_S = 0.01
 MIN_CLIPPED_RUNS_PER_MIN = 30
@@ -33,8 +33,9 @@ def _flat_runs(x: np.ndarray, level: float, min_len: int = 3) -> tuple[int, int]
     return int(long.sum()), int(lengths[long].sum())
 
 
-def detect_clipping(samples: np.ndarray, sr: int) -> Finding:
+def detect_clipping(sig: Signal) -> Finding:
     """Hard clipping: runs of identical-magnitude samples at the peak in any channel."""
+    samples, sr = sig.samples, sig.sr
     peak = float(np.max(np.abs(samples))) or 1e-12
     runs, clipped = 0, 0
     for ch in samples:
@@ -77,8 +78,9 @@ def frame_peaks_db(samples: np.ndarray, sr: int, frame_s: float = PEAK_FRAME_S) 
     return _db(np.abs(samples[:, : n * hop]).reshape(samples.shape[0], n, hop).max(axis=(0, 2)))
 
 
-def detect_limiting(samples: np.ndarray, sr: int) -> Finding:
+def detect_limiting(sig: Signal) -> Finding:
     """Brick-wall limiting: many loud frames whose peaks sit within 0.5 dB of one ceiling."""
+    samples, sr = sig.samples, sig.sr
     peaks = frame_peaks_db(samples, sr)
     ceiling = float(np.percentile(peaks, 99.9))
     loud = peaks > ceiling - 12
@@ -106,9 +108,10 @@ def detect_limiting(samples: np.ndarray, sr: int) -> Finding:
     )
 
 
-def detect_compression(samples: np.ndarray, sr: int) -> Finding:
+def detect_compression(sig: Signal) -> Finding:
     """Dynamic-range compression: a low short-term crest factor (peak to RMS in 50 ms frames) in the loud
     part of the clip, and a narrow spread of short-term levels."""
+    samples, sr = sig.samples, sig.sr
     mono = samples.mean(axis=0)
     hop = int(sr * CREST_FRAME_S)
     n = len(mono) // hop

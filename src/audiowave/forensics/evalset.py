@@ -8,6 +8,7 @@ filter sweeps, tuning and codec history on the whole mix. The truth records ever
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -270,11 +271,12 @@ def _glide(m: Material, rng: np.random.Generator):
         target = midi_to_hz(float(note))
         prev = midi_to_hz(float(notes[k - 1])) if k else target
         glide_s = float(rng.uniform(0.06, 0.25)) if k and note != notes[k - 1] and rng.random() < 0.6 else 0.0
-        g = int(glide_s * SR)
         f[a:b] = target
-        if g:
-            f[a : a + g] = prev * (target / prev) ** (np.arange(min(g, b - a)) / g)
-            glides.append((a / SR, (a + g) / SR))
+        if glide_s:  # a legato slide into this note, half a beat to a beat before it (off the kick)
+            g, s0 = int(glide_s * SR), a - int(float(rng.uniform(0.5, 1.0)) * beat * SR)
+            f[s0:a] = target
+            f[s0 : s0 + g] = prev * (target / prev) ** (np.arange(g) / g)
+            glides.append((s0 / SR, (s0 + g) / SR))
     phase = 2 * np.pi * np.cumsum(f) / SR
     since = (np.arange(n) % int(2 * beat * SR)) / SR
     wave = np.tanh(2 * np.sin(phase)) * np.exp(-since * 0.8) * 0.5
@@ -309,9 +311,10 @@ APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dic
 
 
 def make_cases(materials: list[Material], effects: tuple[str, ...] = CASE_EFFECTS, seed: int = 0) -> Iterator[Case]:
-    """One case per (material, effect), parameters drawn from a seeded generator (deterministic)."""
-    for i, m in enumerate(materials):
+    """One case per (material, effect), parameters drawn from a generator seeded by (seed, material name,
+    effect), so a case does not depend on which other materials are generated."""
+    for m in materials:
         for effect in effects:
-            rng = np.random.default_rng([seed, i, CASE_EFFECTS.index(effect)])
+            rng = np.random.default_rng([seed, zlib.crc32(m.name.encode()), CASE_EFFECTS.index(effect)])
             audio, truth = APPLY[effect](m, rng)
             yield Case(f"{m.name}-{effect}", effect, m.name, np.asarray(audio, dtype=np.float32), m.beats, truth)

@@ -3,8 +3,9 @@
 Hand-written: the frame-to-frame pitch shift of the whole spectrum is the lag that best aligns two
 log-frequency spectra 30 ms apart (5-cent grid, 1-8 kHz, where every partial of every note moves
 by the same number of cents under vibrato). Its LFO line gives vibrato. A tape stop smears partials too
-fast for that, so it is found from both spectral edges falling together. Glides come from the f0 of the
-low band (librosa's pYIN): a continuous voiced move of >= 1 semitone taking 40-600 ms, where a new note would jump.
+fast for that, so it is found from both spectral edges falling together. Glides come from the instantaneous
+frequency of the 28-140 Hz band (pYIN's period search breaks on a gliding tone): a monotonic move of >= 1
+semitone between two held notes, without a new attack.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import scipy.ndimage
 import scipy.signal
 import soxr
 
-from audiowave.forensics.common import Evidence, Finding, line_amplitude, squash
+from audiowave.forensics.common import Evidence, Finding, Signal, line_amplitude, squash
 
 HOP_S = 0.01
 CENTS_PER_STEP = 5.0
@@ -29,9 +30,10 @@ MIN_VIBRATO_LINE = 10.0
 MIN_ALIGNMENT = 0.2  # frames that align worse are note changes, not bends
 MIN_TAPE_STOP_OCTAVES = 1.5
 EDGE_HOP_S = 0.05
-GLIDE_SR = 4000
+GLIDE_SR = 2000
 MIN_GLIDE_SEMITONES = 1.0
 GLIDE_DURATION_S = (0.04, 0.6)
+STEADY_SEMITONES = 0.6
 
 
 def pitch_drift(mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +64,9 @@ def pitch_drift(mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     return shifts, scores
 
 
-def detect_vibrato(mono: np.ndarray, sr: int, drift: tuple[np.ndarray, np.ndarray] | None = None) -> Finding:
+def detect_vibrato(sig: Signal) -> Finding:
     """Vibrato rate (Hz) and depth (cents, peak) from the LFO line in the pitch-shift rate."""
-    shifts, scores = drift if drift is not None else pitch_drift(mono, sr)
+    shifts, scores = sig.drift
     rate_signal = np.where(scores > MIN_ALIGNMENT, shifts, 0.0)
     rate_signal = np.clip(rate_signal, -60, 60)
     fs = 1 / HOP_S
@@ -100,9 +102,10 @@ def detect_vibrato(mono: np.ndarray, sr: int, drift: tuple[np.ndarray, np.ndarra
     )
 
 
-def detect_tape_stop(mono: np.ndarray, sr: int) -> Finding:
-    """A tape stop: the low and the high spectral edges (10 % and 90 % energy) both fall >= 1 octave within 3 s
-    while the sound lasts (every frequency scales with the falling speed; a lowpass sweep moves only the top)."""
+def detect_tape_stop(sig: Signal) -> Finding:
+    """A tape stop: the low and the high spectral edges (10 % and 90 % energy) both fall >= 1.5 octaves within
+    3 s while the sound lasts (every frequency scales with the falling speed; a lowpass sweep moves only the top)."""
+    mono, sr = sig.mono, sig.sr
     hop = int(sr * EDGE_HOP_S)
     edges = {
         q: np.log2(
@@ -170,33 +173,61 @@ def _slowdown_onset(mono: np.ndarray, sr: int, rough_start: float, end: float) -
     return a + starts[longest] * HOP_S
 
 
-def detect_glide(mono: np.ndarray, sr: int) -> Finding:
-    """Bass/808 glides: continuous voiced f0 moves of >= 1 semitone over 40-600 ms in the low band."""
-    low = soxr.resample(mono, sr, GLIDE_SR)
-    hop = int(GLIDE_SR * HOP_S)
-    f0, voiced, _ = librosa.pyin(
-        low, fmin=32.0, fmax=300.0, sr=GLIDE_SR, frame_length=512, hop_length=hop, max_transition_rate=200.0
+def low_band_pitch(mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per 10 ms: the instantaneous frequency (MIDI) of the 28-140 Hz band, where an 808 or bass fundamental
+    dominates (phase derivative of the analytic signal, median over 20 ms), and the band level (dB re. max)."""
+    y = soxr.resample(mono, sr, GLIDE_SR)
+    sos = scipy.signal.butter(4, (28.0, 140.0), btype="bandpass", fs=GLIDE_SR, output="sos")
+    z = scipy.signal.hilbert(scipy.signal.sosfiltfilt(sos, y))
+    freq = np.diff(np.unwrap(np.angle(z))) * GLIDE_SR / (2 * np.pi)
+    freq = scipy.ndimage.median_filter(freq, size=int(0.02 * GLIDE_SR) + 1)
+    step = int(GLIDE_SR * HOP_S)
+    level = np.abs(z[1:])
+    return (
+        librosa.hz_to_midi(np.maximum(freq[::step], 1.0)),
+        20 * np.log10(level[::step] / (level.max() + 1e-12) + 1e-12),
     )
-    midi = np.where(voiced, librosa.hz_to_midi(np.nan_to_num(f0, nan=1.0)), np.nan)
-    glides = []
-    i = 0
-    while i < len(midi) - 1:
-        if np.isnan(midi[i]):
-            i += 1
+
+
+def find_glides(midi: np.ndarray, level: np.ndarray) -> list[tuple[int, int, float]]:
+    """(start, end, semitones) of monotonic moves of >= MIN_GLIDE_SEMITONES between two steady notes (each held
+    within STEADY_SEMITONES for >= 80 ms), taking 40-600 ms, loud, and without a new attack (a kick drum's sweep
+    or a new note starts with a jump in level)."""
+    hold = int(0.08 / HOP_S)
+    steady = scipy.ndimage.maximum_filter1d(midi, hold) - scipy.ndimage.minimum_filter1d(midi, hold) < STEADY_SEMITONES
+    found = []
+    t = hold
+    while t < len(midi) - hold:
+        if not (steady[t - hold // 2] and not steady[t]):
+            t += 1
             continue
-        j = i
-        while j + 1 < len(midi) and not np.isnan(midi[j + 1]) and abs(midi[j + 1] - midi[j]) < 0.9:
-            j += 1
-        seg = midi[i : j + 1]
-        moving = np.abs(np.diff(seg)) > 0.02 if len(seg) > 1 else np.zeros(0, bool)
-        if moving.any():
-            a = int(np.argmax(moving))
-            b = len(moving) - int(np.argmax(moving[::-1]))
-            interval = float(seg[b] - seg[a])
-            duration = (b - a) * HOP_S
-            if abs(interval) >= MIN_GLIDE_SEMITONES and GLIDE_DURATION_S[0] <= duration <= GLIDE_DURATION_S[1]:
-                glides.append(((i + a) * HOP_S, (i + b) * HOP_S, interval))
-        i = j + 1
+        start = t - 1
+        end = start + 1
+        while end < len(midi) - hold // 2 and not steady[end + hold // 2]:
+            end += 1
+        before, after = midi[max(start - hold // 2, 0)], midi[min(end + hold // 2, len(midi) - 1)]
+        interval = float(after - before)
+        # the steadiness window blurs the edges by half its length: keep the frames that really move
+        moved = np.nonzero(np.abs(midi[start : end + 1] - before) > 0.1 * abs(interval))[0]
+        left = np.nonzero(np.abs(midi[start : end + 1] - after) > 0.1 * abs(interval))[0]
+        if len(moved) and len(left):
+            start, end = start + int(moved[0]), start + int(left[-1]) + 1
+        moves = np.diff(midi[start : end + 1])
+        monotonic = np.mean(np.sign(moves) == np.sign(interval)) > 0.8 if len(moves) else False
+        duration = (end - start) * HOP_S
+        loud = level[start : end + 1].min() > -25
+        attack = level[start : end + 1].max() - level[max(start - hold, 0) : start + 1].mean() > 6
+        timely = GLIDE_DURATION_S[0] <= duration <= GLIDE_DURATION_S[1]
+        if abs(interval) >= MIN_GLIDE_SEMITONES and timely and monotonic and loud and not attack:
+            found.append((start, end, interval))
+        t = end + 1
+    return found
+
+
+def detect_glide(sig: Signal) -> Finding:
+    """Bass/808 glides (portamento, slides) from the low band's instantaneous pitch."""
+    midi, level = low_band_pitch(sig.mono, sig.sr)
+    glides = [(a * HOP_S, b * HOP_S, st) for a, b, st in find_glides(midi, level)]
     t = np.arange(len(midi)) * HOP_S
     detected = len(glides) >= 1
     mean_time = float(np.mean([b - a for a, b, _ in glides])) if glides else 0.0
@@ -214,9 +245,9 @@ def detect_glide(mono: np.ndarray, sr: int) -> Finding:
             f"{len(glides)} bass glide(s), about {mean_time * 1000:.0f} ms each" if detected else "no bass glides"
         ),
         evidence=Evidence(
-            title="Low-band f0 (pYIN); glides marked",
+            title="Pitch of the 28-140 Hz band (instantaneous frequency); glides marked",
             x=t,
-            curves={"f0 (MIDI note)": midi},
+            curves={"pitch (MIDI note)": np.where(level > -25, midi, np.nan)},
             xlabel="time (s)",
             ylabel="MIDI note",
             marks=[(a, f"{s:+.1f} st") for a, _, s in glides[:20]],

@@ -11,16 +11,16 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, line_amplitude, note_value, squash
-from audiowave.forensics.pumping import sustained_envelope
+from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, line_amplitude, note_value, squash
 
 RATE_RANGE_HZ = (1.5, 12.0)
 MIN_LINE_RATIO = 12.0
 
 
-def detect_tremolo(mono: np.ndarray, sr: int, beat_s: float = 0.0) -> Finding:
+def detect_tremolo(sig: Signal) -> Finding:
     """Rate (Hz, note value) and depth (dB) of the strongest narrow line in the level's modulation spectrum."""
-    env = sustained_envelope(mono, sr)
+    env = sig.sustained_db
+    beat_s = sig.beat_grid[0]
     fs = 1 / ENV_HOP_S
     detrended = env - scipy.ndimage.uniform_filter1d(env, size=int(fs))
     freqs, power = scipy.signal.welch(detrended, fs=fs, nperseg=min(len(env), int(8 * fs)))

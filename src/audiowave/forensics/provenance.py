@@ -11,15 +11,16 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from audiowave.forensics.common import Evidence, Finding, squash
+from audiowave.forensics.common import Evidence, Finding, Signal, squash
 
 MIN_CLIFF_DB = 25.0
 COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 MP3_LOWPASS_HZ = (10000.0, 20500.0)
 
 
-def detect_tuning(mono: np.ndarray, sr: int) -> Finding:
+def detect_tuning(sig: Signal) -> Finding:
     """A4 reference from the median deviation of spectral peaks from the equal-tempered grid."""
+    mono, sr = sig.mono, sig.sr
     harmonic = librosa.effects.harmonic(mono, margin=2.0)
     pitches, mags = librosa.piptrack(y=harmonic, sr=sr, n_fft=4096, hop_length=1024, fmin=80.0, fmax=2000.0)
     strong = mags > np.percentile(mags[mags > 0], 80) if np.any(mags > 0) else mags > 0
@@ -51,8 +52,9 @@ def detect_tuning(mono: np.ndarray, sr: int) -> Finding:
     )
 
 
-def detect_band_limit(mono: np.ndarray, sr: int) -> Finding:
+def detect_band_limit(sig: Signal) -> Finding:
     """Highest steep spectral cliff: its frequency, depth and what likely left it (codec or resampling)."""
+    mono, sr = sig.mono, sig.sr
     freqs, psd = scipy.signal.welch(mono.astype(np.float64), fs=sr, nperseg=8192)
     db = 10 * np.log10(psd + 1e-20)
     smooth = scipy.ndimage.uniform_filter1d(db, size=5)

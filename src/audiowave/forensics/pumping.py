@@ -13,12 +13,28 @@ import itertools
 import librosa
 import numpy as np
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, beat_period, note_value, squash
+from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value, squash
 
 PHASE_BINS = 32
 MIN_DEPTH_DB = 1.5
 MIN_SHAPE = 0.75
 RATES = (0.5, 1.0, 2.0)  # period in beats
+TRANSIENT_S = 0.025
+
+
+def ducking_fit(profile: np.ndarray, skip: int) -> tuple[float, float]:
+    """Best correlation of the profile (phase bins ``skip``..) with a ducking template, and the depth (dB) of
+    that template fitted by least squares: extrapolated to the trigger, under its transient."""
+    best = (-1.0, 0.0)
+    for template in TEMPLATES:
+        part = template[skip : skip + len(profile)]
+        if part.std() == 0:
+            continue
+        corr = float(np.corrcoef(profile, part)[0, 1])
+        if corr > best[0]:
+            slope = float(np.polyfit(part, profile, 1)[0])  # profile ~ offset + depth * template (template 0..-1)
+            best = (corr, max(slope, 0.0))
+    return best
 
 
 def _ducking_templates() -> np.ndarray:
@@ -59,20 +75,20 @@ def _folded(env: np.ndarray, grid: np.ndarray) -> np.ndarray:
 def sustained_envelope(mono: np.ndarray, sr: int) -> np.ndarray:
     """dB level per 10 ms of the harmonic part above 150 Hz."""
     hop = int(sr * ENV_HOP_S)
-    spec = librosa.stft(mono, n_fft=4 * hop, hop_length=hop, center=False)
+    spec = librosa.stft(mono, n_fft=2 * hop, hop_length=hop, center=False)  # 20 ms: short dips survive
     mag = np.abs(spec)
     mask, _ = librosa.decompose.hpss(mag, mask=True)  # a soft mask keeps the level changes median filters smooth
     harmonic = mag * mask
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=4 * hop)
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=2 * hop)
     power = np.square(harmonic[freqs > 150]).sum(axis=0)
     level = 10 * np.log10(power + 1e-10)
-    return np.concatenate([np.full(2, level[0]), level])  # frame i starts at (i - 2) hops: centre it
+    return np.concatenate([np.full(1, level[0]), level])  # frame i starts at (i - 1) hops: centre it
 
 
-def detect_sidechain(mono: np.ndarray, sr: int, beats: np.ndarray | None = None) -> Finding:
+def detect_sidechain(sig: Signal) -> Finding:
     """Pumping rate (note value), depth (dB) and regularity from the beat-folded sustained level."""
-    period, beats = beat_period(beats, mono, sr)
-    env = sustained_envelope(mono, sr)
+    period, beats = sig.beat_grid
+    env = sig.sustained_db
     best = None
     for rate in RATES:
         if period <= 0 or len(beats) < 4:
@@ -81,20 +97,21 @@ def detect_sidechain(mono: np.ndarray, sr: int, beats: np.ndarray | None = None)
         rows = _folded(env, grid)
         if len(rows) < 4:
             continue
-        profile = np.median(rows, axis=0)
-        shape = max(float(np.corrcoef(profile, t)[0, 1]) for t in TEMPLATES)
-        depth = float(profile.max() - profile.min())
-        regular = float(np.median([np.corrcoef(r, profile)[0, 1] for r in rows if r.std() > 0] or [0.0]))
+        # The trigger's own transient (a kick or hat on the grid) sits in the first ~25 ms: leave it out.
+        skip = int(np.ceil(TRANSIENT_S / (rate * period / PHASE_BINS)))
+        profile = np.median(rows, axis=0)[skip:]
+        shape, depth = ducking_fit(profile, skip)
+        regular = float(np.median([np.corrcoef(r[skip:], profile)[0, 1] for r in rows if r[skip:].std() > 0] or [0.0]))
         score = max(shape, 0) * depth * max(regular, 0)
         if best is None or score > best[0] * 1.25:  # prefer the slower rate unless clearly better
-            best = (score, rate, profile, rows, shape, depth, regular)
+            best = (score, rate, profile, rows[:, skip:], shape, depth, regular, skip)
     if best is None:
         return Finding("sidechain", False, 0.0, description="no beat grid to fold the level on")
-    _, rate, profile, rows, shape, depth, regular = best
+    _, rate, profile, rows, shape, depth, regular, skip = best
     detected = shape >= MIN_SHAPE and depth >= MIN_DEPTH_DB and regular >= 0.3
     label, _ = note_value(rate * period, period)
     confidence = squash(min(shape - MIN_SHAPE, (depth - MIN_DEPTH_DB) / 10, regular - 0.3), 0.05)
-    phase = np.linspace(0, rate, PHASE_BINS, endpoint=False)
+    phase = np.linspace(0, rate, PHASE_BINS, endpoint=False)[skip:]
     lo = int(np.argmin(profile))
     recover = np.nonzero(profile[lo:] >= profile.max() - 1.0)[0]
     every = f"{label} note" if label else f"{rate:g} beats"

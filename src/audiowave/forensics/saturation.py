@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.forensics.common import Evidence, Finding, squash
+from audiowave.forensics.common import Evidence, Finding, Signal, squash
 
 FRAME_S = 0.01
 MAX_CLEAN_CREST_DB = 7.0
@@ -25,8 +25,9 @@ def frame_crest_db(mono: np.ndarray, sr: int, frame_s: float = FRAME_S) -> np.nd
     return crest[rms > np.median(rms)]
 
 
-def detect_distortion(mono: np.ndarray, sr: int) -> Finding:
+def detect_distortion(sig: Signal) -> Finding:
     """Saturation amount from the median in-frame crest factor of the loud frames."""
+    mono, sr = sig.mono, sig.sr
     crest = frame_crest_db(mono, sr)
     median = float(np.median(crest)) if len(crest) else 20.0
     margin = MAX_CLEAN_CREST_DB - median
@@ -55,9 +56,9 @@ def detect_distortion(mono: np.ndarray, sr: int) -> Finding:
     )
 
 
-def detect_bitcrush(samples: np.ndarray, sr: int) -> Finding:
+def detect_bitcrush(sig: Signal) -> Finding:
     """Effective bit depth from the number of distinct sample values (float audio takes thousands)."""
-    levels = max(len(np.unique(ch)) for ch in samples)
+    levels = max(len(np.unique(ch)) for ch in sig.samples)
     bits = float(np.log2(max(levels, 2)))
     detected = bits <= MAX_CRUSHED_BITS
     return Finding(

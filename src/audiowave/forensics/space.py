@@ -11,7 +11,7 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, note_value, squash
+from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value, squash
 
 MIN_DECAY_DB = 12.0
 MIN_DECAY_FRAMES = 12
@@ -59,8 +59,9 @@ def decay_slopes(env: np.ndarray) -> list[tuple[int, int, float]]:
     return out
 
 
-def detect_reverb(mono: np.ndarray, sr: int) -> Finding:
+def detect_reverb(sig: Signal) -> Finding:
     """RT60 from the fastest free decays of the mid band."""
+    mono, sr = sig.mono, sig.sr
     env = band_envelope_db(mono, sr)
     slopes = decay_slopes(env)
     t = np.arange(len(env)) * ENV_HOP_S
@@ -102,8 +103,9 @@ def phat_autocorrelation(mono: np.ndarray, beta: float = 0.8) -> np.ndarray:
     return r / (r[0] + 1e-20)
 
 
-def detect_delay(mono: np.ndarray, sr: int, beat_s: float = 0.0) -> Finding:
+def detect_delay(sig: Signal) -> Finding:
     """Echo lag from the strongest sharp autocorrelation peak in 60 ms-1.2 s, feedback from its repeat."""
+    mono, sr, beat_s = sig.mono, sig.sr, sig.beat_grid[0]
     r = phat_autocorrelation(mono)
     lo, hi = (int(v * sr) for v in DELAY_RANGE_S)
     hi = min(hi, len(r) // 2)

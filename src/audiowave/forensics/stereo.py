@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.signal
 
-from audiowave.forensics.common import Evidence, Finding
+from audiowave.forensics.common import Evidence, Finding, Signal
 
 BANDS = ((20.0, 150.0), (150.0, 600.0), (600.0, 2500.0), (2500.0, 8000.0), (8000.0, 20000.0))
 WIDE_SIDE_RATIO = 0.5
@@ -22,8 +22,9 @@ def _band(x: np.ndarray, sr: int, lo: float, hi: float) -> np.ndarray:
     return scipy.signal.sosfilt(sos, x, axis=-1)
 
 
-def detect_stereo(samples: np.ndarray, sr: int) -> Finding:
+def detect_stereo(sig: Signal) -> Finding:
     """Side/mid ratio and L/R correlation per band, low-end mono loss and the balance (pan) position."""
+    samples, sr = sig.samples, sig.sr
     if samples.shape[0] < 2:
         return Finding("stereo", False, 1.0, {"channels": 1.0}, "mono file: no stereo image")
     left, right = samples[0].astype(np.float64), samples[1].astype(np.float64)

@@ -11,7 +11,7 @@ import librosa
 import numpy as np
 import scipy.ndimage
 
-from audiowave.forensics.common import Evidence, Finding, squash
+from audiowave.forensics.common import Evidence, Finding, Signal, squash
 
 HOP_S = 0.05
 WINDOWS_S = (2.0, 4.0, 8.0)
@@ -45,8 +45,9 @@ def refine_span(edge: np.ndarray, i: int, j: int, step: int = 2) -> tuple[int, i
     return span
 
 
-def detect_filter_sweep(mono: np.ndarray, sr: int) -> Finding:
+def detect_filter_sweep(sig: Signal) -> Finding:
     """The best straight glide of the spectral edge over 2, 4 or 8 s windows."""
+    mono, sr = sig.mono, sig.sr
     edge = edge_octaves(mono, sr)
     t = np.arange(len(edge)) * HOP_S
     best = (0.0, 0.0, 0, 0)  # score, r2, start, end
