@@ -11,10 +11,11 @@ import soundfile as sf
 from forensics_material import synthetic_material
 from rich.console import Console
 
-from audiowave.evaluation.forensics import score_case
+from audiowave.evaluation.forensics import fit_thresholds, redecide, score_case, summarise
 from audiowave.evaluation.runner import run_forensics_eval
 from audiowave.forensics.common import Signal
 from audiowave.forensics.evalset import SR, Material, make_cases
+from audiowave.forensics.rules import decide
 from audiowave.forensics.stereo import detect_stereo
 from audiowave.pipeline import Pipeline
 from audiowave.writer import write_analysis
@@ -126,8 +127,32 @@ def test_eval_forensics_prints_the_per_effect_table(tmp_path):
     console = Console(record=True, width=160)
     summary = run_forensics_eval(tmp_path / "corpus", tmp_path / "out", console=console)
     text = console.export_text()
-    assert "forensics on mixed material (1 clips" in text
+    assert "forensics on mixed material (all clips" in text
     by_effect = {s["effect"]: s for s in summary}
     assert by_effect["clipping"]["tp"] == 1 and by_effect["delay"]["recall"] == 1.0
     saved = json.loads((tmp_path / "out" / "forensics.json").read_text())
     assert len(saved["cases"]) == 16 and saved["cases"][0]["effect"] == "none"
+
+
+def test_thresholds_are_fitted_on_measurements_and_reapplied():
+    def row(effect, rt60):
+        return {
+            "id": f"c-{effect}",
+            "effect": effect,
+            "detected": {"reverb": False},
+            "measured": {"reverb": {"rt60_s": rt60}},
+            "errors": {},
+        }
+
+    rows = [row("reverb", v) for v in (1.0, 1.5, 2.0)] + [row("none", v) for v in (0.3, 0.5, 1.2)]
+    fitted = fit_thresholds(rows)
+    assert fitted["reverb"] == 1.0  # F1 6/7: all three reverbs, one dry clip with long decays
+    summary = {s["effect"]: s for s in summarise(redecide(rows, fitted), ["reverb"])}["reverb"]
+    assert (summary["tp"], summary["fp"], summary["fn"]) == (3, 1, 0)
+
+
+def test_a_rule_needs_its_fixed_minimums():
+    pumping = {"shape_match": 0.95, "depth_db": 6.0, "regularity": 0.8}
+    assert decide("sidechain", pumping)[0]
+    assert not decide("sidechain", pumping | {"depth_db": 0.5})[0]  # a perfect shape but no depth
+    assert decide("sidechain", pumping, {"sidechain": 0.99})[0] is False

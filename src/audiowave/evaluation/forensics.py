@@ -12,6 +12,7 @@ from audiowave.errors import InputError
 from audiowave.forensics.common import Finding, Signal
 from audiowave.forensics.detect import DETECTORS
 from audiowave.forensics.evalset import IMPLIES, SR, Case, Material
+from audiowave.forensics.rules import FIXED, RULES, decide, fit_threshold
 
 # effect -> (parameter name, error function(truth, finding) -> (error, within target))
 TIME_TOLERANCE = 0.2
@@ -168,10 +169,13 @@ def score_case(case: Case) -> dict:
         finding = detector.run(signal)
         row["detected"][detector.effect] = finding.detected
         row["measured"][detector.effect] = {k: v for k, v in finding.parameters.items() if isinstance(v, float)}
-        if detector.effect == case.effect and finding.detected:
+        if detector.effect == case.effect:
             params = _params(finding)
             for name, unit, fn in PARAMETERS.get(case.effect, []):
-                err, ok = fn(case.truth, params)
+                try:
+                    err, ok = fn(case.truth, params)
+                except KeyError:  # not measured (e.g. no span when nothing was found)
+                    continue
                 row["errors"][name] = (float(err), bool(ok), unit)
     return row
 
@@ -184,13 +188,41 @@ def _params(finding: Finding) -> dict:
     return params
 
 
+def redecide(rows: list[dict], thresholds: dict[str, float]) -> list[dict]:
+    """The rows with every detection re-decided from the stored measurements under ``thresholds``."""
+    out = []
+    for r in rows:
+        detected = {
+            e: decide(e, r["measured"][e], thresholds)[0] if e in RULES else d for e, d in r["detected"].items()
+        }
+        out.append({**r, "detected": detected})
+    return out
+
+
+def fit_thresholds(rows: list[dict]) -> dict[str, float]:
+    """Per effect, the threshold that maximises detection F1 on these cases (see rules.fit_threshold)."""
+    fitted = {}
+    for effect in RULES:
+        if effect in FIXED or not any(r["effect"] == effect for r in rows):
+            continue
+        positives = [r["measured"][effect] for r in rows if r["effect"] == effect]
+        negatives = [
+            r["measured"][effect]
+            for r in rows
+            if r["effect"] != effect and effect not in IMPLIES.get(r["effect"], set())
+        ]
+        fitted[effect] = fit_threshold(effect, positives, negatives)
+    return fitted
+
+
 def summarise(rows: Iterable[dict], effects: Iterable[str]) -> list[dict]:
-    """Per effect: cases, TP/FP/FN, precision, recall, F1, and per parameter the median error and the share
-    within target."""
+    """Per effect: cases, TP/FP/FN, precision, recall, F1, and per parameter (over the detected cases) the median
+    error and the share within target."""
     rows = list(rows)
     out = []
     for effect in effects:
-        tp = sum(1 for r in rows if r["effect"] == effect and r["detected"].get(effect))
+        hits = [r for r in rows if r["effect"] == effect and r["detected"].get(effect)]
+        tp = len(hits)
         fn = sum(1 for r in rows if r["effect"] == effect and not r["detected"].get(effect))
         fp = sum(
             1
@@ -202,8 +234,7 @@ def summarise(rows: Iterable[dict], effects: Iterable[str]) -> list[dict]:
         f1 = 2 * p * rec / (p + rec) if tp else 0.0
         params = {}
         for name, *_ in PARAMETERS.get(effect, []):
-            errs = [r["errors"][name] for r in rows if r["effect"] == effect and name in r["errors"]]
-            errs = [e for e in errs if not np.isnan(e[0])]
+            errs = [r["errors"][name] for r in hits if name in r["errors"] and not np.isnan(r["errors"][name][0])]
             if errs:
                 params[name] = {
                     "median_error": float(np.median([e[0] for e in errs])),
@@ -212,16 +243,7 @@ def summarise(rows: Iterable[dict], effects: Iterable[str]) -> list[dict]:
                     "n": len(errs),
                 }
         out.append(
-            {
-                "effect": effect,
-                "cases": tp + fn,
-                "tp": tp,
-                "fp": fp,
-                "fn": fn,
-                "precision": p,
-                "recall": rec,
-                "f1": f1,
-                "parameters": params,
-            }
+            {"effect": effect, "cases": tp + fn, "tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": rec, "f1": f1}
+            | {"parameters": params}
         )
     return out

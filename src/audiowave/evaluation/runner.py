@@ -207,15 +207,16 @@ def run_forensics_eval(
     console: Console | None = None,
     progress_console: Console | None = None,
 ) -> list[dict]:
-    """Generate effect cases from the corpus clips' stems (pedalboard, known parameters), run the detectors
-    on each mix, print per effect the detection scores and parameter errors."""
-    from audiowave.evaluation.forensics import corpus_materials, score_case, summarise
+    """Generate effect cases from the corpus' mixed clips (pedalboard, known parameters), run the detectors on
+    each mix; fit the detection thresholds on every other clip (development) and score the rest (held out)
+    with them. Prints the held-out table; writes every case, both summaries and the fitted thresholds."""
+    from audiowave.evaluation.forensics import corpus_materials, fit_thresholds, redecide, score_case, summarise
     from audiowave.forensics.evalset import CASE_EFFECTS, make_cases
 
     console = console or Console()
     materials = corpus_materials(corpus, limit)
     if not materials:
-        raise InputError(f"{corpus}: no clip with per-instrument stems and a beat grid to build cases from")
+        raise InputError(f"{corpus}: no multi-instrument clip with stems and a beat grid to build cases from")
     rows = []
     with (
         Progress(console=progress_console or console, transient=True) as progress,
@@ -228,28 +229,37 @@ def run_forensics_eval(
                 rows.append(row)
                 progress.advance(task)
     effects = [e for e in CASE_EFFECTS if e != "none"]
-    summary = summarise(rows, effects)
+    dev_names = {m.name for m in materials[::2]}
+    dev = [r for r in rows if r["id"].rsplit("-", 1)[0] in dev_names]
+    held_out = [r for r in rows if r["id"].rsplit("-", 1)[0] not in dev_names]
+    fitted = fit_thresholds(dev) if held_out else {}
+    scored = redecide(held_out, fitted) if held_out else rows
+    summary = summarise(scored, effects)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "forensics.json").write_text(json.dumps({"summary": summary, "cases": rows}, indent=1, default=float))
-    console.print(forensics_table(summary, len(materials)))
+    report = {
+        "thresholds": fitted,
+        "fitted_on": sorted(dev_names) if held_out else [],
+        "summary_held_out": summary,
+        "summary_shipped_thresholds": summarise(rows, effects),
+        "cases": rows,
+    }
+    (out_dir / "forensics.json").write_text(json.dumps(report, indent=1, default=float))
+    if fitted:
+        (out_dir / "forensics-thresholds.json").write_text(
+            json.dumps({"thresholds": fitted, "fitted_on": sorted(dev_names), "corpus": str(corpus)}, indent=1)
+        )
+    split = f"{len({r['id'].rsplit('-', 1)[0] for r in held_out})} held-out clips" if held_out else "all clips"
+    console.print(forensics_table(summary, split))
+    if fitted:
+        console.print(
+            f"thresholds fitted on {len(dev_names)} development clips: {out_dir / 'forensics-thresholds.json'}"
+        )
     return summary
 
 
-def forensics_table(summary: list[dict], n_materials: int) -> Table:
-    table = Table(title=f"forensics on mixed material ({n_materials} clips x {len(summary) + 1} cases incl. none)")
-    for col in (
-        "effect",
-        "cases",
-        "TP",
-        "FP",
-        "FN",
-        "precision",
-        "recall",
-        "F1",
-        "parameter",
-        "median error",
-        "within target",
-    ):
+def forensics_table(summary: list[dict], split: str) -> Table:
+    table = Table(title=f"forensics on mixed material ({split}, one case per effect and clip, plus none)")
+    for col in ("effect", "n", "TP", "FP", "FN", "P", "R", "F1", "parameter", "median err", "in target"):
         table.add_column(col, justify="left" if col in ("effect", "parameter") else "right")
     for s in summary:
         params = list(s["parameters"].items()) or [("", None)]

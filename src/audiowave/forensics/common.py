@@ -82,11 +82,6 @@ class Signal:
         return pitch_drift(self.mono, self.sr)
 
 
-def squash(x: float, scale: float) -> float:
-    """Map a non-negative margin to a confidence in [0, 1): 0 -> 0.5 at ``scale`` -> 0.73 ... (logistic)."""
-    return float(1 / (1 + np.exp(-x / scale)))
-
-
 def beat_period(beats: np.ndarray | None, mono: np.ndarray, sr: int) -> tuple[float, np.ndarray]:
     """Beat period (s) and beat times: from the rhythm stage when given, else librosa's beat tracker."""
     if beats is None or len(beats) < 4:

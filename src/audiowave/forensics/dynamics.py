@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.forensics.common import Evidence, Finding, Signal, squash
+from audiowave.forensics.common import Evidence, Finding, Signal
+from audiowave.forensics.rules import decide
 
 PEAK_FRAME_S = 0.01
-MIN_CLIPPED_RUNS_PER_MIN = 30
-MIN_CEILING_SHARE = 0.04
 CREST_FRAME_S = 0.05
-MAX_UNCOMPRESSED_CREST_DB = 11.0
 
 
 def _db(x):
@@ -43,19 +41,20 @@ def detect_clipping(sig: Signal) -> Finding:
         runs, clipped = runs + r, clipped + c
     minutes = samples.shape[1] / sr / 60
     rate = runs / max(minutes, 1e-6)
-    detected = rate >= MIN_CLIPPED_RUNS_PER_MIN
     values, counts = np.unique(
         np.round(_db(np.abs(samples[0][np.abs(samples[0]) > peak * 0.25]) / peak), 1), return_counts=True
     )
+    params: dict[str, float | str] = {
+        "clip_level_dbfs": float(_db(peak)),
+        "clipped_runs_per_min": float(rate),
+        "clipped_share_pct": 100.0 * clipped / samples.size,
+    }
+    detected, confidence = decide("clipping", params)
     return Finding(
         "clipping",
         detected,
-        squash(np.log2(max(rate, 1e-3) / MIN_CLIPPED_RUNS_PER_MIN), 0.7),
-        parameters={
-            "clip_level_dbfs": float(_db(peak)),
-            "clipped_runs_per_min": float(rate),
-            "clipped_share_pct": 100.0 * clipped / samples.size,
-        },
+        confidence,
+        parameters=params,
         description=(
             f"hard clipping at {_db(peak):.1f} dBFS: {rate:.0f} flat-topped runs per minute "
             f"({100.0 * clipped / samples.size:.2f} % of samples)"
@@ -85,14 +84,15 @@ def detect_limiting(sig: Signal) -> Finding:
     ceiling = float(np.percentile(peaks, 99.9))
     loud = peaks > ceiling - 12
     share = float(np.mean(peaks[loud] >= ceiling - 0.5)) * float(loud.mean()) if loud.any() else 0.0
-    detected = share >= MIN_CEILING_SHARE
     hist_x = np.arange(-24.0, 0.51, 0.25)
     hist, _ = np.histogram(peaks - ceiling, bins=np.append(hist_x, 0.75))
+    params: dict[str, float | str] = {"ceiling_dbfs": ceiling, "frames_at_ceiling_pct": 100 * share}
+    detected, confidence = decide("limiting", params)
     return Finding(
         "limiting",
         detected,
-        squash(np.log2(max(share, 1e-4) / MIN_CEILING_SHARE), 0.5),
-        parameters={"ceiling_dbfs": ceiling, "frames_at_ceiling_pct": 100 * share},
+        confidence,
+        parameters=params,
         description=(
             f"brick-wall limiting: {100 * share:.1f} % of 10 ms frames peak within 0.5 dB of {ceiling:.1f} dBFS"
             if detected
@@ -121,13 +121,13 @@ def detect_compression(sig: Signal) -> Finding:
     loud = rms > np.percentile(rms, 50)
     crest = float(np.median((peak - rms)[loud])) if loud.any() else 0.0
     spread = float(np.percentile(rms[loud], 95) - np.percentile(rms[loud], 10)) if loud.any() else 0.0
-    margin = MAX_UNCOMPRESSED_CREST_DB - crest
-    detected = margin > 0
+    params: dict[str, float | str] = {"short_term_crest_db": crest, "loud_level_spread_db": spread}
+    detected, confidence = decide("compression", params)
     return Finding(
         "compression",
         detected,
-        squash(margin, 1.0),
-        parameters={"short_term_crest_db": crest, "loud_level_spread_db": spread},
+        confidence,
+        parameters=params,
         description=(
             f"compressed: short-term crest factor {crest:.1f} dB, loud passages within {spread:.1f} dB"
             if detected

@@ -16,7 +16,8 @@ import scipy.ndimage
 import scipy.signal
 import soxr
 
-from audiowave.forensics.common import Evidence, Finding, Signal, line_amplitude, squash
+from audiowave.forensics.common import Evidence, Finding, Signal, line_amplitude
+from audiowave.forensics.rules import decide
 
 HOP_S = 0.01
 CENTS_PER_STEP = 5.0
@@ -25,10 +26,7 @@ N_FFT = 4096
 DRIFT_LAG = 3  # frames compared 30 ms apart: shifts several grid steps long, estimated without grid bias
 BAND_HZ = (1000.0, 8000.0)  # where STFT bins are <= 19 cents apart
 VIBRATO_RATES_HZ = (3.0, 9.0)
-MIN_VIBRATO_CENTS = 8.0
-MIN_VIBRATO_LINE = 10.0
 MIN_ALIGNMENT = 0.2  # frames that align worse are note changes, not bends
-MIN_TAPE_STOP_OCTAVES = 1.5
 EDGE_HOP_S = 0.05
 GLIDE_SR = 2000
 MIN_GLIDE_SEMITONES = 1.0
@@ -84,12 +82,13 @@ def detect_vibrato(sig: Signal) -> Finding:
     fl = rate * N_FFT / 44100.0
     window_gain = np.sinc(fl) / (1 - fl**2)
     depth = float(step_amp * DRIFT_LAG / (2 * np.sin(np.pi * rate * HOP_S * DRIFT_LAG)) / window_gain)
-    detected = line >= MIN_VIBRATO_LINE and depth >= MIN_VIBRATO_CENTS
+    params: dict[str, float | str] = {"rate_hz": rate, "depth_cents": depth, "line_ratio": line}
+    detected, confidence = decide("vibrato", params)
     return Finding(
         "vibrato",
         detected,
-        squash(min(np.log2(line / MIN_VIBRATO_LINE), np.log2(depth / MIN_VIBRATO_CENTS)), 0.4),
-        parameters={"rate_hz": rate, "depth_cents": depth, "line_ratio": line},
+        confidence,
+        parameters=params,
         description=f"vibrato at {rate:.1f} Hz, +/-{depth:.0f} cents" if detected else "no vibrato",
         evidence=Evidence(
             title="Spectrum of the global pitch-shift rate (vibrato is one line at 3-9 Hz)",
@@ -133,14 +132,14 @@ def detect_tape_stop(sig: Signal) -> Finding:
         if fall > best[0]:
             best = (float(fall), start, end)
     octaves, start, end = best
-    detected = octaves >= MIN_TAPE_STOP_OCTAVES
+    detected, confidence = decide("tape_stop", {"fall_octaves": octaves})
     t = np.arange(len(low)) * EDGE_HOP_S
     if detected:
         start = round(_slowdown_onset(mono, sr, t[start], t[end]) / EDGE_HOP_S)
     return Finding(
         "tape_stop",
         detected,
-        squash(octaves - MIN_TAPE_STOP_OCTAVES, 0.2),
+        confidence,
         spans=[(float(t[start]), float(t[end]))] if detected else [],
         parameters={"fall_octaves": octaves, "duration_s": float(t[end] - t[start])},
         description=(
@@ -229,18 +228,19 @@ def detect_glide(sig: Signal) -> Finding:
     midi, level = low_band_pitch(sig.mono, sig.sr)
     glides = [(a * HOP_S, b * HOP_S, st) for a, b, st in find_glides(midi, level)]
     t = np.arange(len(midi)) * HOP_S
-    detected = len(glides) >= 1
     mean_time = float(np.mean([b - a for a, b, _ in glides])) if glides else 0.0
+    params: dict[str, float | str] = {
+        "glides": float(len(glides)),
+        "mean_glide_time_s": mean_time,
+        "mean_interval_semitones": float(np.mean([abs(s) for *_, s in glides])) if glides else 0.0,
+    }
+    detected, confidence = decide("glide", params)
     return Finding(
         "glide",
         detected,
-        squash(len(glides) - 0.5, 1.0) if glides else 0.1,
+        confidence,
         spans=[(a, b) for a, b, _ in glides],
-        parameters={
-            "glides": float(len(glides)),
-            "mean_glide_time_s": mean_time,
-            "mean_interval_semitones": float(np.mean([abs(s) for *_, s in glides])) if glides else 0.0,
-        },
+        parameters=params,
         description=(
             f"{len(glides)} bass glide(s), about {mean_time * 1000:.0f} ms each" if detected else "no bass glides"
         ),

@@ -11,10 +11,10 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, line_amplitude, note_value, squash
+from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, line_amplitude, note_value
+from audiowave.forensics.rules import decide
 
 RATE_RANGE_HZ = (1.5, 12.0)
-MIN_LINE_RATIO = 12.0
 
 
 def detect_tremolo(sig: Signal) -> Finding:
@@ -33,12 +33,13 @@ def detect_tremolo(sig: Signal) -> Finding:
     rate = float(freqs[k])
     depth = 2 * line_amplitude(freqs, power, k)  # peak-to-peak dB of the line
     label, _ = note_value(1 / rate, beat_s) if rate > 0 else ("", 0.0)
-    detected = ratio >= MIN_LINE_RATIO
+    params: dict[str, float | str] = {"rate_hz": rate, "note_value": label, "depth_db": depth, "line_ratio": ratio}
+    detected, confidence = decide("tremolo", params)
     return Finding(
         "tremolo",
         detected,
-        squash(np.log2(ratio / MIN_LINE_RATIO), 0.5),
-        parameters={"rate_hz": rate, "note_value": label, "depth_db": depth, "line_ratio": ratio},
+        confidence,
+        parameters=params,
         description=(
             f"tremolo at {rate:.2f} Hz{f' ({label} note)' if label else ''}, about {depth:.1f} dB deep"
             if detected

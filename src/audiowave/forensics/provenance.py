@@ -11,9 +11,9 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from audiowave.forensics.common import Evidence, Finding, Signal, squash
+from audiowave.forensics.common import Evidence, Finding, Signal
+from audiowave.forensics.rules import decide
 
-MIN_CLIFF_DB = 25.0
 COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
 MP3_LOWPASS_HZ = (10000.0, 20500.0)
 
@@ -32,14 +32,20 @@ def detect_tuning(sig: Signal) -> Finding:
     cents = 100 * tuning
     midi = librosa.hz_to_midi(freqs)
     spread = float(np.median(np.abs((midi - tuning + 0.5) % 1 - 0.5)) * 100)
-    detected = abs(cents) >= 10
+    params: dict[str, float | str] = {
+        "a4_hz": a4,
+        "cents_from_440": cents,
+        "abs_cents": abs(cents),
+        "peak_spread_cents": spread,
+    }
+    detected, confidence = decide("tuning", params)
     hist_x = np.arange(-50, 50, 2.0)
     hist, _ = np.histogram(((midi + 0.5) % 1 - 0.5) * 100, bins=np.append(hist_x, 50))
     return Finding(
         "tuning",
         detected,
-        squash(abs(cents) - 10, 3.0) * max(0.0, 1 - spread / 50),
-        parameters={"a4_hz": a4, "cents_from_440": cents, "peak_spread_cents": spread},
+        confidence * max(0.0, 1 - spread / 50),
+        parameters=params,
         description=f"tuned to A4 = {a4:.1f} Hz ({cents:+.0f} cents from 440)",
         evidence=Evidence(
             title="Deviation of spectral peaks from the A440 semitone grid",
@@ -66,7 +72,7 @@ def detect_band_limit(sig: Signal) -> Finding:
         drop = below - above
         if drop > best_drop:
             best_f, best_drop = float(freqs[k]), float(drop)
-    detected = best_drop >= MIN_CLIFF_DB
+    detected, confidence = decide("band_limit", {"cliff_db": best_drop})
     nyquist_of = [r for r in COMMON_RATES if r < sr and abs(r / 2 - best_f) < 300]
     if not detected:
         origin = "full band"
@@ -79,7 +85,7 @@ def detect_band_limit(sig: Signal) -> Finding:
     return Finding(
         "band_limit",
         detected,
-        squash(best_drop - MIN_CLIFF_DB, 4.0),
+        confidence,
         parameters={"cutoff_hz": best_f, "cliff_db": best_drop, "origin": origin},
         description=(
             f"band-limited at {best_f / 1000:.1f} kHz ({best_drop:.0f} dB cliff): {origin}"

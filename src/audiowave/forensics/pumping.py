@@ -13,11 +13,10 @@ import itertools
 import librosa
 import numpy as np
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value, squash
+from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value
+from audiowave.forensics.rules import decide
 
 PHASE_BINS = 32
-MIN_DEPTH_DB = 1.5
-MIN_SHAPE = 0.75
 RATES = (0.5, 1.0, 2.0)  # period in beats
 TRANSIENT_S = 0.025
 
@@ -108,26 +107,26 @@ def detect_sidechain(sig: Signal) -> Finding:
     if best is None:
         return Finding("sidechain", False, 0.0, description="no beat grid to fold the level on")
     _, rate, profile, rows, shape, depth, regular, skip = best
-    detected = shape >= MIN_SHAPE and depth >= MIN_DEPTH_DB and regular >= 0.3
     label, _ = note_value(rate * period, period)
-    confidence = squash(min(shape - MIN_SHAPE, (depth - MIN_DEPTH_DB) / 10, regular - 0.3), 0.05)
     phase = np.linspace(0, rate, PHASE_BINS, endpoint=False)[skip:]
     lo = int(np.argmin(profile))
     recover = np.nonzero(profile[lo:] >= profile.max() - 1.0)[0]
     every = f"{label} note" if label else f"{rate:g} beats"
     release = (recover[0] if len(recover) else PHASE_BINS - lo) / PHASE_BINS * rate * period
+    params: dict[str, float | str] = {
+        "rate": label or f"{rate:g} beats",
+        "rate_beats": float(rate),
+        "depth_db": depth,
+        "release_s": float(release),
+        "shape_match": shape,
+        "regularity": regular,
+    }
+    detected, confidence = decide("sidechain", params)
     return Finding(
         "sidechain",
         detected,
         confidence,
-        parameters={
-            "rate": label or f"{rate:g} beats",
-            "rate_beats": float(rate),
-            "depth_db": depth,
-            "release_s": float(release),
-            "shape_match": shape,
-            "regularity": regular,
-        },
+        parameters=params,
         description=(
             f"sidechain pumping every {every}, {depth:.1f} dB deep, recovering in {release * 1000:.0f} ms"
             if detected

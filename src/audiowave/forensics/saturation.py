@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.forensics.common import Evidence, Finding, Signal, squash
+from audiowave.forensics.common import Evidence, Finding, Signal
+from audiowave.forensics.rules import decide, threshold
 
 FRAME_S = 0.01
-MAX_CLEAN_CREST_DB = 7.0
-MAX_CRUSHED_BITS = 12.0
 
 
 def frame_crest_db(mono: np.ndarray, sr: int, frame_s: float = FRAME_S) -> np.ndarray:
@@ -30,16 +29,17 @@ def detect_distortion(sig: Signal) -> Finding:
     mono, sr = sig.mono, sig.sr
     crest = frame_crest_db(mono, sr)
     median = float(np.median(crest)) if len(crest) else 20.0
-    margin = MAX_CLEAN_CREST_DB - median
-    detected = margin > 0
     kind = "hard/fuzz" if median < 3.5 else "saturation"
+    params: dict[str, float | str] = {"in_cycle_crest_db": median}
+    detected, confidence = decide("distortion", params)
+    params["kind"] = kind if detected else "none"
     bins = np.arange(0.0, 15.01, 0.25)
     hist, _ = np.histogram(crest, bins=np.append(bins, 15.25))
     return Finding(
         "distortion",
         detected,
-        squash(margin, 0.7),
-        parameters={"kind": kind if detected else "none", "in_cycle_crest_db": median},
+        confidence,
+        parameters=params,
         description=(
             f"{kind} distortion: waveform flattened to a {median:.1f} dB in-cycle crest factor"
             if detected
@@ -51,7 +51,7 @@ def detect_distortion(sig: Signal) -> Finding:
             curves={"loud frames": hist.astype(float)},
             xlabel="in-frame crest factor (dB)",
             ylabel="frames",
-            marks=[(MAX_CLEAN_CREST_DB, "clean above")],
+            marks=[(threshold("distortion"), "clean above")],
         ),
     )
 
@@ -60,12 +60,13 @@ def detect_bitcrush(sig: Signal) -> Finding:
     """Effective bit depth from the number of distinct sample values (float audio takes thousands)."""
     levels = max(len(np.unique(ch)) for ch in sig.samples)
     bits = float(np.log2(max(levels, 2)))
-    detected = bits <= MAX_CRUSHED_BITS
+    params: dict[str, float | str] = {"effective_bits": bits, "distinct_levels": float(levels)}
+    detected, confidence = decide("bitcrush", params)
     return Finding(
         "bitcrush",
         detected,
-        squash(MAX_CRUSHED_BITS - bits, 0.5),
-        parameters={"effective_bits": bits, "distinct_levels": float(levels)},
+        confidence,
+        parameters=params,
         description=(
             f"bit crushing: only {levels} distinct levels (~{bits:.1f} bits)"
             if detected

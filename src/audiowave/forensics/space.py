@@ -11,14 +11,13 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value, squash
+from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value
+from audiowave.forensics.rules import decide
 
 MIN_DECAY_DB = 12.0
 MIN_DECAY_FRAMES = 12
 FAST_DECAY_PERCENTILE = 20
-MIN_REVERB_RT60_S = 0.6
 DELAY_RANGE_S = (0.06, 1.2)
-MIN_ECHO_PEAK = 0.12
 
 
 def band_envelope_db(mono: np.ndarray, sr: int, band=(500.0, 4000.0)) -> np.ndarray:
@@ -79,12 +78,17 @@ def detect_reverb(sig: Signal) -> Finding:
         )
     rts = np.array([-60.0 / s for _, _, s in slopes])
     rt60 = float(np.percentile(rts, FAST_DECAY_PERCENTILE))
-    detected = rt60 >= MIN_REVERB_RT60_S
+    params: dict[str, float | str] = {
+        "rt60_s": rt60,
+        "decays": float(len(slopes)),
+        "median_decay_rt_s": float(np.median(rts)),
+    }
+    detected, confidence = decide("reverb", params)
     return Finding(
         "reverb",
         detected,
-        squash(np.log2(rt60 / MIN_REVERB_RT60_S), 0.25) * min(1.0, len(slopes) / 10),
-        parameters={"rt60_s": rt60, "decays": float(len(slopes)), "median_decay_rt_s": float(np.median(rts))},
+        confidence * min(1.0, len(slopes) / 10),
+        parameters=params,
         description=(
             f"reverb: RT60 about {rt60:.2f} s (from {len(slopes)} free decays)"
             if detected
@@ -121,13 +125,20 @@ def detect_delay(sig: Signal) -> Finding:
     second = float(np.abs(r[2 * k2 - 2 : 2 * k2 + 3]).max()) if 2 * k2 + 3 < len(r) else 0.0
     feedback = float(np.clip(second / (abs(r[k2]) + 1e-9), 0, 1))
     label, beats = note_value(lag, beat_s)
-    detected = peak >= MIN_ECHO_PEAK
     step = max(1, (hi - lo) // 4000)
+    params: dict[str, float | str] = {
+        "time_s": lag,
+        "note_value": label,
+        "beats": beats,
+        "feedback": feedback,
+        "peak": peak,
+    }
+    detected, confidence = decide("delay", params)
     return Finding(
         "delay",
         detected,
-        squash(np.log2(peak / MIN_ECHO_PEAK), 0.4),
-        parameters={"time_s": lag, "note_value": label, "beats": beats, "feedback": feedback, "peak": peak},
+        confidence,
+        parameters=params,
         description=(
             f"echo every {lag * 1000:.0f} ms{f' ({label} note)' if label else ''}, feedback about {feedback:.2f}"
             if detected

@@ -11,12 +11,11 @@ import librosa
 import numpy as np
 import scipy.ndimage
 
-from audiowave.forensics.common import Evidence, Finding, Signal, squash
+from audiowave.forensics.common import Evidence, Finding, Signal
+from audiowave.forensics.rules import decide
 
 HOP_S = 0.05
 WINDOWS_S = (2.0, 4.0, 8.0)
-MIN_OCTAVES = 1.5
-MIN_R2 = 0.8
 
 
 def edge_octaves(mono: np.ndarray, sr: int) -> np.ndarray:
@@ -69,21 +68,23 @@ def detect_filter_sweep(sig: Signal) -> Finding:
     if best[0] > 0:
         i, j = refine_span(edge, i, j)
     octaves = float(edge[j - 1] - edge[i]) if j > i else 0.0
-    detected = abs(octaves) >= MIN_OCTAVES and r2 >= MIN_R2
     direction = "opens" if octaves > 0 else "closes"
     start_hz, end_hz = float(2 ** edge[i]), float(2 ** edge[max(j - 1, 0)])
+    params: dict[str, float | str] = {
+        "start_hz": start_hz,
+        "end_hz": end_hz,
+        "octaves": octaves,
+        "abs_octaves": abs(octaves),
+        "linearity_r2": r2,
+    }
+    detected, confidence = decide("filter_sweep", params)
+    params["type"] = f"lowpass {'opening' if octaves > 0 else 'closing'}" if detected else "none"
     return Finding(
         "filter_sweep",
         detected,
-        squash(min(abs(octaves) - MIN_OCTAVES, 2 * (r2 - MIN_R2)), 0.2),
+        confidence,
         spans=[(float(t[i]), float(t[j - 1]))] if detected else [],
-        parameters={
-            "type": ("lowpass" if octaves > 0 else "lowpass closing") if detected else "none",
-            "start_hz": start_hz,
-            "end_hz": end_hz,
-            "octaves": octaves,
-            "linearity_r2": r2,
-        },
+        parameters=params,
         description=(
             f"filter sweep {direction} from {start_hz:.0f} Hz to {end_hz:.0f} Hz over {t[j - 1] - t[i]:.1f} s"
             if detected

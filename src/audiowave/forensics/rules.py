@@ -1,0 +1,87 @@
+"""When a detector says "detected": one threshold per effect on one measured statistic, plus fixed minimums.
+
+The rules are declarative so that ``audiowave eval --forensics`` can refit the thresholds from stored
+measurements (on a development split of the generated cases) and score a held-out split with them. The
+fitted values ship in ``audiowave/data/forensics-thresholds.json``; without it the defaults below apply.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+THRESHOLDS_FILE = "forensics-thresholds.json"
+
+
+@dataclass(frozen=True)
+class Rule:
+    statistic: str  # the parameter the threshold applies to
+    default: float  # the threshold until one is fitted
+    scale: float  # how far past the threshold confidence reaches ~0.73
+    below: bool = False  # detected when the statistic is <= the threshold
+    requires: tuple[tuple[str, float], ...] = ()  # other parameters with fixed minimums
+
+
+RULES: dict[str, Rule] = {
+    "sidechain": Rule("shape_match", 0.75, 0.05, requires=(("depth_db", 1.5), ("regularity", 0.3))),
+    "compression": Rule("short_term_crest_db", 11.0, 1.0, below=True),
+    "limiting": Rule("frames_at_ceiling_pct", 4.0, 2.0),
+    "clipping": Rule("clipped_runs_per_min", 30.0, 20.0),
+    "distortion": Rule("in_cycle_crest_db", 7.0, 0.7, below=True),
+    "bitcrush": Rule("effective_bits", 12.0, 0.5, below=True),
+    "reverb": Rule("rt60_s", 0.6, 0.15),
+    "delay": Rule("peak", 0.12, 0.04),
+    "filter_sweep": Rule("abs_octaves", 1.5, 0.3, requires=(("linearity_r2", 0.8),)),
+    "tremolo": Rule("line_ratio", 12.0, 6.0),
+    "vibrato": Rule("line_ratio", 10.0, 5.0, requires=(("depth_cents", 8.0),)),
+    "tape_stop": Rule("fall_octaves", 1.5, 0.2),
+    "glide": Rule("glides", 1.0, 1.0),
+    "tuning": Rule("abs_cents", 10.0, 3.0),  # by definition: what counts as off the A440 standard
+    "band_limit": Rule("cliff_db", 25.0, 4.0),
+}
+FIXED = {"tuning"}  # thresholds that are definitions, not fitted
+
+
+@cache
+def fitted_thresholds() -> dict[str, float]:
+    """The shipped fitted thresholds (empty when none were fitted)."""
+    path = resources.files("audiowave") / "data" / THRESHOLDS_FILE
+    if not path.is_file():
+        return {}
+    return {k: float(v) for k, v in json.loads(path.read_text())["thresholds"].items()}
+
+
+def threshold(effect: str, overrides: dict[str, float] | None = None) -> float:
+    rule = RULES[effect]
+    return (overrides or {}).get(effect, fitted_thresholds().get(effect, rule.default))
+
+
+def decide(effect: str, params: dict, overrides: dict[str, float] | None = None) -> tuple[bool, float]:
+    """(detected, confidence) for measured ``params`` under the effect's rule."""
+    rule = RULES[effect]
+    value = params.get(rule.statistic)
+    if not isinstance(value, float | int) or not np.isfinite(value):
+        return False, 0.0
+    margin = (threshold(effect, overrides) - value) if rule.below else (value - threshold(effect, overrides))
+    met = all(float(params.get(name, -np.inf)) >= minimum for name, minimum in rule.requires)
+    confidence = float(1 / (1 + np.exp(-margin / rule.scale)))
+    return bool(margin >= 0 and met), confidence if met else min(confidence, 0.4)
+
+
+def fit_threshold(effect: str, positives: list[dict], negatives: list[dict]) -> float:
+    """The threshold on the effect's statistic that maximises F1 over measured cases (fixed minimums kept)."""
+    rule = RULES[effect]
+    values = sorted({float(p[rule.statistic]) for p in positives + negatives if rule.statistic in p})
+    best, best_f1 = rule.default, -1.0
+    for t in values:
+        o = {effect: t}
+        tp = sum(decide(effect, p, o)[0] for p in positives)
+        fp = sum(decide(effect, p, o)[0] for p in negatives)
+        f1 = 2 * tp / (2 * tp + fp + (len(positives) - tp)) if positives else 0.0
+        if f1 > best_f1:
+            best, best_f1 = t, f1
+    return best
