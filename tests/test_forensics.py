@@ -14,6 +14,7 @@ from rich.console import Console
 from audiowave.evaluation.forensics import fit_thresholds, redecide, score_case, summarise
 from audiowave.evaluation.runner import run_forensics_eval
 from audiowave.forensics.common import Signal
+from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import SR, Material, make_cases
 from audiowave.forensics.rules import decide
 from audiowave.forensics.stereo import detect_stereo
@@ -156,3 +157,14 @@ def test_a_rule_needs_its_fixed_minimums():
     assert decide("sidechain", pumping)[0]
     assert not decide("sidechain", pumping | {"depth_db": 0.5})[0]  # a perfect shape but no depth
     assert decide("sidechain", pumping, {"sidechain": 0.99})[0] is False
+
+
+def test_a_ducked_stem_names_the_stem_it_is_keyed_to():
+    song = synthetic_material(seconds=12.0)
+    kick, pad = song.stems["drums_kick"], song.stems["pad"]
+    duo = Material("duo", {"kick": kick, "pad": pad}, {"kick"}, song.beats)
+    mix = next(make_cases([duo], ("sidechain",), seed=3)).audio
+    found = examine(mix, SR, song.beats, stems={"pad": mix - kick, "kick": kick}, effects=("sidechain",))
+    pad_pumping = next(f for source, f in found if source == "pad")
+    assert pad_pumping.detected and pad_pumping.parameters["ducks_to"] == "kick"
+    assert "keyed by kick" in pad_pumping.description

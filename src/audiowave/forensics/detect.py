@@ -74,7 +74,41 @@ def examine(
         found.append((source, detector.run(signal)))
         if progress:
             progress((i + 1) / len(jobs))
+    signals = {source: signal for signal, source, _ in jobs if source != "mix"}
+    for source, finding in found:
+        if finding.effect == "sidechain" and finding.detected and source in signals:
+            trigger = ducking_trigger(source, finding, signals, beats)
+            if trigger:
+                finding.parameters["ducks_to"] = trigger
+                finding.description += f", keyed by {trigger}"
     return found
+
+
+def ducking_trigger(
+    ducked: str, finding: Finding, signals: dict[str, Signal], beats: np.ndarray, min_alignment: float = 2.0
+) -> str | None:
+    """The stem whose onsets fall on the pumping grid (first tenth of each period): what the ducked stem is
+    keyed to. None when no stem's onsets line up at least ``min_alignment`` times more than on average."""
+    import librosa
+
+    from audiowave.forensics.pumping import trigger_grid
+
+    grid = trigger_grid(beats, float(finding.parameters["rate_beats"]))
+    best, best_alignment = None, min_alignment
+    for name, signal in signals.items():
+        if name == ducked:
+            continue
+        strength = librosa.onset.onset_strength(y=signal.mono, sr=signal.sr, hop_length=int(signal.sr * 0.01))
+        period = float(np.median(np.diff(grid))) if len(grid) > 1 else 0.0
+        if period <= 0 or strength.mean() <= 0:
+            continue
+        on_grid = [
+            strength[int(g / 0.01) : int((g + 0.1 * period) / 0.01) + 1].max() for g in grid if g / 0.01 < len(strength)
+        ]
+        alignment = float(np.mean(on_grid) / strength.mean()) if on_grid else 0.0
+        if alignment > best_alignment:
+            best, best_alignment = name, alignment
+    return best
 
 
 def forensics_section(findings: list[tuple[str, Finding]], evidence: dict[int, str] | None = None) -> Forensics:

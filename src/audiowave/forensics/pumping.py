@@ -48,7 +48,7 @@ def _ducking_templates() -> np.ndarray:
 TEMPLATES = _ducking_templates()
 
 
-def _grid(beats: np.ndarray, rate: float) -> np.ndarray:
+def trigger_grid(beats: np.ndarray, rate: float) -> np.ndarray:
     """Trigger times every ``rate`` beats, anchored on the detected beats."""
     if rate == 1.0:
         return beats
@@ -92,7 +92,7 @@ def detect_sidechain(sig: Signal) -> Finding:
     for rate in RATES:
         if period <= 0 or len(beats) < 4:
             break
-        grid = _grid(beats, rate)
+        grid = trigger_grid(beats, rate)
         rows = _folded(env, grid)
         if len(rows) < 4:
             continue

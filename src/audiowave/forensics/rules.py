@@ -28,7 +28,7 @@ class Rule:
 
 RULES: dict[str, Rule] = {
     "sidechain": Rule("shape_match", 0.75, 0.05, requires=(("depth_db", 1.5), ("regularity", 0.3))),
-    "compression": Rule("short_term_crest_db", 11.0, 1.0, below=True),
+    "compression": Rule("loud_level_spread_db", 3.2, 0.5, below=True),
     "limiting": Rule("frames_at_ceiling_pct", 4.0, 2.0),
     "clipping": Rule("clipped_runs_per_min", 30.0, 20.0),
     "distortion": Rule("in_cycle_crest_db", 7.0, 0.7, below=True),
