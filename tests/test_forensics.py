@@ -16,7 +16,8 @@ from audiowave.evaluation.runner import run_forensics_eval
 from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import SR, Material, make_cases
-from audiowave.forensics.rules import decide
+from audiowave.forensics.rules import RULES, decide
+from audiowave.forensics.space import diffuseness
 from audiowave.forensics.stereo import detect_stereo
 from audiowave.pipeline import Pipeline
 from audiowave.writer import write_analysis
@@ -78,6 +79,13 @@ def test_effect_is_detected_with_parameters_within_target(rows, effect):
         assert ok, f"{effect} {name}: error {error:.2f} {unit} (truth {case.truth})"
 
 
+def test_reverb_makes_the_stereo_field_diffuse():
+    material = synthetic_material(seconds=8.0)
+    dry, wet = make_cases([material], ("none", "reverb"), seed=1)
+    assert diffuseness(wet.audio, SR) > diffuseness(dry.audio, SR) + 0.2
+    assert np.isnan(diffuseness(dry.audio[:1], SR))  # mono: no stereo field to judge
+
+
 def test_untouched_song_has_no_effect_detected(rows):
     _, row = rows["none"]
     assert not [e for e in CLEAN if row["detected"][e]]
@@ -136,18 +144,20 @@ def test_eval_forensics_prints_the_per_effect_table(tmp_path):
 
 
 def test_thresholds_are_fitted_on_measurements_and_reapplied():
-    def row(effect, rt60):
+    statistic = RULES["reverb"].statistic
+
+    def row(effect, value):
         return {
             "id": f"c-{effect}",
             "effect": effect,
             "detected": {"reverb": False},
-            "measured": {"reverb": {"rt60_s": rt60}},
+            "measured": {"reverb": {statistic: value}},
             "errors": {},
         }
 
     rows = [row("reverb", v) for v in (1.0, 1.5, 2.0)] + [row("none", v) for v in (0.3, 0.5, 1.2)]
     fitted = fit_thresholds(rows)
-    assert fitted["reverb"] == 1.0  # F1 6/7: all three reverbs, one dry clip with long decays
+    assert fitted["reverb"] == 1.0  # F1 6/7: all three reverbs, one dry clip measured above two of them
     summary = {s["effect"]: s for s in summarise(redecide(rows, fitted), ["reverb"])}["reverb"]
     assert (summary["tp"], summary["fp"], summary["fn"]) == (3, 1, 0)
 

@@ -1,6 +1,7 @@
-"""Reverb (decay time) and delay/echo (time, feedback), blind, from the signal alone.
+"""Reverb (diffuseness, decay time) and delay/echo (time, feedback), blind, from the signal alone.
 
-Hand-written: reverb from the distribution of free-decay slopes of the level (a room cannot let sound
+Hand-written: reverb from the L/R coherence (a stereo reverb adds decorrelated energy) and, for its RT60,
+the distribution of free-decay slopes of the level (a room cannot let sound
 die away faster than its RT60, so the fastest decays measure it; Ratnam et al. 2003, Löllmann 2010);
 delay from the phase-transform autocorrelation, in which an echo is a sharp peak at its lag.
 """
@@ -58,43 +59,46 @@ def decay_slopes(env: np.ndarray) -> list[tuple[int, int, float]]:
     return out
 
 
+def diffuseness(samples: np.ndarray, sr: int, band: tuple[float, float] = (500.0, 4000.0)) -> float:
+    """1 - the median L/R magnitude-squared coherence in the mid band: ~0 for panned dry sources, rising with
+    the decorrelated (diffuse) energy a stereo reverb adds. NaN for mono audio."""
+    if samples.shape[0] < 2 or not np.any(samples[0] - samples[1]):
+        return float("nan")
+    freqs, coherence = scipy.signal.coherence(samples[0], samples[1], fs=sr, nperseg=2048)
+    return float(1 - np.median(coherence[(freqs > band[0]) & (freqs < band[1])]))
+
+
 def detect_reverb(sig: Signal) -> Finding:
-    """RT60 from the fastest free decays of the mid band."""
+    """Reverb from the diffuse share of the stereo field, RT60 from the fastest free decays of the mid band."""
     mono, sr = sig.mono, sig.sr
     env = band_envelope_db(mono, sr)
     slopes = decay_slopes(env)
     t = np.arange(len(env)) * ENV_HOP_S
-    evidence = Evidence(
-        title="Mid-band level (500 Hz-4 kHz) with the free decays fitted",
-        x=t,
-        curves={"level (dB)": env},
-        xlabel="time (s)",
-        ylabel="dB",
-        marks=[(i * ENV_HOP_S, f"{-60 / s:.1f}s") for i, _, s in slopes[:40]],
-    )
-    if len(slopes) < 4:
-        return Finding(
-            "reverb", False, 0.2, {"decays": float(len(slopes))}, "too few free decays to measure", [], evidence
-        )
     rts = np.array([-60.0 / s for _, _, s in slopes])
-    rt60 = float(np.percentile(rts, FAST_DECAY_PERCENTILE))
-    params: dict[str, float | str] = {
-        "rt60_s": rt60,
-        "decays": float(len(slopes)),
-        "median_decay_rt_s": float(np.median(rts)),
-    }
+    rt60 = float(np.percentile(rts, FAST_DECAY_PERCENTILE)) if len(rts) >= 4 else float("nan")
+    params: dict[str, float | str] = {"diffuseness": diffuseness(sig.samples, sr), "decays": float(len(slopes))}
+    if np.isfinite(rt60):
+        params["rt60_s"] = rt60
     detected, confidence = decide("reverb", params)
+    decay = f"RT60 about {rt60:.2f} s (from {len(slopes)} free decays)" if np.isfinite(rt60) else "RT60 not measurable"
     return Finding(
         "reverb",
         detected,
-        confidence * min(1.0, len(slopes) / 10),
+        confidence,
         parameters=params,
         description=(
-            f"reverb: RT60 about {rt60:.2f} s (from {len(slopes)} free decays)"
+            f"reverb: {100 * params['diffuseness']:.0f} % diffuse stereo field, {decay}"
             if detected
-            else f"dry: sounds die away in {rt60:.2f} s (RT60-equivalent)"
+            else f"dry or mono: {decay}"
         ),
-        evidence=evidence,
+        evidence=Evidence(
+            title="Mid-band level (500 Hz-4 kHz) with the free decays fitted",
+            x=t,
+            curves={"level (dB)": env},
+            xlabel="time (s)",
+            ylabel="dB",
+            marks=[(i * ENV_HOP_S, f"{-60 / s:.1f}s") for i, _, s in slopes[:40]],
+        ),
     )
 
 
