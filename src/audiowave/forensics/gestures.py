@@ -14,6 +14,7 @@ import librosa
 import numpy as np
 import scipy.ndimage
 import scipy.signal
+import scipy.stats
 import soxr
 
 from audiowave.forensics.common import Evidence, Finding, Signal, line_amplitude
@@ -132,7 +133,14 @@ def detect_tape_stop(sig: Signal) -> Finding:
         if fall > best[0]:
             best = (float(fall), start, end)
     octaves, start, end = best
-    detected, confidence = decide("tape_stop", {"fall_octaves": octaves})
+    # a slowing tape drags both edges down steadily; a song's ending or a lone note just drops away
+    steadiness = (
+        min(-scipy.stats.spearmanr(np.arange(end - start + 1), e[start : end + 1]).statistic for e in (low, high))
+        if end - start >= 4
+        else 0.0
+    )
+    params: dict[str, float | str] = {"fall_octaves": octaves, "steadiness": float(np.nan_to_num(steadiness))}
+    detected, confidence = decide("tape_stop", params)
     t = np.arange(len(low)) * EDGE_HOP_S
     if detected:
         start = round(_slowdown_onset(mono, sr, t[start], t[end]) / EDGE_HOP_S)
@@ -141,7 +149,7 @@ def detect_tape_stop(sig: Signal) -> Finding:
         detected,
         confidence,
         spans=[(float(t[start]), float(t[end]))] if detected else [],
-        parameters={"fall_octaves": octaves, "duration_s": float(t[end] - t[start])},
+        parameters=params | {"duration_s": float(t[end] - t[start])},
         description=(
             f"tape stop: the whole spectrum falls {octaves:.1f} octaves in {t[end] - t[start]:.2f} s"
             if detected

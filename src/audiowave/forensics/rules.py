@@ -38,7 +38,7 @@ RULES: dict[str, Rule] = {
     "filter_sweep": Rule("abs_octaves", 1.5, 0.3, requires=(("linearity_r2", 0.8),)),
     "tremolo": Rule("line_ratio", 12.0, 6.0),
     "vibrato": Rule("line_ratio", 10.0, 5.0, requires=(("depth_cents", 8.0),)),
-    "tape_stop": Rule("fall_octaves", 1.5, 0.2),
+    "tape_stop": Rule("fall_octaves", 1.5, 0.2, requires=(("steadiness", 0.7),)),
     "glide": Rule("glides", 1.0, 1.0),
     "tuning": Rule("abs_cents", 10.0, 3.0),  # by definition: what counts as off the A440 standard
     "band_limit": Rule("cliff_db", 25.0, 4.0),
