@@ -163,10 +163,10 @@ def test_thresholds_are_fitted_on_measurements_and_reapplied():
 
 
 def test_a_rule_needs_its_fixed_minimums():
-    pumping = {"shape_match": 0.95, "depth_db": 6.0, "regularity": 0.8}
+    pumping = {"pumping_score": 5.7, "shape_match": 0.95, "depth_db": 6.0, "regularity": 0.8}
     assert decide("sidechain", pumping)[0]
-    assert not decide("sidechain", pumping | {"depth_db": 0.5})[0]  # a perfect shape but no depth
-    assert decide("sidechain", pumping, {"sidechain": 0.99})[0] is False
+    assert not decide("sidechain", pumping | {"regularity": 0.1})[0]  # deep on average, but not every period
+    assert decide("sidechain", pumping, {"sidechain": 6.0})[0] is False
 
 
 def test_a_ducked_stem_names_the_stem_it_is_keyed_to():

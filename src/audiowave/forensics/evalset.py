@@ -36,12 +36,13 @@ CASE_EFFECTS = (
 # Detections that an effect legitimately causes as well (neither a hit nor a false alarm).
 IMPLIES = {
     "clipping": {"distortion", "limiting", "compression"},
-    "limiting": {"compression"},
+    "limiting": {"compression", "clipping"},  # JUCE's limiter (pedalboard.Limiter) ends in a hard clipper
     "distortion": {"compression", "limiting", "clipping"},
     "bitcrush": {"distortion"},
     "reverb": {"compression"},
     "tuning": {"band_limit"},  # varispeed by resampling leaves a band edge
-    "vibrato": {"tremolo", "delay"},  # the modulated delay line beats against nothing, but moves levels
+    "vibrato": {"tremolo", "delay", "tuning"},  # a modulated delay line; with every partial moving there is
+    # no single tuning reference
     "tape_stop": {"filter_sweep", "band_limit", "glide", "vibrato"},  # everything, the bass too, slides down
 }
 

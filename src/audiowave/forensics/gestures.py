@@ -139,9 +139,13 @@ def detect_tape_stop(sig: Signal) -> Finding:
         if end - start >= 4
         else 0.0
     )
-    params: dict[str, float | str] = {"fall_octaves": octaves, "steadiness": float(np.nan_to_num(steadiness))}
-    detected, confidence = decide("tape_stop", params)
     t = np.arange(len(low)) * EDGE_HOP_S
+    params: dict[str, float | str] = {
+        "fall_octaves": octaves,
+        "steadiness": float(np.nan_to_num(steadiness)),
+        "duration_s": float(t[end] - t[start]),  # a sudden stop or cut is no tape stop
+    }
+    detected, confidence = decide("tape_stop", params)
     if detected:
         start = round(_slowdown_onset(mono, sr, t[start], t[end]) / EDGE_HOP_S)
     return Finding(
@@ -149,7 +153,7 @@ def detect_tape_stop(sig: Signal) -> Finding:
         detected,
         confidence,
         spans=[(float(t[start]), float(t[end]))] if detected else [],
-        parameters=params | {"duration_s": float(t[end] - t[start])},
+        parameters=params | {"duration_s": float(t[end] - t[start])},  # from the refined onset
         description=(
             f"tape stop: the whole spectrum falls {octaves:.1f} octaves in {t[end] - t[start]:.2f} s"
             if detected

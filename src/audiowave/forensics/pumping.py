@@ -120,6 +120,7 @@ def detect_sidechain(sig: Signal) -> Finding:
         "release_s": float(release),
         "shape_match": shape,
         "regularity": regular,
+        "pumping_score": max(shape, 0.0) * depth,  # a clear ducking shape that is also deep
     }
     detected, confidence = decide("sidechain", params)
     return Finding(

@@ -27,7 +27,7 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
-    "sidechain": Rule("shape_match", 0.75, 0.05, requires=(("depth_db", 1.5), ("regularity", 0.3))),
+    "sidechain": Rule("pumping_score", 2.0, 0.5, requires=(("depth_db", 1.5), ("regularity", 0.3))),
     "compression": Rule("loud_level_spread_db", 3.2, 0.5, below=True),
     "limiting": Rule("frames_at_ceiling_pct", 4.0, 2.0),
     "clipping": Rule("clipped_runs_per_min", 30.0, 20.0),
@@ -38,7 +38,7 @@ RULES: dict[str, Rule] = {
     "filter_sweep": Rule("abs_octaves", 1.5, 0.3, requires=(("linearity_r2", 0.8),)),
     "tremolo": Rule("line_ratio", 12.0, 6.0),
     "vibrato": Rule("line_ratio", 10.0, 5.0, requires=(("depth_cents", 8.0),)),
-    "tape_stop": Rule("fall_octaves", 1.5, 0.2, requires=(("steadiness", 0.7),)),
+    "tape_stop": Rule("fall_octaves", 1.5, 0.2, requires=(("steadiness", 0.3), ("duration_s", 0.5))),
     "glide": Rule("glides", 1.0, 1.0),
     "tuning": Rule("abs_cents", 10.0, 3.0),  # by definition: what counts as off the A440 standard
     "band_limit": Rule("cliff_db", 25.0, 4.0),
