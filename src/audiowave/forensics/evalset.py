@@ -36,7 +36,9 @@ CASE_EFFECTS = (
 # Detections that an effect legitimately causes as well (neither a hit nor a false alarm).
 IMPLIES = {
     "clipping": {"distortion", "limiting", "compression"},
-    "limiting": {"compression", "clipping"},  # JUCE's limiter (pedalboard.Limiter) ends in a hard clipper
+    # A bus compressor or limiter that releases between kicks pumps on the beat: that is pumping too.
+    "compression": {"sidechain"},
+    "limiting": {"compression", "clipping", "sidechain"},  # JUCE's limiter (pedalboard.Limiter) ends in a hard clipper
     "distortion": {"compression", "limiting", "clipping"},
     "bitcrush": {"distortion"},
     "reverb": {"compression"},
