@@ -283,6 +283,9 @@ def _glide(m: Material, rng: np.random.Generator):
     phase = 2 * np.pi * np.cumsum(f) / SR
     since = (np.arange(n) % int(2 * beat * SR)) / SR
     wave = np.tanh(2 * np.sin(phase)) * np.exp(-since * 0.8) * 0.5
+    end = int((m.beats[-1] + beat) * SR)  # the 808 stops with the song
+    wave[end:] *= 0.0
+    glides = [g for g in glides if g[1] * SR < end]
     others = sum(s for name, s in m.stems.items() if "bass" not in name.lower())
     level = np.sqrt(np.mean(np.square(others))) / (np.sqrt(np.mean(wave**2)) + 1e-12)
     audio = others + np.stack([wave, wave]).astype(np.float32) * level

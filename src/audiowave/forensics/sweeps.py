@@ -19,9 +19,15 @@ WINDOWS_S = (2.0, 4.0, 8.0)
 
 
 def edge_octaves(mono: np.ndarray, sr: int) -> np.ndarray:
-    """log2 of the 95 % rolloff frequency per 50 ms, median-smoothed over 0.5 s."""
+    """log2 of the 95 % rolloff frequency per 50 ms, median-smoothed over 0.5 s; silent frames (50 dB below the
+    loudest) hold the last audible value, so a song's ending is not a sweep down to nothing."""
     hop = int(sr * HOP_S)
     rolloff = librosa.feature.spectral_rolloff(y=mono, sr=sr, n_fft=4096, hop_length=hop, roll_percent=0.95)[0]
+    rms = librosa.feature.rms(y=mono, frame_length=4096, hop_length=hop)[0][: len(rolloff)]
+    audible = np.nonzero(20 * np.log10(rms + 1e-12) > 20 * np.log10(rms.max() + 1e-12) - 50)[0]
+    if len(audible):
+        held = audible[np.clip(np.searchsorted(audible, np.arange(len(rolloff)), side="right") - 1, 0, None)]
+        rolloff = rolloff[held]
     return scipy.ndimage.median_filter(np.log2(np.maximum(rolloff, 20.0)), size=11, mode="nearest")
 
 
