@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 
 from service_fixtures import live_server, make_services, new_user, worker_for
-from signals import tone
+from signals import EXAMPLE, tone
 
 
 def wav_bytes(seconds: float = 2.0, freq: float = 440.0) -> bytes:
@@ -41,7 +41,7 @@ def test_requests_without_valid_credentials_are_refused(api):
 def test_submit_process_and_fetch_result_and_files(api):
     services, client = api
     _, key = new_user(services, "ada")
-    r = submit(client, key, stages="loudness,spectral", priority="high")
+    r = submit(client, key, data=EXAMPLE.read_bytes(), stages="loudness,spectral,forensics", priority="high")
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["status"] == "queued" and job["priority"] == "high"
@@ -52,6 +52,11 @@ def test_submit_process_and_fetch_result_and_files(api):
     assert done["result"]["tempo"] is None  # only the asked stages ran
     png = client.get(done["links"]["spectrogram.png"], headers={"X-API-Key": key})
     assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    # the example is synthesised at 32 kHz: its band limit is found, with the evidence picture as an artefact
+    techniques = {t["effect"]: t for t in done["result"]["forensics"]["techniques"]}
+    assert techniques["band_limit"]["detected"] and "32000" in techniques["band_limit"]["parameters"]["origin"]
+    evidence = client.get(done["links"][techniques["band_limit"]["evidence"]], headers={"X-API-Key": key})
+    assert evidence.status_code == 200 and evidence.content[:4] == b"\x89PNG"
 
 
 def test_bearer_token_works_like_the_key(api):
