@@ -24,6 +24,12 @@ def _rel(truth: float, est: float) -> tuple[float, bool]:
     return 100 * err, err <= TIME_TOLERANCE
 
 
+def _span_time(truth: dict, true_s: float, found_s: float) -> tuple[float, bool]:
+    """Error (s) of a span edge; within target when under 20 % of the true span's length."""
+    err = abs(found_s - true_s)
+    return err, err <= TIME_TOLERANCE * (truth["end_s"] - truth["start_s"])
+
+
 def _db(truth: float, est: float) -> tuple[float, bool]:
     err = abs(est - truth)
     return err, err <= LEVEL_TOLERANCE_DB
@@ -57,22 +63,8 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
         ),
     ],
     "filter_sweep": [
-        (
-            "sweep start time",
-            "s",
-            lambda t, p: (
-                abs(t["start_s"] - p["span_start_s"]),
-                abs(t["start_s"] - p["span_start_s"]) <= 0.2 * (t["end_s"] - t["start_s"]),
-            ),
-        ),
-        (
-            "sweep end time",
-            "s",
-            lambda t, p: (
-                abs(t["end_s"] - p["span_end_s"]),
-                abs(t["end_s"] - p["span_end_s"]) <= 0.2 * (t["end_s"] - t["start_s"]),
-            ),
-        ),
+        ("sweep start time", "s", lambda t, p: _span_time(t, t["start_s"], p["span_start_s"])),
+        ("sweep end time", "s", lambda t, p: _span_time(t, t["end_s"], p["span_end_s"])),
     ],
     "tremolo": [
         ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
@@ -82,16 +74,7 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
         ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
         ("depth", "%", lambda t, p: _rel(t["depth_cents"], p["depth_cents"])),
     ],
-    "tape_stop": [
-        (
-            "start time",
-            "s",
-            lambda t, p: (
-                abs(t["start_s"] - p["span_start_s"]),
-                abs(t["start_s"] - p["span_start_s"]) <= 0.2 * (t["end_s"] - t["start_s"]),
-            ),
-        ),
-    ],
+    "tape_stop": [("start time", "s", lambda t, p: _span_time(t, t["start_s"], p["span_start_s"]))],
     "glide": [
         ("glides found", "% missed", lambda t, p: _glide_recall(t, p)),
         ("glide time", "%", lambda t, p: _glide_time(t, p)),

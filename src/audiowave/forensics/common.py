@@ -76,6 +76,13 @@ class Signal:
         return sustained_envelope(self.mono, self.sr)
 
     @cached_property
+    def onset_strength(self) -> np.ndarray:
+        """librosa's onset strength of the mono signal per ENV_HOP_S frame."""
+        import librosa
+
+        return librosa.onset.onset_strength(y=self.mono, sr=self.sr, hop_length=int(self.sr * ENV_HOP_S))
+
+    @cached_property
     def drift(self) -> tuple[np.ndarray, np.ndarray]:
         from audiowave.forensics.gestures import pitch_drift
 
@@ -106,6 +113,14 @@ def note_value(seconds: float, period: float) -> tuple[str, float]:
     best = min(NOTE_VALUES, key=lambda v: abs(np.log2(beats / v)))
     label = NOTE_VALUES[best] if abs(np.log2(beats / best)) < 0.1 else ""
     return label, float(beats)
+
+
+def strongest_line(freqs: np.ndarray, psd: np.ndarray, band: np.ndarray, reach: int) -> tuple[int, float]:
+    """Bin of the strongest spectral line inside ``band`` (a mask) and its power over the median of the bins
+    3..``reach`` away on either side (how much it stands out as one narrow line)."""
+    k = int(np.argmax(np.where(band, psd, 0)))
+    around = np.concatenate([psd[max(k - reach, 0) : max(k - 2, 0)], psd[k + 3 : k + reach + 1]])
+    return k, float(psd[k] / (np.median(around) + 1e-12))
 
 
 def line_amplitude(freqs: np.ndarray, psd: np.ndarray, k: int) -> float:

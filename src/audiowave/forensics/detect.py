@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audiowave import __version__
-from audiowave.forensics.common import Finding, Signal
+from audiowave.forensics.common import ENV_HOP_S, Finding, Signal
 from audiowave.forensics.dynamics import detect_clipping, detect_compression, detect_limiting
 from audiowave.forensics.gestures import detect_glide, detect_tape_stop, detect_vibrato
 from audiowave.forensics.modulation import detect_tremolo
@@ -89,21 +89,19 @@ def ducking_trigger(
 ) -> str | None:
     """The stem whose onsets fall on the pumping grid (first tenth of each period): what the ducked stem is
     keyed to. None when no stem's onsets line up at least ``min_alignment`` times more than on average."""
-    import librosa
-
     from audiowave.forensics.pumping import trigger_grid
 
     grid = trigger_grid(beats, float(finding.parameters["rate_beats"]))
+    period = float(np.median(np.diff(grid))) if len(grid) > 1 else 0.0
     best, best_alignment = None, min_alignment
     for name, signal in signals.items():
-        if name == ducked:
-            continue
-        strength = librosa.onset.onset_strength(y=signal.mono, sr=signal.sr, hop_length=int(signal.sr * 0.01))
-        period = float(np.median(np.diff(grid))) if len(grid) > 1 else 0.0
-        if period <= 0 or strength.mean() <= 0:
+        strength = signal.onset_strength
+        if name == ducked or period <= 0 or strength.mean() <= 0:
             continue
         on_grid = [
-            strength[int(g / 0.01) : int((g + 0.1 * period) / 0.01) + 1].max() for g in grid if g / 0.01 < len(strength)
+            strength[int(g / ENV_HOP_S) : int((g + 0.1 * period) / ENV_HOP_S) + 1].max()
+            for g in grid
+            if g / ENV_HOP_S < len(strength)
         ]
         alignment = float(np.mean(on_grid) / strength.mean()) if on_grid else 0.0
         if alignment > best_alignment:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal
+from audiowave.forensics.common import Evidence, Finding, Signal
 from audiowave.forensics.rules import decide
 
 PEAK_FRAME_S = 0.01
@@ -114,8 +114,7 @@ def onset_dip_db(sig: Signal) -> float:
     sustained parts carry on or rise with a new note). Median over the top third of onsets, in dB."""
     import librosa
 
-    env = sig.sustained_db
-    strength = librosa.onset.onset_strength(y=sig.mono, sr=sig.sr, hop_length=int(sig.sr * ENV_HOP_S))
+    env, strength = sig.sustained_db, sig.onset_strength
     peaks = librosa.util.peak_pick(strength, pre_max=5, post_max=5, pre_avg=10, post_avg=10, delta=0.1, wait=10)
     peaks = peaks[(peaks > 12) & (peaks < len(env) - 8)]
     if len(peaks) < 4:
@@ -128,8 +127,7 @@ def onset_dip_db(sig: Signal) -> float:
 def detect_compression(sig: Signal) -> Finding:
     """Dynamic-range compression: the loud half of the clip held within a few dB (spread of the 50 ms RMS level
     between its 10th and 95th percentiles), with the short-term crest factor and a gain-reduction estimate."""
-    samples, sr = sig.samples, sig.sr
-    mono = samples.mean(axis=0)
+    mono, sr = sig.mono, sig.sr
     hop = int(sr * CREST_FRAME_S)
     n = len(mono) // hop
     frames = mono[: n * hop].reshape(n, hop)

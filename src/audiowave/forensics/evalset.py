@@ -262,6 +262,8 @@ def _tape_stop(m: Material, rng: np.random.Generator):
 
 def _glide(m: Material, rng: np.random.Generator):
     """The bass replaced by an 808 (decaying sine) that glides into some of its notes."""
+    import librosa
+
     n = m.mix.shape[1]
     beat = m.beat_s
     notes = rng.integers(28, 41, size=int(n / SR / (2 * beat)) + 1)
@@ -271,8 +273,8 @@ def _glide(m: Material, rng: np.random.Generator):
         a, b = int(k * 2 * beat * SR), min(int((k + 1) * 2 * beat * SR), n)
         if a >= n:
             break
-        target = midi_to_hz(float(note))
-        prev = midi_to_hz(float(notes[k - 1])) if k else target
+        target = float(librosa.midi_to_hz(note))
+        prev = float(librosa.midi_to_hz(notes[k - 1])) if k else target
         glide_s = float(rng.uniform(0.06, 0.25)) if k and note != notes[k - 1] and rng.random() < 0.6 else 0.0
         f[a:b] = target
         if glide_s:  # a legato slide into this note, half a beat to a beat before it (off the kick)
@@ -290,10 +292,6 @@ def _glide(m: Material, rng: np.random.Generator):
     level = np.sqrt(np.mean(np.square(others))) / (np.sqrt(np.mean(wave**2)) + 1e-12)
     audio = others + np.stack([wave, wave]).astype(np.float32) * level
     return _peak_normalise(audio), {"glides": float(len(glides)), "spans": glides}
-
-
-def midi_to_hz(note: float) -> float:
-    return 440.0 * 2 ** ((note - 69) / 12)
 
 
 APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dict]]] = {

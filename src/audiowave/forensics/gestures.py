@@ -17,7 +17,7 @@ import scipy.signal
 import scipy.stats
 import soxr
 
-from audiowave.forensics.common import Evidence, Finding, Signal, line_amplitude
+from audiowave.forensics.common import Evidence, Finding, Signal, line_amplitude, strongest_line
 from audiowave.forensics.rules import decide
 
 HOP_S = 0.01
@@ -73,9 +73,7 @@ def detect_vibrato(sig: Signal) -> Finding:
     band = (freqs >= VIBRATO_RATES_HZ[0]) & (freqs <= VIBRATO_RATES_HZ[1])
     if band.sum() < 3:
         return Finding("vibrato", False, 0.0, description="clip too short")
-    k = int(np.argmax(np.where(band, power, 0)))
-    around = np.concatenate([power[max(k - 10, 0) : max(k - 2, 0)], power[k + 3 : k + 11]])
-    line = float(power[k] / (np.median(around) + 1e-12))
+    k, line = strongest_line(freqs, power, band, reach=10)
     rate = float(freqs[k])
     step_amp = line_amplitude(freqs, power, k)  # cents per frame
     # A 30 ms difference of a sinusoid is 2 sin(pi f lag) times its amplitude; each 93 ms Hann-windowed STFT

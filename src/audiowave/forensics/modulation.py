@@ -11,7 +11,15 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, line_amplitude, note_value
+from audiowave.forensics.common import (
+    ENV_HOP_S,
+    Evidence,
+    Finding,
+    Signal,
+    line_amplitude,
+    note_value,
+    strongest_line,
+)
 from audiowave.forensics.rules import decide
 
 RATE_RANGE_HZ = (1.5, 12.0)
@@ -27,9 +35,7 @@ def detect_tremolo(sig: Signal) -> Finding:
     band = (freqs >= RATE_RANGE_HZ[0]) & (freqs <= RATE_RANGE_HZ[1])
     if band.sum() < 5:
         return Finding("tremolo", False, 0.0, description="clip too short for a modulation spectrum")
-    k = int(np.argmax(np.where(band, power, 0)))
-    neighbours = np.concatenate([power[max(k - 12, 0) : max(k - 2, 0)], power[k + 3 : k + 13]])
-    ratio = float(power[k] / (np.median(neighbours) + 1e-12))
+    k, ratio = strongest_line(freqs, power, band, reach=12)
     rate = float(freqs[k])
     depth = 2 * line_amplitude(freqs, power, k)  # peak-to-peak dB of the line
     label, _ = note_value(1 / rate, beat_s) if rate > 0 else ("", 0.0)
