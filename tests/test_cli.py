@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import jsonschema
 import numpy as np
 import pytest
+from cli_runner import cli
 
 from signals import EXAMPLE, tone
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "audiowave", *args], capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_runner import cli
 from forensics_material import synthetic_material
 from rich.console import Console
 
@@ -16,10 +17,13 @@ from audiowave.evaluation.runner import run_forensics_eval
 from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import SR, Material, make_cases
-from audiowave.forensics.rules import RULES, decide
+from audiowave.forensics.rules import FIXED, RULES, decide
 from audiowave.forensics.space import diffuseness
 from audiowave.forensics.stereo import detect_stereo
+from audiowave.pictures import _event_lanes
 from audiowave.pipeline import Pipeline
+from audiowave.schema import AnalysisResult
+from audiowave.summary import summary_renderable
 from audiowave.writer import write_analysis
 
 EFFECTS = (
@@ -120,24 +124,39 @@ def test_analysis_reports_techniques_with_evidence_pictures(tmp_path):
     with open(pumping["evidence"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert not by_effect["clipping"]["detected"] and by_effect["clipping"]["evidence"] is None
+    report = AnalysisResult.model_validate(result)
+    assert "sidechain (mix)" in [label for label, _, _ in _event_lanes(report)]
+    console = Console(record=True, width=200)
+    console.print(summary_renderable(report))
+    assert "mix: sidechain pumping every" in console.export_text()
+
+
+def forensics_corpus(root, materials):
+    """A corpus in the dev-corpus schema whose clips are ``materials`` (stems, mix, beat grid)."""
+    clips = []
+    for i, material in enumerate(materials):
+        clip_dir = root / "clips" / f"C{i:02d}"
+        clip_dir.mkdir(parents=True)
+        instruments = []
+        for name, audio in material.stems.items():
+            sf.write(clip_dir / f"{name}.flac", audio.T, SR)
+            stem = f"clips/C{i:02d}/{name}.flac"
+            instruments.append({"label": name, "is_drum": name in material.drums, "stem": stem})
+        sf.write(clip_dir / "mix.flac", material.mix.T, SR)
+        clips.append(
+            {
+                "id": f"C{i:02d}",
+                "path": f"clips/C{i:02d}/mix.flac",
+                "beat_times_s": material.beats.tolist(),
+                "instruments": instruments,
+            }
+        )
+    (root / "ground_truth.json").write_text(json.dumps({"clips": clips}))
+    return root
 
 
 def test_eval_forensics_prints_the_per_effect_table(tmp_path):
-    material = synthetic_material(seconds=8.0)
-    clip_dir = tmp_path / "corpus" / "clips" / "C00"
-    clip_dir.mkdir(parents=True)
-    instruments = []
-    for name, audio in material.stems.items():
-        sf.write(clip_dir / f"{name}.flac", audio.T, SR)
-        instruments.append({"label": name, "is_drum": name in material.drums, "stem": f"clips/C00/{name}.flac"})
-    sf.write(clip_dir / "mix.flac", material.mix.T, SR)
-    clip = {
-        "id": "C00",
-        "path": "clips/C00/mix.flac",
-        "beat_times_s": material.beats.tolist(),
-        "instruments": instruments,
-    }
-    (tmp_path / "corpus" / "ground_truth.json").write_text(json.dumps({"clips": [clip]}))
+    forensics_corpus(tmp_path / "corpus", [synthetic_material(seconds=8.0)])
     console = Console(record=True, width=160)
     summary = run_forensics_eval(tmp_path / "corpus", tmp_path / "out", console=console)
     text = console.export_text()
@@ -183,3 +202,15 @@ def test_a_ducked_stem_names_the_stem_it_is_keyed_to():
     pad_pumping = next(f for source, f in found if source == "pad")
     assert pad_pumping.detected and pad_pumping.parameters["ducks_to"] == "kick"
     assert "keyed by kick" in pad_pumping.description
+
+
+def test_eval_forensics_cli_fits_thresholds_on_half_the_clips(tmp_path):
+    corpus = forensics_corpus(tmp_path / "corpus", [synthetic_material(seconds=6.0, seed=s) for s in (0, 1)])
+    proc = cli("eval", str(corpus), "--forensics", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert "1 held-out clips" in proc.stdout
+    fitted = json.loads((tmp_path / "out" / "forensics-thresholds.json").read_text())
+    assert fitted["fitted_on"] == ["C00"] and set(fitted["thresholds"]) <= set(RULES) - FIXED
+    report = json.loads((tmp_path / "out" / "forensics.json").read_text())
+    assert report["thresholds"] == fitted["thresholds"] and len(report["cases"]) == 32
+    assert {s["cases"] for s in report["summary_held_out"]} == {1}  # scored on the other clip only

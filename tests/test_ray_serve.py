@@ -7,14 +7,13 @@ the job runners scale out with the queue depth.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import httpx
 import numpy as np
 import pytest
 import ray
+from cli_runner import cli
 from ray import serve
 from sample_library import write_library, write_track
 
@@ -41,11 +40,7 @@ def cluster(tmp_path_factory):
     import_weights(home / "download", Settings(home=home))
     # A small sample library indexed by the real CLI job, served by two shard actors.
     write_library(home / "lib")
-    indexed = subprocess.run(
-        [sys.executable, "-m", "audiowave", "index", str(home / "lib"), "--index", str(home / "index"), "--no-db"],
-        capture_output=True,
-        text=True,
-    )
+    indexed = cli("index", str(home / "lib"), "--index", str(home / "index"), "--no-db")
     assert indexed.returncode == 0, indexed.stderr
     with redis_server() as redis_url:
         args = {

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from cli_runner import cli
 from sample_library import SR, background, embed, one_shot, write_library, write_track
 from sqlalchemy import select
 
@@ -92,22 +91,10 @@ def test_index_job_is_incremental_and_records_metadata(tmp_path):
 
 
 def test_index_cli_rejects_a_missing_source(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "audiowave", "index", str(tmp_path / "nope"), "--no-db"],
-        capture_output=True,
-        text=True,
-    )
+    proc = cli("index", str(tmp_path / "nope"), "--no-db")
     assert proc.returncode == 2
     assert "no such folder" in " ".join(proc.stderr.split())
     assert "Traceback" not in proc.stderr
-
-
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "audiowave", *args], capture_output=True, text=True, env={**os.environ, **env}
-    )
 
 
 @pytest.mark.ray
