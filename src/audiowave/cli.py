@@ -88,6 +88,48 @@ def analyze(
 
 
 @app.command()
+def suggest(
+    file: Annotated[Path, typer.Argument(help="A one-shot, or a track with --start/--end (and --stem).")],
+    start: Annotated[float | None, typer.Option(help="Span start (s).")] = None,
+    end: Annotated[float | None, typer.Option(help="Span end (s).")] = None,
+    stem: Annotated[str, typer.Option(help="Separate the track first and use this stem (e.g. bass).")] = "",
+    budget: Annotated[float, typer.Option(min=1.0, max=120.0, help="Search time budget (s).")] = 10.0,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where the recipe files go.")] = Path("audiowave-recipe"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print recipe.json instead of the steps.")] = False,
+) -> None:
+    """Estimate a recipe for a sound, render it, refine it against the original and export a Vital preset."""
+    from audiowave.recipes.service import suggest_from_file
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
+    ) as bars:
+        task = bars.add_task("recipe", total=1.0)
+
+        def report(stage: str, fraction: float) -> None:
+            bars.update(task, description=f"recipe: {stage}", completed=fraction)
+
+        try:
+            recipe = suggest_from_file(file, out_dir, start, end, stem, budget, report)
+        except AudiowaveError as exc:
+            _fail(exc)
+    if as_json:
+        sys.stdout.write(recipe.model_dump_json(indent=2) + "\n")
+        return
+    out.print(
+        f"[bold]{recipe.patch.source} recipe[/bold] for {file.name} "
+        f"{recipe.span.start_s:.2f}-{recipe.span.end_s:.2f} s{f' ({stem} stem)' if stem else ''}"
+    )
+    for i, step in enumerate(recipe.steps, start=1):
+        out.print(f"  {i}. {step}")
+    pitch = f", pitch {recipe.refined.pitch_cents:.0f} cents off" if recipe.refined.pitch_cents is not None else ""
+    out.print(
+        f"similarity {recipe.initial.similarity:.3f} (first guess) → {recipe.refined.similarity:.3f} "
+        f"after {recipe.search.evaluations} renderings in {recipe.search.seconds:.1f} s{pitch}"
+    )
+    out.print(f"files: {out_dir} ({', '.join(recipe.files.values())})")
+
+
+@app.command()
 def demo(out_dir: Annotated[Path, typer.Option("--out", "-o")] = Path("audiowave-out")) -> None:
     """Analyse the bundled example clip and print the report."""
     analyze([EXAMPLE_CLIP], out_dir=out_dir, as_json=False, stems=True, stages=None, pictures=True)

@@ -240,7 +240,9 @@ def create_app(services: Services) -> FastAPI:
         if rel not in (job.artifacts or {}):
             raise ApiError(404, "not_found", f"job {job_id} has no file {path}")
         data = services.store.get_bytes(job.artifacts[rel])
-        media = {"png": "image/png", "flac": "audio/flac", "mid": "audio/midi"}.get(rel.rsplit(".", 1)[-1])
+        media = {"png": "image/png", "flac": "audio/flac", "mid": "audio/midi", "vital": "application/json"}.get(
+            rel.rsplit(".", 1)[-1]
+        )
         return Response(data, media_type=media or "application/octet-stream")
 
     @app.post("/v1/feedback", status_code=201, tags=["feedback"])
@@ -250,12 +252,68 @@ def create_app(services: Services) -> FastAPI:
         fb = jobs.add_feedback(user, body.job_id, body.field, body.verdict, body.value, body.comment)
         return {"feedback_id": fb.id}
 
-    @app.post("/v1/suggest", status_code=501, tags=["recipes"])
-    def suggest(user: UserDep) -> JSONResponse:
-        """Sound-recreation recipes: not built yet (says so rather than returning a made-up recipe)."""
-        return JSONResponse(
-            {"error": "not_implemented", "reason": "recipe suggestion is not built yet"}, status_code=501
-        )
+    @app.post("/v1/suggest", response_model=JobView, status_code=202, tags=["recipes"])
+    def suggest(
+        request: Request,
+        user: UserDep,
+        file: Annotated[UploadFile | None, File(description="a one-shot (or a track with start_s/end_s)")] = None,
+        job_id: Annotated[str, Form(description="instead of a file: a finished analysis job of yours")] = "",
+        stem: Annotated[str, Form(description="with job_id: that job's stem, e.g. 'bass'")] = "",
+        start_s: Annotated[float | None, Form(ge=0)] = None,
+        end_s: Annotated[float | None, Form(gt=0)] = None,
+        budget_s: Annotated[float, Form(ge=1, le=60, description="search time budget")] = 10.0,
+        priority: Annotated[Literal["high", "normal", "low"], Form()] = "normal",
+    ) -> JobView:
+        """Queue a sound-recreation recipe; poll ``GET /v1/suggest/{id}`` for the recipe, preview and Vital preset."""
+        wait = services.limiter.hit(services.settings.submit_rate_limit, "submit", user.id)
+        if wait:
+            raise ApiError(
+                429, "rate_limited", f"too many submissions; retry in {wait:.0f} s", {"Retry-After": str(int(wait))}
+            )
+        if start_s is not None and end_s is not None and end_s <= start_s:
+            raise ApiError(422, "invalid_span", f"end_s ({end_s}) must be after start_s ({start_s})")
+        options = {"kind": "suggest", "start_s": start_s, "end_s": end_s, "stem": stem, "budget_s": budget_s}
+        if job_id:
+            source = owned_job(user, job_id)
+            if source.status != "done" or (source.options or {}).get("kind") == "suggest":
+                raise ApiError(409, "not_ready", f"job {job_id} is not a finished analysis")
+            stored = f"stems/{stem}.flac" if stem else None
+            if stored and stored not in (source.artifacts or {}):
+                have = sorted(
+                    k.removeprefix("stems/").removesuffix(".flac")
+                    for k in source.artifacts or {}
+                    if k.startswith("stems/")
+                )
+                raise ApiError(
+                    404, "no_stem", f"job {job_id} has no stem {stem!r} (it has: {', '.join(have) or 'none'})"
+                )
+            key = source.artifacts[stored] if stored else source.input_key
+            techniques = ((source.result or {}).get("forensics") or {}).get("techniques", [])
+            options |= {"source_job": job_id, "forensics": techniques}
+            job = jobs.submit_stored(user, source.filename, key, options, priority)
+            return job_view(job, with_result=False)
+        if file is None:
+            raise ApiError(422, "no_input", "send a multipart 'file' or the 'job_id' of a finished analysis")
+        if stem:
+            raise ApiError(422, "invalid_request", "'stem' needs the 'job_id' of an analysis that separated it")
+        max_bytes = int(services.settings.max_upload_mb * 1024 * 1024)
+        with tempfile.TemporaryDirectory(prefix="aw-upload-") as tmp:
+            local = Path(tmp) / "upload"
+            filename = Path(file.filename or "upload").name
+            _copy_limited(file, local, max_bytes, services.settings.max_upload_mb)
+            try:
+                probe(local, limits_settings)
+            except InputError as exc:
+                reason = str(exc).replace(str(local.name), filename, 1)
+                raise ApiError(413 if "long" in reason else 415, "bad_audio", reason) from exc
+            job = jobs.submit(user, filename, local, [], priority, options=options)
+        return job_view(job, with_result=False)
+
+    @app.get("/v1/suggest/{job_id}", response_model=JobView, tags=["recipes"])
+    def suggest_status(job_id: str, user: UserDep) -> JobView:
+        """Stage and percent while searching; when done, the recipe and links to its preview, original, picture
+        and Vital preset."""
+        return job_view(owned_job(user, job_id), with_result=True)
 
     @app.get("/v1/queue", tags=["operations"])
     def queue_stats(user: UserDep) -> dict:

@@ -52,20 +52,36 @@ class JobService:
         self.s = services
 
     def submit(
-        self, user: User, filename: str, local: Path, stages: list[str], priority: str, callback_url: str = ""
+        self,
+        user: User,
+        filename: str,
+        local: Path,
+        stages: list[str],
+        priority: str,
+        callback_url: str = "",
+        options: dict | None = None,
     ) -> Job:
+        """Store the upload and queue the job (an analysis of ``stages``, or what ``options['kind']`` says)."""
         with self.s.sessions.begin() as session:
             job = Job(
                 user_id=user.id,
                 filename=filename[:300],
                 priority=priority,
                 callback_url=callback_url,
-                options={"stages": stages},
+                options=options or {"stages": stages},
                 input_key="",
             )
             session.add(job)
             session.flush()
             job.input_key = self.s.store.put_file(input_key(user.id, job.id, filename), local)
+        self.s.queue.enqueue(job.id, priority)
+        return job
+
+    def submit_stored(self, user: User, filename: str, key: str, options: dict, priority: str) -> Job:
+        """Queue a job on an object already stored for this user (e.g. a stem of an earlier analysis)."""
+        with self.s.sessions.begin() as session:
+            job = Job(user_id=user.id, filename=filename[:300], priority=priority, options=options, input_key=key)
+            session.add(job)
         self.s.queue.enqueue(job.id, priority)
         return job
 

@@ -39,12 +39,15 @@ class JobProgress:
         self._last = 0.0
 
     def report(self, stage: str, fraction: float, force: bool = False) -> None:
+        self.report_percent(stage, overall_percent(stage, fraction, self.stages), force)
+
+    def report_percent(self, stage: str, percent: float, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < PROGRESS_INTERVAL_S:
             return
         self._last = now
         with self.s.sessions.begin() as session:
-            set_progress(session, self.d.job_id, stage=stage, percent=overall_percent(stage, fraction, self.stages))
+            set_progress(session, self.d.job_id, stage=stage, percent=percent)
         self.s.queue.heartbeat(self.d, self.consumer)
 
     def start(self, stage: str) -> None:
@@ -74,10 +77,13 @@ class JobWorker:
             # A re-claimed delivery (its worker died) carries the old attempt number: count runs here.
             d.attempt = max(d.attempt, job.attempts + 1)
             job.status, job.attempts, job.stage, job.error = "running", d.attempt, "download", ""
-            user_id, key, stages = job.user_id, job.input_key, list(job.options.get("stages") or [])
+            user_id, key, options = job.user_id, job.input_key, dict(job.options or {})
             callback = job.callback_url
         try:
-            self._run(d, user_id, key, stages)
+            if options.get("kind") == "suggest":
+                self._run_suggest(d, user_id, key, options)
+            else:
+                self._run(d, user_id, key, list(options.get("stages") or []))
             notify(callback, d.job_id, "done")
         except InputError as exc:
             self._fail(d, "failed", str(exc))
@@ -105,12 +111,46 @@ class JobWorker:
             progress.start("upload")
             out = Path(tmp) / "out"
             write_analysis(analysis, out, save_stems=True)
-            artifacts = {}
-            for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "result.json"):
-                rel = path.relative_to(out).as_posix()
-                artifacts[rel] = self.s.store.put_file(f"{user_id}/{d.job_id}/out/{rel}", path)
+            artifacts = self._upload(out, user_id, d.job_id)
             result = analysis.result.model_dump(mode="json")
             _relink(result, out, d.job_id)
+        self._finish(d, user_id, result, artifacts)
+
+    def _run_suggest(self, d: Delivery, user_id: str, key: str, options: dict) -> None:
+        """A recipe job: the search reports its stage and percent; the recipe is the job's result."""
+        from audiowave.recipes.hints import hints_from_forensics
+        from audiowave.recipes.service import suggest_from_file
+
+        progress = JobProgress(self.s, d, self.consumer, [])
+
+        def report(stage: str, fraction: float) -> None:
+            progress.report_percent(stage, round(95.0 * fraction, 1), force=fraction >= 1.0)
+
+        with tempfile.TemporaryDirectory(prefix="aw-job-") as tmp:
+            local = self.s.store.get_file(key, Path(tmp) / Path(key).name)
+            out = Path(tmp) / "out"
+            recipe = suggest_from_file(
+                local,
+                out,
+                options.get("start_s"),
+                options.get("end_s"),
+                "",
+                float(options.get("budget_s", 10.0)),
+                report,
+                hints=hints_from_forensics(options.get("forensics") or [], options.get("stem", "")),
+            )
+            recipe.span.stem = options.get("stem", "")
+            artifacts = self._upload(out, user_id, d.job_id)
+        self._finish(d, user_id, recipe.model_dump(mode="json"), artifacts)
+
+    def _upload(self, out: Path, user_id: str, job_id: str) -> dict[str, str]:
+        artifacts = {}
+        for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name not in ("result.json", "recipe.json")):
+            rel = path.relative_to(out).as_posix()
+            artifacts[rel] = self.s.store.put_file(f"{user_id}/{job_id}/out/{rel}", path)
+        return artifacts
+
+    def _finish(self, d: Delivery, user_id: str, result: dict, artifacts: dict[str, str]) -> None:
         with self.s.sessions.begin() as session:
             done = set_progress(
                 session,

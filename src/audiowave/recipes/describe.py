@@ -1,0 +1,109 @@
+"""The recipe in words: steps a producer can follow on any synth with oscillators, filter and envelopes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audiowave.recipes.patch import Effect, Envelope, Oscillator, Patch
+from audiowave.recipes.synth import midi_to_hz
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+SOURCE_WORDS = {
+    "subtractive": "a subtractive synth (oscillator → filter → amplifier)",
+    "wavetable": "a wavetable synth (a custom single-cycle wave)",
+    "fm": "an FM synth (two operators)",
+    "drum": "a drum synth (pitched sine body and noise)",
+    "sample": "a sampler",
+}
+
+
+def note_name(midi: float) -> str:
+    n = round(midi)
+    cents = round((midi - n) * 100)
+    detune = f" {cents:+d} cents" if cents else ""
+    return f"{NOTE_NAMES[n % 12]}{n // 12 - 1} ({midi_to_hz(midi):.1f} Hz){detune}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _envelope(env: Envelope) -> str:
+    return (
+        f"attack {_ms(env.attack_s)}, decay {_ms(env.decay_s)}, sustain {env.sustain * 100:.0f} %, "
+        f"release {_ms(env.release_s)}"
+    )
+
+
+def _oscillator(i: int, osc: Oscillator) -> str:
+    if osc.waveform == "custom":
+        h = np.abs(np.asarray(osc.harmonics, dtype=float))
+        top = np.argsort(h)[::-1][:6]
+        listed = ", ".join(f"{k + 1}: {20 * np.log10(max(h[k], 1e-6)):.0f} dB" for k in sorted(top) if h[k] > 0)
+        wave = f"a custom single-cycle wave (strongest harmonics {listed}; the Vital preset carries the exact cycle)"
+    else:
+        wave = f"a {osc.waveform} wave"
+    text = f"Oscillator {i}: {wave}"
+    if osc.octave:
+        text += f", octave {osc.octave:+d}"
+    if osc.detune_cents:
+        text += f", detuned {osc.detune_cents:+.0f} cents"
+    if osc.unison > 1:
+        text += f", {osc.unison} unison voices spread over {osc.unison_detune_cents:.0f} cents"
+    if osc.level < 0.99:
+        text += f", level {20 * np.log10(max(osc.level, 1e-6)):.1f} dB"
+    return text + "."
+
+
+def _effect(effect: Effect) -> str:
+    p = effect.params
+    if effect.kind == "distortion":
+        return f"distortion, drive {p.get('drive_db', 25):.0f} dB"
+    if effect.kind == "reverb":
+        return f"reverb, room size {p.get('room_size', 0.5) * 100:.0f} %, wet {p.get('wet_level', 0.33) * 100:.0f} %"
+    if effect.kind == "delay":
+        return (
+            f"delay {p.get('delay_seconds', 0.5) * 1000:.0f} ms, feedback {p.get('feedback', 0) * 100:.0f} %, "
+            f"mix {p.get('mix', 0.5) * 100:.0f} %"
+        )
+    if effect.kind == "chorus":
+        depth, mix = p.get("depth", 0.25) * 100, p.get("mix", 0.5) * 100
+        return f"chorus {p.get('rate_hz', 1):.2f} Hz, depth {depth:.0f} %, mix {mix:.0f} %"
+    if effect.kind == "bitcrush":
+        return f"bit crusher to {p.get('bit_depth', 8):.0f} bits"
+    return f"compressor, threshold {p.get('threshold_db', 0):.0f} dB, ratio {p.get('ratio', 1):.1f}:1"
+
+
+def steps(patch: Patch) -> list[str]:
+    if patch.source == "sample" and patch.sample is not None:
+        s = patch.sample
+        return [
+            f"Load the library sample '{s.name}' ({s.path}) into a sampler.",
+            f"Play it pitched {s.pitch_semitones:+.2f} semitones and time-stretched ×{s.stretch:.3f}.",
+        ]
+    out = [f"Start from an init patch on {SOURCE_WORDS[patch.source]}."]
+    out += [_oscillator(i, osc) for i, osc in enumerate(patch.oscillators, start=1)]
+    if patch.fm is not None:
+        out.append(
+            f"FM: a sine modulator at {patch.fm.ratio:g}× the note frequency modulates oscillator 1 with "
+            f"index {patch.fm.index:.1f} at the start, falling with a {_ms(patch.fm.index_decay_s)} time "
+            "constant (on a DX-style synth: operator 2 → operator 1, its level envelope decaying)."
+        )
+    if patch.noise_level > 0:
+        out.append(f"Mix in white noise at {20 * np.log10(patch.noise_level):.1f} dB.")
+    f = patch.filter
+    if f.type != "off":
+        text = f"Filter: {f.type} 12 dB/oct, cutoff {f.cutoff_hz:.0f} Hz, resonance {f.resonance * 100:.0f} %"
+        if abs(f.env_octaves) >= 0.05:
+            text += f"; filter envelope {f.env_octaves:+.1f} octaves ({_envelope(f.envelope)})"
+        out.append(text + ".")
+    out.append(f"Amplifier envelope: {_envelope(patch.amp)}.")
+    if abs(patch.pitch.semitones) >= 0.1:
+        out.append(
+            f"Pitch envelope: start {patch.pitch.semitones:+.1f} semitones from the note and glide to it "
+            f"with a {_ms(patch.pitch.time_s)} time constant."
+        )
+    if patch.fx:
+        out.append("Effects, in order: " + " → ".join(_effect(e) for e in patch.fx) + ".")
+    out.append(f"Play {note_name(patch.note_midi)} and hold the key for {_ms(patch.duration_s)}.")
+    return out

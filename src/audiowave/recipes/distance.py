@@ -1,0 +1,117 @@
+"""How far a rendering is from the original: multi-resolution spectral distance, envelope and pitch distance.
+
+Both signals are brought to the same RMS first, so the scores judge timbre and shape, not level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+from scipy.signal import stft
+
+FFT_SIZES = (2048, 512)  # mel spectrogram resolutions
+MEL_BANDS = {2048: 96, 512: 48}
+LTAS_FFT = 8192  # long-term average spectrum: partial positions without beating or phase
+FLOOR_DB = 60.0
+DB_SCALE = 20.0  # a 20 dB difference everywhere scores 1
+HOP_S = 0.005
+
+
+@dataclass(frozen=True)
+class Scores:
+    spectral: float  # mean log-mel difference (two resolutions) + long-term spectrum difference, in 20 dB units
+    envelope: float  # mean |level difference| in dB / FLOOR_DB (0 = same loudness contour)
+    pitch_cents: float | None  # mean |f0 difference| where both are voiced; None when either is unpitched
+
+    @property
+    def total(self) -> float:
+        return self.spectral + self.envelope
+
+    @property
+    def similarity(self) -> float:
+        """0..1, 1 = indistinguishable by these measures (exp(-total))."""
+        return float(np.exp(-self.total))
+
+
+def _same_length(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = max(len(a), len(b))
+    return np.pad(a, (0, n - len(a))), np.pad(b, (0, n - len(b)))
+
+
+def _rms_normalised(x: np.ndarray) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    return x / rms if rms > 0 else x
+
+
+class Target:
+    """The original, analysed once; :meth:`spectral` and :meth:`envelope` score candidate renderings."""
+
+    def __init__(self, audio: np.ndarray, sr: int) -> None:
+        self.sr = sr
+        self.audio = _rms_normalised(np.asarray(audio, dtype=np.float64))
+        self.n = len(self.audio)
+        self._mels = {size: librosa.filters.mel(sr=sr, n_fft=size, n_mels=MEL_BANDS[size]) for size in FFT_SIZES}
+        self._ref = {size: self._mel_db(self.audio, size) for size in FFT_SIZES}
+        self._ltas = self._ltas_db(self.audio)
+        self._env = self._envelope_db(self.audio)
+
+    @staticmethod
+    def _power(x: np.ndarray, size: int) -> np.ndarray:
+        return np.abs(stft(x, nperseg=size, noverlap=size * 3 // 4, boundary=None, padded=True)[2]) ** 2
+
+    def _mel_db(self, x: np.ndarray, size: int) -> np.ndarray:
+        return 10 * np.log10(np.maximum(self._mels[size] @ self._power(x, size), 1e-20))
+
+    def _ltas_db(self, x: np.ndarray) -> np.ndarray:
+        size = min(LTAS_FFT, 1 << int(np.log2(max(len(x), 256))))
+        return 10 * np.log10(np.maximum(self._power(x, size).mean(axis=1), 1e-20))
+
+    @staticmethod
+    def _db_distance(a: np.ndarray, ref: np.ndarray) -> float:
+        floor = ref.max() - FLOOR_DB
+        return float(np.mean(np.abs(np.maximum(a, floor) - np.maximum(ref, floor))) / DB_SCALE)
+
+    def _envelope_db(self, x: np.ndarray) -> np.ndarray:
+        hop = max(1, int(HOP_S * self.sr))
+        rms = librosa.feature.rms(y=x, frame_length=4 * hop, hop_length=hop, center=True)[0]
+        return 20 * np.log10(np.maximum(rms, 1e-9))
+
+    def _fit(self, candidate: np.ndarray) -> np.ndarray:
+        x = np.asarray(candidate, dtype=np.float64)[: self.n]
+        return _rms_normalised(np.pad(x, (0, self.n - len(x))))
+
+    def spectral(self, candidate: np.ndarray) -> float:
+        x = self._fit(candidate)
+        mel = np.mean([self._db_distance(self._mel_db(x, size), ref) for size, ref in self._ref.items()])
+        return float(mel + self._db_distance(self._ltas_db(x), self._ltas))
+
+    def envelope(self, candidate: np.ndarray) -> float:
+        env = self._envelope_db(self._fit(candidate))
+        top = self._env.max()
+        a = np.maximum(env, top - FLOOR_DB)
+        b = np.maximum(self._env, top - FLOOR_DB)
+        return float(np.mean(np.abs(a - b)) / FLOOR_DB)
+
+    def scores(self, candidate: np.ndarray, pitch: float | None = None) -> Scores:
+        """Spectral and envelope distance of ``candidate``; ``pitch`` (cents) is measured by the caller."""
+        return Scores(self.spectral(candidate), self.envelope(candidate), pitch)
+
+
+def f0_track(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """pYIN f0 (Hz, NaN where unvoiced) and voiced flags, 10 ms hop."""
+    frame = 1 << int(np.ceil(np.log2(2.2 * sr / 30.0)))  # two periods of the lowest f0
+    f0, voiced, _ = librosa.pyin(
+        np.asarray(x, dtype=np.float64), fmin=30.0, fmax=2000.0, sr=sr, frame_length=frame, hop_length=int(0.01 * sr)
+    )
+    return f0, voiced
+
+
+def pitch_distance(a: np.ndarray, b: np.ndarray, sr: int) -> float | None:
+    fa, va = f0_track(a, sr)
+    fb, vb = f0_track(b, sr)
+    both = va & vb
+    if both.sum() < 5:
+        return None
+    return float(np.mean(np.abs(1200 * np.log2(fa[both] / fb[both]))))

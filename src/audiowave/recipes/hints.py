@@ -1,0 +1,46 @@
+"""Effect hints for a recipe from the analysis' forensics section: what was detected on that stem (or the mix)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from audiowave.recipes.patch import Effect
+
+
+def _effect(effect: str, p: dict) -> Effect | None:
+    if effect == "reverb":
+        rt60 = float(p.get("rt60_s", 1.0))
+        return Effect(
+            kind="reverb",
+            params={
+                "room_size": float(np.clip((rt60 - 0.3) / 4.0, 0.05, 1.0)),
+                "wet_level": float(np.clip(p.get("diffuseness", 0.3), 0.05, 0.8)),
+                "dry_level": 0.8,
+            },
+        )
+    if effect == "delay":
+        return Effect(
+            kind="delay",
+            params={
+                "delay_seconds": float(np.clip(p.get("time_s", 0.25), 0.01, 2.0)),
+                "feedback": float(np.clip(p.get("feedback", 0.3), 0.0, 0.9)),
+                "mix": 0.3,
+            },
+        )
+    if effect == "distortion":
+        return Effect(kind="distortion", params={"drive_db": 25.0 if p.get("kind") == "hard/fuzz" else 12.0})
+    if effect == "bitcrush":
+        return Effect(kind="bitcrush", params={"bit_depth": float(np.clip(p.get("effective_bits", 8.0), 2, 16))})
+    return None
+
+
+def hints_from_forensics(techniques: Iterable[dict], stem: str = "") -> list[Effect]:
+    """Effects detected on ``stem`` (else on the mix), as starting points for the recipe's FX chain."""
+    techniques = [t for t in techniques if t.get("detected")]
+    chosen = [t for t in techniques if stem and t.get("source") == stem] or [
+        t for t in techniques if t.get("source") == "mix"
+    ]
+    effects = (_effect(t["effect"], t.get("parameters") or {}) for t in chosen)
+    return [e for e in effects if e is not None]

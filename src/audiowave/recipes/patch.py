@@ -1,0 +1,92 @@
+"""The recipe's sound: a synth patch that :mod:`audiowave.recipes.synth` renders.
+
+Units are the ones a producer reads on a synth panel: seconds, hertz, cents, semitones, decibels.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Waveform = Literal["sine", "triangle", "saw", "square", "custom"]
+Source = Literal["subtractive", "wavetable", "fm", "drum", "sample"]
+FilterType = Literal["off", "lowpass", "highpass", "bandpass"]
+EffectKind = Literal["distortion", "bitcrush", "chorus", "delay", "reverb", "compressor"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Oscillator(_Model):
+    waveform: Waveform
+    octave: int = Field(0, ge=-3, le=3)
+    detune_cents: float = Field(0.0, ge=-100, le=100)
+    unison: int = Field(1, ge=1, le=16, description="stacked voices")
+    unison_detune_cents: float = Field(0.0, ge=0, le=100, description="spread between the outermost voices")
+    level: float = Field(1.0, ge=0, le=1)
+    harmonics: list[float] = Field(
+        default_factory=list, description="custom single cycle: amplitude of harmonics 1..N (waveform 'custom')"
+    )
+
+
+class Envelope(_Model):
+    """ADSR: linear attack; decay and release fall exponentially (-40 dB of the way in the stated time)."""
+
+    attack_s: float = Field(0.005, ge=0.0005, le=10)
+    decay_s: float = Field(0.3, ge=0.005, le=20)
+    sustain: float = Field(1.0, ge=0, le=1)
+    release_s: float = Field(0.1, ge=0.005, le=20)
+
+
+class Filter(_Model):
+    type: FilterType = "off"
+    cutoff_hz: float = Field(20000.0, ge=20, le=20000)
+    resonance: float = Field(0.0, ge=0, le=0.98, description="0 = flat, near 1 = self-oscillating")
+    env_octaves: float = Field(0.0, ge=-8, le=8, description="cutoff shift at full filter-envelope level")
+    envelope: Envelope = Field(default_factory=lambda: Envelope(attack_s=0.001, decay_s=0.3, sustain=0.0))
+
+
+class PitchEnvelope(_Model):
+    """The pitch starts ``semitones`` away from the note and glides to it (time constant ``time_s``)."""
+
+    semitones: float = Field(0.0, ge=-48, le=48)
+    time_s: float = Field(0.05, ge=0.001, le=5)
+
+
+class FM(_Model):
+    """Two-operator FM: a sine modulator at ``ratio`` x the note frequency modulates the oscillators' phase."""
+
+    ratio: float = Field(1.0, ge=0.25, le=16)
+    index: float = Field(1.0, ge=0, le=20, description="modulation index at the start of the note")
+    index_decay_s: float = Field(1.0, ge=0.005, le=20, description="time constant of the index fall")
+
+
+class Effect(_Model):
+    kind: EffectKind
+    params: dict[str, float] = Field(default_factory=dict, description="pedalboard parameter names and values")
+
+
+class SampleSource(_Model):
+    """For sampled sounds: the closest library sample and how it was played."""
+
+    name: str
+    path: str
+    pitch_semitones: float = 0.0
+    stretch: float = 1.0
+    similarity: float = Field(ge=-1, le=1)
+
+
+class Patch(_Model):
+    source: Source
+    note_midi: float = Field(60.0, ge=0, le=127, description="the played note (fractional = detuned)")
+    duration_s: float = Field(0.5, ge=0.01, le=30, description="how long the key is held")
+    oscillators: list[Oscillator] = Field(default_factory=list)
+    noise_level: float = Field(0.0, ge=0, le=1, description="white noise mixed before the filter")
+    fm: FM | None = None
+    amp: Envelope = Field(default_factory=Envelope)
+    filter: Filter = Field(default_factory=Filter)
+    pitch: PitchEnvelope = Field(default_factory=PitchEnvelope)
+    fx: list[Effect] = Field(default_factory=list)
+    sample: SampleSource | None = None

@@ -1,0 +1,145 @@
+"""Parameter search: CMA-ES (the ``cma`` package) over a patch's continuous settings within a time budget.
+
+A :class:`Knob` maps one patch field to [0, 1] (log scale for times and frequencies), so the search
+works on a unit cube; discrete choices (shape, source, unison count, which effects) stay fixed here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cma
+import numpy as np
+
+from audiowave.recipes.patch import Patch
+
+SIGMA0 = 0.1  # initial CMA-ES step in unit-cube coordinates: the first guess is already measured
+
+
+@dataclass(frozen=True)
+class Knob:
+    path: str  # dotted path into the patch dict, list indices as numbers: "oscillators.0.unison_detune_cents"
+    low: float
+    high: float
+    log: bool = False
+
+    def to_unit(self, value: float) -> float:
+        v = float(np.clip(value, self.low, self.high))
+        if self.log:
+            return float(np.log(v / self.low) / np.log(self.high / self.low))
+        return (v - self.low) / (self.high - self.low)
+
+    def from_unit(self, u: float) -> float:
+        u = float(np.clip(u, 0.0, 1.0))
+        if self.log:
+            return float(self.low * (self.high / self.low) ** u)
+        return float(self.low + u * (self.high - self.low))
+
+
+def _get(d: dict, path: str):
+    for part in path.split("."):
+        d = d[int(part)] if isinstance(d, list) else d[part]
+    return d
+
+
+def _set(d: dict, path: str, value: float) -> None:
+    *head, last = path.split(".")
+    for part in head:
+        d = d[int(part)] if isinstance(d, list) else d[part]
+    if isinstance(d, list):
+        d[int(last)] = value
+    else:
+        d[last] = value
+
+
+EFFECT_KNOBS = {
+    "distortion": (("drive_db", 0.0, 40.0, False),),
+    "reverb": (("room_size", 0.0, 1.0, False), ("wet_level", 0.0, 1.0, False)),
+    "delay": (("feedback", 0.0, 0.9, False), ("mix", 0.0, 1.0, False)),
+    "chorus": (("rate_hz", 0.05, 10.0, True), ("depth", 0.0, 1.0, False), ("mix", 0.0, 1.0, False)),
+    "compressor": (("threshold_db", -40.0, 0.0, False), ("ratio", 1.0, 20.0, True)),
+    "bitcrush": (("bit_depth", 2.0, 16.0, False),),
+}
+
+
+def knobs_for(patch: Patch, length_s: float) -> list[Knob]:
+    """The continuous settings worth searching for this patch."""
+    knobs = [
+        Knob("note_midi", patch.note_midi - 0.25, patch.note_midi + 0.25),
+        Knob("duration_s", 0.01, max(length_s, 0.02), log=True),
+        Knob("amp.attack_s", 0.0005, 2.0, log=True),
+        Knob("amp.decay_s", 0.005, 10.0, log=True),
+        Knob("amp.sustain", 0.0, 1.0),
+        Knob("amp.release_s", 0.005, 5.0, log=True),
+        Knob("pitch.semitones", -24.0, 36.0),
+        Knob("pitch.time_s", 0.002, 1.0, log=True),
+    ]
+    if patch.filter.type != "off":
+        knobs += [
+            Knob("filter.cutoff_hz", 30.0, 18000.0, log=True),
+            Knob("filter.resonance", 0.0, 0.95),
+            Knob("filter.env_octaves", -2.0, 7.0),
+            Knob("filter.envelope.decay_s", 0.005, 10.0, log=True),
+            Knob("filter.envelope.sustain", 0.0, 1.0),
+        ]
+    for i, osc in enumerate(patch.oscillators):
+        if osc.unison > 1:
+            knobs.append(Knob(f"oscillators.{i}.unison_detune_cents", 0.0, 80.0))
+        if i > 0:
+            knobs.append(Knob(f"oscillators.{i}.level", 0.0, 1.0))
+    if patch.noise_level > 0:
+        knobs.append(Knob("noise_level", 0.0, 1.0))
+    if patch.fm is not None:
+        knobs += [Knob("fm.index", 0.0, 15.0), Knob("fm.index_decay_s", 0.005, 10.0, log=True)]
+    for i, effect in enumerate(patch.fx):
+        knobs += [Knob(f"fx.{i}.params.{name}", lo, hi, log) for name, lo, hi, log in EFFECT_KNOBS[effect.kind]]
+    return knobs
+
+
+def apply(patch: Patch, knobs: list[Knob], unit: np.ndarray) -> Patch:
+    d = patch.model_dump()
+    for knob, u in zip(knobs, unit, strict=True):
+        _set(d, knob.path, knob.from_unit(u))
+    return Patch.model_validate(d)
+
+
+def encode(patch: Patch, knobs: list[Knob]) -> np.ndarray:
+    d = patch.model_dump()
+    return np.array([k.to_unit(_get(d, k.path)) for k in knobs])
+
+
+@dataclass
+class SearchResult:
+    patch: Patch
+    loss: float
+    start_loss: float
+    evaluations: int
+    seconds: float
+
+
+def refine(
+    patch: Patch, loss: Callable[[Patch], float], length_s: float, budget_s: float, seed: int = 1
+) -> SearchResult:
+    """CMA-ES from ``patch`` until ``budget_s`` has passed or the search converges."""
+    started = time.monotonic()
+    knobs = knobs_for(patch, length_s)
+    x0 = encode(patch, knobs)
+    start_loss = best_loss = loss(patch)
+    best, evaluations = patch, 1
+    es = cma.CMAEvolutionStrategy(
+        x0, SIGMA0, {"bounds": [0.0, 1.0], "seed": seed, "verbose": -9, "tolfun": 1e-5, "tolx": 1e-5}
+    )
+    while not es.stop() and time.monotonic() - started < budget_s:
+        xs = es.ask()
+        values = []
+        for x in xs:
+            candidate = apply(patch, knobs, x)
+            value = loss(candidate)
+            values.append(value)
+            evaluations += 1
+            if value < best_loss:
+                best, best_loss = candidate, value
+        es.tell(xs, values)
+    return SearchResult(best, best_loss, start_loss, evaluations, time.monotonic() - started)

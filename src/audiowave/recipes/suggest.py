@@ -1,0 +1,169 @@
+"""``suggest``: from audio to a verified recipe.
+
+Measure the sound at SEARCH_SR (content up to 11 kHz, where the scores are taken), render every first
+guess and keep the closest, try discrete variants (unison, effects, the forensics stage's hints), refine
+the two best by CMA-ES within the time budget, then score the winner against the original (spectral,
+envelope, pitch) and render it at full rate as the preview.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+from audiowave import __version__
+from audiowave.errors import InputError
+from audiowave.recipes import estimate
+from audiowave.recipes.describe import steps
+from audiowave.recipes.distance import Target, pitch_distance
+from audiowave.recipes.measure import measure
+from audiowave.recipes.patch import Effect, Patch
+from audiowave.recipes.refine import refine
+from audiowave.recipes.result import Candidate, Recipe, RecipeScores, SearchInfo, Span
+from audiowave.recipes.synth import render
+from audiowave.schema import BackendInfo
+
+SEARCH_SR = 22050
+MAX_SPAN_S = 6.0
+MIN_SPAN_S = 0.05
+SILENCE_DB = -60.0
+VERIFY_RESERVE_S = 1.0  # what the full-rate render and pitch scoring take, kept out of the search budget
+PREVIEW_SR = 44100
+Progress = Callable[[str, float], None]
+
+BACKEND = BackendInfo(
+    name="audiowave-recipes",
+    version=__version__,
+    model="own wavetable/FM/drum synth + pedalboard effects; CMA-ES refinement",
+    licence="Apache-2.0",
+    note="signal processing and search; no learned model",
+)
+
+
+@dataclass
+class Suggestion:
+    recipe: Recipe
+    original: np.ndarray  # mono, at ``sample_rate``
+    preview: np.ndarray
+    sample_rate: int
+
+
+def _variants(patch: Patch, hints: Sequence[Effect]) -> list[Patch]:
+    out = []
+    if patch.source in ("subtractive", "wavetable") and patch.oscillators and patch.oscillators[0].unison == 1:
+        p = patch.model_copy(deep=True)
+        p.oscillators[0].unison, p.oscillators[0].unison_detune_cents = 5, 20.0
+        out.append(p)
+    kinds = {e.kind for e in patch.fx}
+    extra = [*hints, Effect(kind="reverb", params={"room_size": 0.5, "wet_level": 0.25, "dry_level": 0.8})]
+    if patch.source in ("subtractive", "fm", "drum"):
+        extra.append(Effect(kind="distortion", params={"drive_db": 15.0}))
+    for effect in extra:
+        if effect.kind not in kinds:
+            out.append(patch.model_copy(update={"fx": [*patch.fx, effect]}, deep=True))
+    return out
+
+
+def prepare(audio: np.ndarray, sr: int, start_s: float | None, end_s: float | None) -> tuple[np.ndarray, float, float]:
+    """Mono span, trimmed of leading/trailing silence, at most MAX_SPAN_S; raises InputError when unusable."""
+    mono = np.asarray(audio, dtype=np.float64)
+    mono = mono.mean(axis=0) if mono.ndim == 2 else mono
+    total = len(mono) / sr
+    start = 0.0 if start_s is None else float(start_s)
+    end = total if end_s is None else min(float(end_s), total)
+    if start < 0 or start >= total:
+        raise InputError(f"the span must start between 0 and {total:.2f} s (the audio's length), not at {start:.2f} s")
+    if end <= start:
+        raise InputError(f"the span's end ({end:.2f} s) must come after its start ({start:.2f} s)")
+    span = mono[int(start * sr) : int(end * sr)]
+    if not np.any(span):
+        raise InputError("the span is silent: nothing to recreate")
+    level = 20 * np.log10(np.maximum(np.abs(span), 1e-12))
+    loud = np.flatnonzero(level > level.max() + SILENCE_DB)
+    first, last = int(loud[0]), int(loud[-1]) + 1
+    span = span[first : min(last, first + int(MAX_SPAN_S * sr))]
+    if len(span) < MIN_SPAN_S * sr:
+        raise InputError(f"the sound lasts under {MIN_SPAN_S * 1000:.0f} ms: too short to recreate")
+    return span, start + first / sr, start + first / sr + len(span) / sr
+
+
+def suggest(
+    audio: np.ndarray,
+    sr: int,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    stem: str = "",
+    budget_s: float = 10.0,
+    fx_hints: Sequence[Effect] = (),
+    progress: Progress | None = None,
+) -> Suggestion:
+    report = progress or (lambda _stage, _fraction: None)
+    started = time.monotonic()
+    span, t0, t1 = prepare(audio, sr, start_s, end_s)
+    x = soxr.resample(span, sr, SEARCH_SR) if sr != SEARCH_SR else span
+    length_s = len(x) / SEARCH_SR
+    report("measure", 0.0)
+    target = Target(x, SEARCH_SR)
+    m = measure(x, SEARCH_SR)
+
+    def loss(p: Patch) -> float:
+        y = render(p, SEARCH_SR, length_s)
+        return target.spectral(y) + target.envelope(y)
+
+    report("screen", 0.1)
+    scored = sorted(((loss(p), p) for p in estimate.candidates(m)), key=lambda lp: lp[0])
+    candidates = [Candidate(source=p.source, loss=round(v, 4)) for v, p in scored]
+    initial = scored[0][1]
+    finalists = []
+    for base_loss, patch in scored[:2]:
+        for variant in _variants(patch, fx_hints):
+            v = loss(variant)
+            if v < base_loss * 0.99:
+                base_loss, patch = v, variant
+        finalists.append((base_loss, patch))
+    remaining = max(0.5, budget_s - VERIFY_RESERVE_S - (time.monotonic() - started))
+    searches = []
+    for share, (_, patch) in zip((0.65, 0.35), finalists, strict=False):
+        report(f"refine {patch.source}", 0.2 + 0.7 * len(searches) / len(finalists))
+        searches.append(refine(patch, loss, length_s, remaining * share))
+    for c in candidates:
+        c.refined_loss = next((round(s.loss, 4) for s in searches if s.patch.source == c.source), None)
+    best = min(searches, key=lambda s: s.loss)
+    report("verify", 0.9)
+    original = soxr.resample(span, sr, PREVIEW_SR) if sr != PREVIEW_SR else span
+    preview = _matched(render(best.patch, PREVIEW_SR, len(original) / PREVIEW_SR), original)
+    found, first = render(best.patch, SEARCH_SR, length_s), render(initial, SEARCH_SR, length_s)
+    pitch = pitch_distance(x, found, SEARCH_SR) if m.pitched else None
+    first_pitch = pitch_distance(x, first, SEARCH_SR) if m.pitched else None
+    recipe = Recipe(
+        backend=BACKEND,
+        span=Span(start_s=round(t0, 4), end_s=round(t1, 4), stem=stem),
+        patch=best.patch,
+        steps=steps(best.patch),
+        initial=RecipeScores.of(target.scores(first, pitch=first_pitch)),
+        refined=RecipeScores.of(target.scores(found, pitch=pitch)),
+        candidates=candidates,
+        search=SearchInfo(
+            evaluations=sum(s.evaluations for s in searches),
+            seconds=round(time.monotonic() - started, 2),
+            budget_s=budget_s,
+        ),
+        level_dbfs=round(20 * np.log10(max(_rms(original), 1e-12)), 2),
+    )
+    report("verify", 1.0)
+    return Suggestion(recipe, original.astype(np.float32), preview, PREVIEW_SR)
+
+
+def _rms(a: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.asarray(a, dtype=np.float64) ** 2)))
+
+
+def _matched(rendering: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """The rendering at the original's RMS level (peak kept under 0 dBFS)."""
+    y = rendering * (_rms(original) / max(_rms(rendering), 1e-12))
+    peak = float(np.max(np.abs(y)))
+    return (y * (0.99 / peak if peak > 0.99 else 1.0)).astype(np.float32)

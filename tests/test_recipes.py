@@ -1,0 +1,153 @@
+"""Recipes: the synth engine, measurements, the search, the Vital export, the CLI and the HTTP API."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from cli_runner import cli
+
+from audiowave.recipes.distance import Target
+from audiowave.recipes.measure import measure
+from audiowave.recipes.patch import Effect, Envelope, Filter, Oscillator, Patch
+from audiowave.recipes.suggest import suggest
+from audiowave.recipes.synth import envelope_curve, render, shape_harmonics, wavetable
+from audiowave.recipes.vital import to_vital
+
+from service_fixtures import new_user, worker_for
+
+SR = 22050
+
+
+def bass_patch(**changes) -> Patch:
+    patch = Patch(
+        source="subtractive",
+        note_midi=45,
+        duration_s=0.5,
+        oscillators=[Oscillator(waveform="saw")],
+        amp=Envelope(attack_s=0.005, decay_s=0.3, sustain=0.5, release_s=0.15),
+        filter=Filter(type="lowpass", cutoff_hz=800, resonance=0.3, env_octaves=2.0),
+    )
+    return patch.model_copy(update=changes)
+
+
+def harmonic_db(x: np.ndarray, f0: float, k: int) -> float:
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    freqs = np.fft.rfftfreq(len(x), 1 / SR)
+    return float(20 * np.log10(spec[np.abs(freqs - k * f0) < f0 * 0.2].max() + 1e-12))
+
+
+def test_shapes_have_their_harmonics_and_the_filter_and_envelope_act():
+    steady = dict(duration_s=1.0, amp=Envelope(attack_s=0.001, decay_s=0.1, sustain=1.0), filter=Filter())
+    saw = render(bass_patch(**steady), SR)[2000:18000]
+    square = render(bass_patch(**steady, oscillators=[Oscillator(waveform="square")]), SR)[2000:18000]
+    assert harmonic_db(saw, 110, 2) - harmonic_db(saw, 110, 1) == pytest.approx(-6.0, abs=1.0)  # saw: 1/k
+    assert harmonic_db(square, 110, 2) - harmonic_db(square, 110, 1) < -40  # square: odd harmonics only
+    dark = render(bass_patch(**{**steady, "filter": Filter(type="lowpass", cutoff_hz=150)}), SR)[2000:18000]
+    assert (
+        harmonic_db(dark, 110, 8) - harmonic_db(dark, 110, 1) < harmonic_db(saw, 110, 8) - harmonic_db(saw, 110, 1) - 20
+    )
+    env = envelope_curve(Envelope(attack_s=0.01, decay_s=0.1, sustain=0.5, release_s=0.2), 0.5, SR, SR)
+    assert env[int(0.01 * SR)] == pytest.approx(1.0, abs=0.01) and env[int(0.45 * SR)] == pytest.approx(0.5, abs=0.01)
+    assert env[int(0.7 * SR)] == pytest.approx(0.005, abs=0.002)  # -40 dB of the way after the release time
+    assert np.array_equal(render(bass_patch(), SR), render(bass_patch(), SR))  # deterministic
+    assert np.allclose(wavetable(shape_harmonics("sine", 4), 64), np.sin(2 * np.pi * np.arange(64) / 64), atol=1e-9)
+
+
+def test_distance_is_zero_for_the_same_sound_and_grows_with_the_difference():
+    target = Target(render(bass_patch(), SR), SR)
+    assert target.spectral(render(bass_patch(), SR)) == pytest.approx(0.0, abs=1e-9)
+    near = target.spectral(render(bass_patch(filter=Filter(type="lowpass", cutoff_hz=1000, env_octaves=2.0)), SR))
+    far = target.spectral(render(bass_patch(filter=Filter(type="lowpass", cutoff_hz=4000, env_octaves=2.0)), SR))
+    other = target.spectral(render(bass_patch(oscillators=[Oscillator(waveform="sine")]), SR))
+    assert 0 < near < far and near < other
+    # level does not count: the same sound 12 dB quieter is the same sound
+    assert target.spectral(0.25 * render(bass_patch(), SR)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_measurements_recover_note_envelope_and_shape():
+    m = measure(render(bass_patch(), SR).astype(np.float64), SR)
+    assert m.pitched and 12 * np.log2(m.f0_hz / 110.0) == pytest.approx(0.0, abs=0.1)
+    assert m.amp.sustain == pytest.approx(0.5, abs=0.15) and m.hold_s == pytest.approx(0.5, abs=0.1)
+    assert m.amp.release_s == pytest.approx(0.15, rel=0.5)
+    assert m.brightness_drop_octaves > 0.5  # the filter envelope closes
+
+
+def test_suggest_refines_a_known_one_shot_and_explains_it():
+    truth = bass_patch(fx=[Effect(kind="reverb", params={"room_size": 0.4, "wet_level": 0.2, "dry_level": 0.8})])
+    audio = render(truth, 44100)
+    stages = []
+    s = suggest(np.stack([audio, audio]), 44100, budget_s=4.0, progress=lambda st, f: stages.append(st))
+    r = s.recipe
+    assert r.backend.name == "audiowave-recipes" and {"measure", "screen", "verify"} <= set(stages)
+    assert abs(r.patch.note_midi - 45) < 0.15 and r.refined.pitch_cents < 15
+    assert r.refined.similarity >= r.initial.similarity - 0.01 and r.refined.similarity > 0.8
+    assert r.search.evaluations > 50 and r.search.seconds < 4.0 + 3.0
+    assert {c.source for c in r.candidates} >= {"subtractive", "wavetable", "fm"}
+    assert any("Amplifier envelope" in step for step in r.steps) and any("A2" in step for step in r.steps)
+    assert len(s.preview) == len(s.original) and s.sample_rate == 44100
+
+
+def test_vital_export_carries_the_cycle_envelopes_and_filter():
+    patch = bass_patch(fx=[Effect(kind="distortion", params={"drive_db": 12.0})])
+    preset = to_vital(patch, "bass")
+    settings = preset["settings"]
+    assert preset["preset_name"] == "bass" and settings["osc_1_on"] == 1.0
+    cycle = np.frombuffer(
+        base64.b64decode(settings["wavetables"][0]["groups"][0]["components"][0]["keyframes"][0]["wave_data"]), "<f4"
+    )
+    assert len(cycle) == 2048 and np.argmax(np.abs(np.fft.rfft(cycle))) == 1  # a saw's fundamental leads
+    assert settings["env_1_attack"] ** 4 == pytest.approx(0.005, rel=1e-3)  # Vital stores the 4th root of seconds
+    assert settings["filter_1_cutoff"] == pytest.approx(69 + 12 * np.log2(800 / 440), abs=1e-6)
+    assert settings["modulations"][0] == {"source": "env_2", "destination": "filter_1_cutoff"}
+    assert settings["modulation_1_amount"] == pytest.approx(24 / 128) and settings["distortion_on"] == 1.0
+    json.dumps(preset)
+
+
+def test_cli_suggest_writes_the_recipe_files_and_refuses_a_bad_span(tmp_path):
+    wav = tmp_path / "pluck.wav"
+    sf.write(wav, render(bass_patch(), 44100), 44100)
+    run = cli("suggest", str(wav), "--budget", "2", "--out", str(tmp_path / "r"))
+    assert run.returncode == 0, run.stderr
+    assert "similarity" in run.stdout and "Amplifier envelope" in run.stdout
+    assert {p.name for p in (tmp_path / "r").iterdir()} == {
+        "recipe.json",
+        "original.flac",
+        "preview.flac",
+        "comparison.png",
+        "recipe.vital",
+    }
+    recipe = json.loads((tmp_path / "r" / "recipe.json").read_text())
+    assert recipe["files"]["vital"] == "recipe.vital" and recipe["refined"]["similarity"] > 0.7
+    bad = cli("suggest", str(wav), "--start", "5")
+    assert bad.returncode == 2 and "must start between 0 and" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_api_suggest_runs_as_a_job_and_serves_the_preview(api):
+    services, client = api
+    _, key = new_user(services, "ada")
+    h = {"X-API-Key": key}
+    buf = io.BytesIO()
+    sf.write(buf, render(bass_patch(), 44100), 44100, format="WAV")
+    r = client.post(
+        "/v1/suggest", headers=h, files={"file": ("pluck.wav", buf.getvalue(), "audio/wav")}, data={"budget_s": "2"}
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    assert worker_for(services).run_once(block_ms=0) == job_id
+    done = client.get(f"/v1/suggest/{job_id}", headers=h).json()
+    assert done["status"] == "done" and done["result"]["patch"]["source"] in {"subtractive", "wavetable"}
+    preview = client.get(done["links"]["preview.flac"], headers=h)
+    assert preview.status_code == 200 and preview.content[:4] == b"fLaC"
+    vital = client.get(done["links"]["recipe.vital"], headers=h).json()
+    assert vital["settings"]["osc_1_on"] == 1.0
+    # a span of an analysis without separated stems is refused with the reason; so is a request with nothing
+    no_stem = client.post("/v1/suggest", headers=h, data={"job_id": job_id, "stem": "bass"})
+    assert no_stem.status_code == 409 and "not a finished analysis" in no_stem.json()["reason"]
+    assert client.post("/v1/suggest", headers=h, data={}).json()["error"] == "no_input"
+    bad = client.post("/v1/suggest", headers=h, data={"job_id": job_id, "start_s": "2", "end_s": "1"})
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_span"
