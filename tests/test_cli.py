@@ -77,3 +77,6 @@ def test_analyze_json_output_is_a_valid_result(tmp_path, write_wav):
     jsonschema.validate(doc, schema)
     assert doc["loudness"]["backend"]["name"] == "pyloudnorm"
     assert doc["pictures"]["spectrogram"].endswith("spectrogram.png")
+    report = (tmp_path / "tone" / "report.md").read_text()
+    assert "## Rhythm and harmony" in report and "LUFS" in report and "](spectrogram.png)" in report
+    assert "data:image/png;base64," in (tmp_path / "tone" / "report.html").read_text()

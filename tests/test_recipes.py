@@ -151,3 +151,28 @@ def test_api_suggest_runs_as_a_job_and_serves_the_preview(api):
     assert client.post("/v1/suggest", headers=h, data={}).json()["error"] == "no_input"
     bad = client.post("/v1/suggest", headers=h, data={"job_id": job_id, "start_s": "2", "end_s": "1"})
     assert bad.status_code == 422 and bad.json()["error"] == "invalid_span"
+
+
+def test_api_report_composes_the_analysis_and_the_recipes_made_from_it(api):
+    from signals import EXAMPLE
+
+    services, client = api
+    _, key = new_user(services, "ada")
+    h = {"X-API-Key": key}
+    files = {"file": ("example.flac", EXAMPLE.read_bytes(), "audio/flac")}
+    job_id = client.post("/v1/analyze", headers=h, files=files, data={"stages": "loudness,forensics"}).json()["job_id"]
+    pending = client.get(f"/v1/analyze/{job_id}/report", headers=h)
+    assert pending.status_code == 409 and "not a finished analysis" in pending.json()["reason"]
+    worker = worker_for(services)
+    worker.run_once(block_ms=0)
+    r = client.post("/v1/suggest", headers=h, data={"job_id": job_id, "start_s": "0", "end_s": "1", "budget_s": "2"})
+    assert r.status_code == 202, r.text
+    worker.run_once(block_ms=0)
+    assert client.get(f"/v1/suggest/{r.json()['job_id']}", headers=h).json()["status"] == "done"
+    md = client.get(f"/v1/analyze/{job_id}/report", headers=h, params={"format": "md"})
+    assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
+    text = md.text
+    assert "band_limit" in text and "LUFS" in text and "recipe" in text and "Amplifier envelope" in text
+    assert f"](/v1/files/{job_id}/out/forensics/band_limit-mix.png)" in text
+    page = client.get(f"/v1/analyze/{job_id}/report", headers=h)
+    assert page.headers["content-type"].startswith("text/html") and "data:image/png;base64," in page.text

@@ -386,12 +386,20 @@ def evaluate(
             "--forensics", help="Score the effect detectors on cases generated from the clips' stems instead."
         ),
     ] = False,
+    recipes: Annotated[
+        bool,
+        typer.Option("--recipes", help="Score recipe suggestion on generated one-shots with known patches instead."),
+    ] = False,
+    cases: Annotated[int, typer.Option(min=1, help="--recipes: how many one-shots.")] = 30,
+    budget: Annotated[float, typer.Option(min=1.0, help="--recipes: search budget per recipe (s).")] = 10.0,
 ) -> None:
     """Score the pipeline against a ground-truth corpus and print the table."""
-    from audiowave.evaluation.runner import run_eval, run_forensics_eval, run_sample_eval
+    from audiowave.evaluation.runner import run_eval, run_forensics_eval, run_recipes_eval, run_sample_eval
 
     try:
-        if samples:
+        if recipes:
+            run_recipes_eval(out_dir, cases, budget, console=out, progress_console=err)
+        elif samples:
             run_sample_eval(corpus, out_dir, console=out, progress_console=err)
         elif forensics:
             run_forensics_eval(corpus, out_dir, limit, console=out, progress_console=err)

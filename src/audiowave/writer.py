@@ -1,4 +1,4 @@
-"""Write an analysis to a directory: result.json, stems (FLAC), MIDI per stem, pictures."""
+"""Write an analysis to a directory: result.json, stems (FLAC), MIDI per stem, pictures, report.md/.html."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import soundfile as sf
 from audiowave.forensics.evidence import draw_evidence
 from audiowave.pictures import annotated_spectrogram, waveform_thumbnail
 from audiowave.pipeline import Analysis
+from audiowave.report.html import html_report
+from audiowave.report.markdown import markdown_report
 from audiowave.samples.proof import write_proof
+from audiowave.schema import AnalysisResult
 
 
 def output_dir_for(base: Path, source: str) -> Path:
@@ -48,6 +51,21 @@ def write_analysis(analysis: Analysis, out_dir: Path, save_stems: bool = False, 
         result.pictures["spectrogram"] = str(
             annotated_spectrogram(clip.mono, clip.sample_rate, result, out_dir / "spectrogram.png")
         )
+    write_reports(result, out_dir)
     path = out_dir / "result.json"
     path.write_text(result.model_dump_json(indent=2))
     return path
+
+
+def write_reports(result: AnalysisResult, out_dir: Path) -> None:
+    """report.md (pictures linked relative to ``out_dir``) and report.html (pictures inlined)."""
+    images: dict[str, bytes] = {}
+
+    def link(path: str) -> str:
+        rel = Path(path).resolve().relative_to(out_dir.resolve()).as_posix()
+        images[rel] = Path(path).read_bytes()
+        return rel
+
+    markdown = markdown_report(result, link)
+    (out_dir / "report.md").write_text(markdown)
+    (out_dir / "report.html").write_text(html_report(markdown, Path(result.source.path).name, images))

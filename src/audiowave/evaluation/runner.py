@@ -277,3 +277,56 @@ def forensics_table(summary: list[dict], split: str) -> Table:
             )
             table.add_row(*head, *tail)
     return table
+
+
+def run_recipes_eval(
+    out_dir: Path,
+    cases: int = 30,
+    budget_s: float = 10.0,
+    console: Console | None = None,
+    progress_console: Console | None = None,
+) -> list[dict]:
+    """Suggest a recipe for each generated one-shot (known patch, seeded) and score parameter errors and the
+    distance before/after the search. Prints the table; writes every case and the summary to recipes.json."""
+    from audiowave.evaluation.recipes import score_one_shot, summarise
+    from audiowave.recipes.evalset import one_shots
+
+    console = console or Console()
+    shots = one_shots(cases)
+    rows = []
+    with (
+        Progress(console=progress_console or console, transient=True) as progress,
+        ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+    ):
+        task = progress.add_task("recipes", total=len(shots))
+        for row in pool.map(score_one_shot, shots, [budget_s] * len(shots)):
+            rows.append(row)
+            progress.advance(task)
+    summary = summarise(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "recipes.json").write_text(
+        json.dumps({"budget_s": budget_s, "summary": summary, "cases": rows}, indent=2)
+    )
+    console.print(recipes_table(summary, budget_s))
+    return summary
+
+
+def recipes_table(summary: list[dict], budget_s: float) -> Table:
+    names = sorted({n for s in summary for n in s["errors"]})
+    table = Table(title=f"recipes on generated one-shots (median per true source; search budget {budget_s:g} s)")
+    for col in ("source", "n", "source ok", *names, "spectral before", "after", "similarity before", "after", "s"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for s in summary:
+        errs = [f"{s['errors'][n]:.2f}" if n in s["errors"] else "" for n in names]
+        table.add_row(
+            s["kind"],
+            str(s["cases"]),
+            f"{100 * s['source_accuracy']:.0f}%",
+            *errs,
+            f"{s['spectral_before']:.3f}",
+            f"{s['spectral_after']:.3f}",
+            f"{s['similarity_before']:.3f}",
+            f"{s['similarity_after']:.3f}",
+            f"{s['seconds']:.1f}",
+        )
+    return table

@@ -18,6 +18,9 @@ from audiowave.audio_io import probe
 from audiowave.config import Settings
 from audiowave.errors import InputError
 from audiowave.pipeline import STAGES, parse_stages
+from audiowave.report.html import html_report
+from audiowave.report.markdown import markdown_report
+from audiowave.schema import AnalysisResult
 from audiowave.service.auth import AuthError, issue_token, user_for_key, user_for_token
 from audiowave.service.db import Job, User
 from audiowave.service.jobs import JobService, NotFound
@@ -221,6 +224,27 @@ def create_app(services: Services) -> FastAPI:
     def status(job_id: str, user: UserDep) -> JobView:
         """Status with stage and percent while running; the full result and file links when done."""
         return job_view(owned_job(user, job_id), with_result=True)
+
+    @app.get("/v1/analyze/{job_id}/report", tags=["analysis"])
+    def report(job_id: str, user: UserDep, format: Literal["md", "html"] = "html") -> Response:
+        """The readable report (Markdown, or HTML with the pictures inlined), with the recipes made from this
+        track so far; composed from the analysis by a template."""
+        job = owned_job(user, job_id)
+        if job.status != "done" or (job.options or {}).get("kind") == "suggest":
+            raise ApiError(409, "not_ready", f"job {job_id} is not a finished analysis ({job.status})")
+        result = AnalysisResult.model_validate(job.result)
+        recipes = [j.result for j in jobs.list(user) if (j.options or {}).get("source_job") == job_id and j.result]
+        images: dict[str, bytes] = {}
+
+        def link(path: str) -> str:
+            if format == "html" and path in (job.artifacts or {}):
+                images[path] = services.store.get_bytes(job.artifacts[path])
+            return path if format == "html" else f"/v1/files/{job_id}/out/{path}"
+
+        markdown = markdown_report(result, link, recipes)
+        if format == "md":
+            return Response(markdown, media_type="text/markdown; charset=utf-8")
+        return Response(html_report(markdown, job.filename, images), media_type="text/html; charset=utf-8")
 
     @app.get("/v1/analyze", response_model=list[JobView], tags=["analysis"])
     def list_jobs(user: UserDep) -> list[JobView]:
