@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from audiowave.errors import AudiowaveError
 
@@ -358,6 +359,51 @@ def train_instruments(
     out.print(
         f"wrote {out_dir / MODEL_NAME}.pt and .json; FluidR3 test macro F1 {test['f1']:.3f}, ECE {test['ece']:.3f}"
     )
+
+
+@app.command()
+def calibrate(
+    eval_dir: Annotated[
+        Path | None, typer.Option("--eval", help="An `audiowave eval` output directory (its metrics.json).")
+    ] = None,
+    feedback: Annotated[bool, typer.Option(help="Also use the service database's feedback.")] = True,
+    database_url: Annotated[str, typer.Option(help="Service database; default the local one.")] = "",
+) -> None:
+    """Fit the confidence calibration from dev-corpus outcomes and user feedback, and install it."""
+    from audiowave.calibration import Calibration, ece, outcomes_of_row
+    from audiowave.config import get_settings
+    from audiowave.errors import InputError
+
+    outcomes = []
+    if eval_dir is not None:
+        metrics = eval_dir / "metrics.json"
+        if not metrics.exists():
+            _fail(InputError(f"{metrics} not found: run `audiowave eval CORPUS --out {eval_dir}` first"))
+        outcomes += [o for row in json.loads(metrics.read_text()) for o in outcomes_of_row(row)]
+    if feedback:
+        from audiowave.service.db import make_engine, migrate, session_factory
+        from audiowave.service.feedback import feedback_outcomes
+        from audiowave.service.settings import ServiceSettings
+
+        engine = make_engine(database_url or ServiceSettings().resolved_database_url())
+        migrate(engine)
+        with session_factory(engine)() as session:
+            outcomes += list(feedback_outcomes(session))
+    if not outcomes:
+        _fail(InputError("no outcomes to fit: pass --eval DIR and/or collect feedback first"))
+    cal = Calibration.fit(outcomes)
+    path = get_settings().calibration_file
+    cal.save(path)
+    table = Table("confidence", "outcomes", "from", "ECE before", "ECE after (in sample)", title="calibration")
+    for key, m in sorted(cal.maps.items()):
+        kind, _, label = key.partition(":")
+        group = [o for o in outcomes if o.kind == kind and (not label or o.label == label)]
+        before = ece([o.confidence for o in group], [o.correct for o in group])
+        after = ece([cal.apply(o.kind, o.label, o.confidence) for o in group], [o.correct for o in group])
+        origins = ", ".join(f"{n} {k}" for k, n in m["origins"].items())
+        table.add_row(key, str(m["n"]), origins, f"{before:.3f}", f"{after:.3f}")
+    out.print(table)
+    out.print(f"{len(outcomes)} outcomes, {len(cal.maps)} maps; installed: {path}")
 
 
 @app.command()

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         return self.models_dir or (self.home / "models")
 
     @property
+    def calibration_file(self) -> Path:
+        """Installed confidence calibration (``audiowave calibrate``); absent = raw confidences."""
+        return self.home / "calibration.json"
+
+    @property
     def resolved_sample_index(self) -> Path:
         return self.sample_index or (self.home / "index")
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from audiowave import __version__
 from audiowave.audio_io import AudioClip, load_audio
+from audiowave.calibration import Calibration, calibrate_result
 from audiowave.config import Settings, get_settings
 from audiowave.errors import AudiowaveError, InputError
 from audiowave.families import stem_allows
@@ -98,11 +99,14 @@ class Pipeline:
         separator: tuple[Separator, str | None] | None = None,
         tagger: tuple[Tagger | None, str | None] | None = None,
         sample_matcher: tuple[SampleMatcher | None, str | None] | None = None,
+        raw_confidences: bool = False,
     ) -> None:
         """``separator``/``tagger``/``sample_matcher`` ((model, warning-or-reason)) replace the locally
-        loaded ones, e.g. with proxies to Ray Serve deployments; by default they are loaded on first use."""
+        loaded ones, e.g. with proxies to Ray Serve deployments; by default they are loaded on first use.
+        The installed confidence calibration is applied unless ``raw_confidences`` (as the evaluation needs)."""
         self.settings = settings or get_settings()
         self.stages = parse_stages(stages)
+        self.calibration = None if raw_confidences else Calibration.load(self.settings.calibration_file)
         if separator is not None:
             self.__dict__["_separator"] = separator  # pre-fills the cached_property below
         if tagger is not None:
@@ -224,6 +228,8 @@ class Pipeline:
             run("forensics", lambda: self._forensics(analysis, observer))
         if "samples" in self.stages:
             run("samples", lambda: self._samples(analysis, observer))
+        if self.calibration is not None:
+            calibrate_result(result, self.calibration)
         result.timings = timings
         return analysis
 

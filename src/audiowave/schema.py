@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.2.0"
+SCHEMA_VERSION = "1.3.0"
 
 
 class _Model(BaseModel):
@@ -279,6 +279,14 @@ class AnalysisResult(_Model):
     timings: list[StageTiming] = Field(default_factory=list)
     pictures: dict[str, str] = Field(default_factory=dict, description="Picture name -> PNG path")
     warnings: list[str] = Field(default_factory=list)
+    calibration: str = Field(
+        "", description="How the confidences were calibrated ('' = the models' and detectors' raw confidences)"
+    )
+    raw_confidences: dict[str, float] = Field(
+        default_factory=dict,
+        description="When calibrated: the raw confidence per item ('tempo', 'key', "
+        "'instrument:<label>@<source>', 'effect:<effect>@<source>', 'sample:<name>')",
+    )
 
 
 def json_schema() -> dict:

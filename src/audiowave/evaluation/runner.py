@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from audiowave.calibration import cross_fitted_ece
 from audiowave.errors import InputError
 from audiowave.evaluation import metrics
 from audiowave.evaluation.corpus import Clip, load_corpus
@@ -26,6 +27,7 @@ def score_clip(clip: Clip, analysis: Analysis) -> dict:
     """All per-clip metrics that apply to this clip (missing ground truth -> metric absent)."""
     r, gt = analysis.result, clip.raw
     row: dict = {"id": clip.id, "seconds": sum(t.seconds for t in r.timings)}
+    confidences: list[tuple[str, str, float, bool]] = []  # (kind, label, reported confidence, correct)
     if r.tempo_bpm is not None:
         acc1, acc2 = metrics.tempo_accuracy(gt["tempo_bpm"], r.tempo_bpm)
         row.update(
@@ -35,18 +37,25 @@ def score_clip(clip: Clip, analysis: Analysis) -> dict:
             tempo_acc2=acc2,
             tempo_evident=gt.get("tempo_evident", True),
         )
+        if r.tempo is not None:
+            confidences.append(("tempo", "", r.tempo.confidence, acc1))
         row["beat_f"] = metrics.beat_f_measure(gt["beat_times_s"], r.beats)
         row["downbeat_f"] = metrics.beat_f_measure(gt["downbeat_times_s"], r.downbeats)
         row["meter_ok"] = r.meter is not None and r.meter.beats_per_bar == gt["beats_per_bar"]
     if r.key is not None and gt.get("key"):
         weighted, exact = metrics.key_scores(gt["key"]["tonic"], gt["key"]["mode"], r.key.tonic, r.key.mode)
         row.update(key_ref=gt["key"]["label"], key_est=r.key.label, key_weighted=weighted, key_exact=exact)
+        confidences.append(("key", "", r.key.confidence, exact))
     if r.chords is not None and clip.chords():
         est = [(s.start, s.end, s.label) for s in r.chords.segments]
         row.update({f"chord_{k}": v for k, v in metrics.chord_scores(clip.chords(), est).items()})
     if r.tagging is not None and r.tagging.status == "ran":
         row["families_ref"] = sorted(clip.families)
         row["families_est"] = sorted({i.family for i in r.instruments})
+        best: dict[str, float] = {}
+        for inst in r.instruments:
+            best[inst.family] = max(best.get(inst.family, 0.0), inst.confidence)
+        confidences += [("instrument", fam, conf, fam in clip.families) for fam, conf in best.items()]
         ref = clip.activity(SPAN_HOP_S)
         if ref is not None:
             n = int(np.ceil(clip.raw["duration_s"] / SPAN_HOP_S))
@@ -62,6 +71,7 @@ def score_clip(clip: Clip, analysis: Analysis) -> dict:
             f"{name}->{'+'.join(groups)}": metrics.si_sdr(ref, analysis.separation.stems[name][:, : ref.shape[1]])
             for name, (ref, groups) in refs.items()
         }
+    row["confidences"] = confidences
     return row
 
 
@@ -145,7 +155,7 @@ def run_eval(
 ) -> list[dict]:
     """Analyse (all stages, or ``stages``) and score the corpus; write predictions and metrics under ``out_dir``."""
     console = console or Console()
-    pipeline = Pipeline(stages=stages)
+    pipeline = Pipeline(stages=stages, raw_confidences=True)
     clips = [c for c in load_corpus(corpus) if not id_filter or id_filter in c.id][:limit]
     pred_dir = out_dir / "predictions"
     pred_dir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +174,7 @@ def run_eval(
     (out_dir / "metrics.json").write_text(json.dumps(rows, indent=1, default=float))
     for table in summary_tables(rows):
         console.print(table)
+    console.print(calibration_table(cross_fitted_ece(rows)))
     console.print(f"per-clip predictions: {pred_dir}; per-clip metrics: {out_dir / 'metrics.json'}")
     return rows
 
@@ -329,4 +340,14 @@ def recipes_table(summary: list[dict], budget_s: float) -> Table:
             f"{s['similarity_after']:.3f}",
             f"{s['seconds']:.1f}",
         )
+    return table
+
+
+def calibration_table(figures: dict[str, dict[str, float]]) -> Table:
+    """ECE of the raw confidences and after isotonic calibration fitted on the other half of the clips."""
+    table = Table(title="confidence calibration (ECE, 10 bins; calibrated = fitted on the other half of the clips)")
+    for col in ("confidence", "outcomes", "share correct", "ECE raw", "ECE calibrated"):
+        table.add_column(col, justify="left" if col == "confidence" else "right")
+    for kind, f in sorted(figures.items()):
+        table.add_row(kind, str(f["n"]), f"{f['accuracy']:.2f}", f"{f['ece_raw']:.3f}", f"{f['ece_calibrated']:.3f}")
     return table

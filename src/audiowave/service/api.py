@@ -23,6 +23,7 @@ from audiowave.report.markdown import markdown_report
 from audiowave.schema import AnalysisResult
 from audiowave.service.auth import AuthError, issue_token, user_for_key, user_for_token
 from audiowave.service.db import Job, User
+from audiowave.service.feedback import FIELD_HELP, check_feedback
 from audiowave.service.jobs import JobService, NotFound
 from audiowave.service.services import Services
 
@@ -52,7 +53,7 @@ class JobView(BaseModel):
 
 class FeedbackIn(BaseModel):
     job_id: str
-    field: str = Field(min_length=1, max_length=100, description="e.g. 'tempo', 'key', 'instrument:piano'")
+    field: str = Field(min_length=1, max_length=100, description=FIELD_HELP)
     verdict: Literal["correct", "wrong", "missing", "rating"]
     value: dict = Field(default_factory=dict, description="the corrected value, e.g. {'bpm': 128}")
     comment: str = Field("", max_length=2000)
@@ -273,6 +274,9 @@ def create_app(services: Services) -> FastAPI:
     def feedback(body: FeedbackIn, user: UserDep) -> dict:
         """Store a correction or rating of one field of a result."""
         owned_job(user, body.job_id)
+        problem = check_feedback(body.field, body.verdict, body.value)
+        if problem:
+            raise ApiError(422, "invalid_feedback", problem)
         fb = jobs.add_feedback(user, body.job_id, body.field, body.verdict, body.value, body.comment)
         return {"feedback_id": fb.id}
 
