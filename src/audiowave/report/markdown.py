@@ -24,6 +24,7 @@ def markdown_report(
     link: Callable[[str], str] = str,
     recipes: list[dict] | None = None,
     prose: str = "",
+    prose_by: str = "",
 ) -> str:
     """Markdown report; ``link`` turns a picture path of the result into the link to write, ``recipes`` are
     recipe documents made from this track, ``prose`` an already checked paragraph (LLM) under the title."""
@@ -42,4 +43,5 @@ def markdown_report(
         chords=[c for c in (result.chords.segments if result.chords else []) if c.label != "N"][:32],
         recipes=recipes or [],
         prose=prose,
+        prose_by=prose_by,
     )

@@ -16,10 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from audiowave import __version__
 from audiowave.audio_io import probe
 from audiowave.config import Settings
-from audiowave.errors import InputError
+from audiowave.errors import InputError, ModelUnavailableError
 from audiowave.pipeline import STAGES, parse_stages
+from audiowave.report.facts import facts_of
 from audiowave.report.html import html_report
 from audiowave.report.markdown import markdown_report
+from audiowave.report.prose import compose_prose
 from audiowave.schema import AnalysisResult
 from audiowave.service.auth import AuthError, issue_token, user_for_key, user_for_token
 from audiowave.service.db import Job, User
@@ -227,9 +229,10 @@ def create_app(services: Services) -> FastAPI:
         return job_view(owned_job(user, job_id), with_result=True)
 
     @app.get("/v1/analyze/{job_id}/report", tags=["analysis"])
-    def report(job_id: str, user: UserDep, format: Literal["md", "html"] = "html") -> Response:
+    def report(job_id: str, user: UserDep, format: Literal["md", "html"] = "html", prose: bool = False) -> Response:
         """The readable report (Markdown, or HTML with the pictures inlined), with the recipes made from this
-        track so far; composed from the analysis by a template."""
+        track so far; composed from the analysis by a template. ``prose=true`` adds an LLM paragraph when one is
+        configured and every claim in it agrees with the analysis (header ``X-Audiowave-Prose`` says which)."""
         job = owned_job(user, job_id)
         if job.status != "done" or (job.options or {}).get("kind") == "suggest":
             raise ApiError(409, "not_ready", f"job {job_id} is not a finished analysis ({job.status})")
@@ -242,10 +245,24 @@ def create_app(services: Services) -> FastAPI:
                 images[path] = services.store.get_bytes(job.artifacts[path])
             return path if format == "html" else f"/v1/files/{job_id}/out/{path}"
 
-        markdown = markdown_report(result, link, recipes)
+        paragraph, writer_name, headers = "", "", {}
+        if prose:
+            try:
+                writer = services.prose_writer
+            except ModelUnavailableError as exc:
+                writer, headers["X-Audiowave-Prose"] = None, f"unavailable: {exc}"
+            if writer is None:
+                headers.setdefault("X-Audiowave-Prose", "unavailable: no LLM configured (AUDIOWAVE_LLM_ENGINE)")
+            else:
+                written = compose_prose(facts_of(result), writer)
+                paragraph, writer_name = written.text, written.writer
+                note = f"{written.status}: {'; '.join(written.problems)}"[:500].rstrip(": ")
+                headers["X-Audiowave-Prose"] = note.encode("ascii", "replace").decode("ascii")
+        markdown = markdown_report(result, link, recipes, paragraph, writer_name)
         if format == "md":
-            return Response(markdown, media_type="text/markdown; charset=utf-8")
-        return Response(html_report(markdown, job.filename, images), media_type="text/html; charset=utf-8")
+            return Response(markdown, media_type="text/markdown; charset=utf-8", headers=headers)
+        page = html_report(markdown, job.filename, images)
+        return Response(page, media_type="text/html; charset=utf-8", headers=headers)
 
     @app.get("/v1/analyze", response_model=list[JobView], tags=["analysis"])
     def list_jobs(user: UserDep) -> list[JobView]:

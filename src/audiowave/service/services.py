@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from audiowave.report.prose import ProseWriter
 from audiowave.service.auth import load_or_create_secret
 from audiowave.service.db import make_engine, migrate, session_factory
 from audiowave.service.queue import JobQueue
@@ -46,6 +47,13 @@ class Services:
     @cached_property
     def limiter(self) -> RateLimiter:
         return RateLimiter(self.settings.redis_url)
+
+    @cached_property
+    def prose_writer(self) -> ProseWriter | None:
+        """The LLM for report prose (``llm_engine``); under Ray Serve the ingress sets its ReportWriter instead."""
+        from audiowave.report.engines import load_prose_writer
+
+        return load_prose_writer(self.settings)
 
     @cached_property
     def jwt_secret(self) -> str:

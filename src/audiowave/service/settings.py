@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,12 @@ class ServiceSettings(BaseSettings):
     max_pending_jobs: int = Field(100, ge=1, description="Backpressure: above this, submissions get 503")
     retention_days: float = 7.0
     public_url: str = Field("", description="Base URL put in links; default: relative links")
+    llm_engine: Literal["none", "openai", "vllm"] = Field(
+        "none", description="Report prose: none, an OpenAI-compatible server (llm_url) or vLLM on a GPU (llm_model)"
+    )
+    llm_url: str = Field("", description="OpenAI-compatible base URL (llama.cpp's llama-server, vLLM's server, ...)")
+    llm_model: str = Field("", description="Model name at llm_url, or the local model directory for vLLM")
+    llm_api_key: str = Field("", description="Bearer key for llm_url, if it wants one")
 
     @property
     def home(self) -> Path:
