@@ -176,3 +176,25 @@ def test_api_report_composes_the_analysis_and_the_recipes_made_from_it(api):
     assert f"](/v1/files/{job_id}/out/forensics/band_limit-mix.png)" in text
     page = client.get(f"/v1/analyze/{job_id}/report", headers=h)
     assert page.headers["content-type"].startswith("text/html") and "data:image/png;base64," in page.text
+
+
+def test_a_sampled_sound_gets_the_closest_library_sample_as_its_recipe(tmp_path):
+    import soxr
+    from sample_library import SR, one_shot, write_library
+
+    env = {"AUDIOWAVE_HOME": str(tmp_path / "home")}
+    write_library(tmp_path / "lib")
+    assert cli("index", str(tmp_path / "lib"), "--no-db", "--workers", "2", env=env).returncode == 0
+    # an uploaded one-shot: library hit1 pitched down a semitone, with a little noise
+    hit = soxr.resample(one_shot(1), SR, SR / 2 ** (-1 / 12))
+    shot = np.zeros(SR) + 0.001 * np.random.default_rng(0).standard_normal(SR)
+    shot[4410 : 4410 + hit.size] += hit
+    sf.write(tmp_path / "shot.wav", shot.astype(np.float32), SR)
+    run = cli("suggest", str(tmp_path / "shot.wav"), "--budget", "2", "--out", str(tmp_path / "r"), "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    recipe = json.loads(run.stdout)
+    assert recipe["patch"]["source"] == "sample" and recipe["patch"]["sample"]["name"] == "hit1.wav"
+    assert recipe["patch"]["sample"]["pitch_semitones"] == -1
+    assert "sample" in {c["source"] for c in recipe["candidates"]} and "hit1.wav" in recipe["steps"][0]
+    assert recipe["refined"]["similarity"] > recipe["initial"]["similarity"]  # beats every synth guess
+    assert "vital" not in recipe["files"] and (tmp_path / "r" / "preview.flac").exists()

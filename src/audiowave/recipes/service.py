@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from audiowave.audio_io import load_audio
+from audiowave.config import get_settings
 from audiowave.errors import InputError
 from audiowave.recipes.files import write_suggestion
 from audiowave.recipes.hints import hints_from_forensics
 from audiowave.recipes.patch import Effect
 from audiowave.recipes.result import Recipe
 from audiowave.recipes.suggest import Progress, suggest
+from audiowave.samples.identify import load_sample_matcher
 
 
 def suggest_from_file(
@@ -40,5 +42,8 @@ def suggest_from_file(
         audio = stems[stem]
         if analysis.result.forensics:
             hints = hints_from_forensics((t.model_dump() for t in analysis.result.forensics.techniques), stem)
-    s = suggest(audio, clip.sample_rate, start_s, end_s, stem, budget_s, hints, progress)
+    matcher, no_index = load_sample_matcher(get_settings())
+    s = suggest(audio, clip.sample_rate, start_s, end_s, stem, budget_s, hints, progress, matcher)
+    if no_index:
+        s.recipe.warnings.append(f"sampled sounds not compared: {no_index}")
     return write_suggestion(s, out_dir)

@@ -24,7 +24,9 @@ from audiowave.recipes.measure import measure
 from audiowave.recipes.patch import Effect, Patch
 from audiowave.recipes.refine import refine
 from audiowave.recipes.result import Candidate, Recipe, RecipeScores, SearchInfo, Span
+from audiowave.recipes.sampled import sample_candidate
 from audiowave.recipes.synth import render
+from audiowave.samples.identify import SampleMatcher
 from audiowave.schema import BackendInfo
 
 SEARCH_SR = 22050
@@ -100,7 +102,10 @@ def suggest(
     budget_s: float = 10.0,
     fx_hints: Sequence[Effect] = (),
     progress: Progress | None = None,
+    sample_matcher: SampleMatcher | None = None,
 ) -> Suggestion:
+    """Recipe for ``audio`` (channels, n) or (n,) at ``sr`` (its span ``start_s``-``end_s``). With a
+    ``sample_matcher`` the closest library sample competes with the synth recipes."""
     report = progress or (lambda _stage, _fraction: None)
     started = time.monotonic()
     span, t0, t1 = prepare(audio, sr, start_s, end_s)
@@ -118,6 +123,11 @@ def suggest(
     scored = sorted(((loss(p), p) for p in estimate.candidates(m)), key=lambda lp: lp[0])
     candidates = [Candidate(source=p.source, loss=round(v, 4)) for v, p in scored]
     initial = scored[0][1]
+    sampled = sample_candidate(span, sr, sample_matcher) if sample_matcher else None
+    if sampled is not None:
+        sampled_x = soxr.resample(sampled.audio, sr, SEARCH_SR) if sr != SEARCH_SR else sampled.audio
+        sampled_loss = target.spectral(sampled_x) + target.envelope(sampled_x)
+        candidates.append(Candidate(source="sample", loss=round(sampled_loss, 4)))
     finalists = []
     for base_loss, patch in scored[:2]:
         for variant in _variants(patch, fx_hints):
@@ -135,15 +145,24 @@ def suggest(
     best = min(searches, key=lambda s: s.loss)
     report("verify", 0.9)
     original = soxr.resample(span, sr, PREVIEW_SR) if sr != PREVIEW_SR else span
-    preview = _matched(render(best.patch, PREVIEW_SR, len(original) / PREVIEW_SR), original)
-    found, first = render(best.patch, SEARCH_SR, length_s), render(initial, SEARCH_SR, length_s)
+    if sampled is not None and sampled_loss <= best.loss:
+        patch = sampled.patch
+        preview = _matched(
+            soxr.resample(sampled.audio, sr, PREVIEW_SR) if sr != PREVIEW_SR else sampled.audio, original
+        )
+        found = sampled_x
+    else:
+        patch = best.patch
+        preview = _matched(render(patch, PREVIEW_SR, len(original) / PREVIEW_SR), original)
+        found = render(patch, SEARCH_SR, length_s)
+    first = render(initial, SEARCH_SR, length_s)
     pitch = pitch_distance(x, found, SEARCH_SR) if m.pitched else None
     first_pitch = pitch_distance(x, first, SEARCH_SR) if m.pitched else None
     recipe = Recipe(
         backend=BACKEND,
         span=Span(start_s=round(t0, 4), end_s=round(t1, 4), stem=stem),
-        patch=best.patch,
-        steps=steps(best.patch),
+        patch=patch,
+        steps=steps(patch),
         initial=RecipeScores.of(target.scores(first, pitch=first_pitch)),
         refined=RecipeScores.of(target.scores(found, pitch=pitch)),
         candidates=candidates,
