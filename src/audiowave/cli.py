@@ -470,7 +470,7 @@ def evaluate(
 
     try:
         if recipes:
-            run_recipes_eval(out_dir, cases, budget, console=out, progress_console=err)
+            run_recipes_eval(corpus, out_dir, cases, budget, console=out, progress_console=err)
         elif samples:
             run_sample_eval(corpus, out_dir, console=out, progress_console=err)
         elif forensics:

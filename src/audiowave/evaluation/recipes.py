@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -77,3 +79,62 @@ def summarise(rows: list[dict]) -> list[dict]:
             }
         )
     return out
+
+
+SYNTH_LABELS = ("synth_lead", "synth_pad", "synth_bass")
+
+
+def _room_after(note, notes) -> float:
+    """Seconds from the end of ``note`` to the next note's start (1 s when none follows)."""
+    return min((o.start for o in notes if o.start >= note.end), default=note.end + 1.0) - note.end
+
+
+def corpus_synth_notes(corpus: Path) -> list[dict]:
+    """One note per synth instrument of the dev corpus that sounds alone (no chord), the one with the most room
+    after it: its stem (or solo mix), span (the note plus up to 0.8 s of release) and MIDI pitch."""
+    from audiowave.midi import pretty_midi
+
+    doc = json.loads((corpus / "ground_truth.json").read_text())
+    out = []
+    for clip in doc["clips"]:
+        for inst in clip["instruments"]:
+            audio = inst.get("stem") or (clip["path"] if clip["n_instruments"] == 1 else None)
+            if inst.get("label") not in SYNTH_LABELS or audio is None:
+                continue
+            notes = pretty_midi.PrettyMIDI(str(corpus / inst["midi"])).instruments[0].notes
+            alone = [n for n in notes if not any(o is not n and o.start < n.end and o.end > n.start for o in notes)]
+            if not alone:  # chords only: no single note to recreate
+                continue
+
+            room = {id(n): _room_after(n, notes) for n in alone}
+            note = max(alone, key=lambda n: (min(room[id(n)], 1.0), n.end - n.start))
+            out.append(
+                {
+                    "id": f"{clip['id']}/{inst['name']}",
+                    "path": str(corpus / audio),
+                    "start_s": float(note.start),
+                    "end_s": float(note.end + min(max(room[id(note)], 0.05), 0.8)),
+                    "pitch": note.pitch,
+                    "label": inst["label"],
+                }
+            )
+    return out
+
+
+def score_corpus_note(note: dict, budget_s: float = 10.0) -> dict:
+    from audiowave.audio_io import load_audio
+
+    clip = load_audio(note["path"])
+    started = time.monotonic()
+    r = suggest(clip.samples, clip.sample_rate, note["start_s"], note["end_s"], budget_s=budget_s).recipe
+    return {
+        "id": note["id"],
+        "label": note["label"],
+        "found_source": r.patch.source,
+        "note_error_st": abs(r.patch.note_midi - note["pitch"]) if r.patch.source != "sample" else float("nan"),
+        "similarity_before": r.initial.similarity,
+        "similarity_after": r.refined.similarity,
+        "spectral_before": r.initial.spectral,
+        "spectral_after": r.refined.spectral,
+        "seconds": time.monotonic() - started,
+    }

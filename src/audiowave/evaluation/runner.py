@@ -291,6 +291,7 @@ def forensics_table(summary: list[dict], split: str) -> Table:
 
 
 def run_recipes_eval(
+    corpus: Path,
     out_dir: Path,
     cases: int = 30,
     budget_s: float = 10.0,
@@ -298,28 +299,61 @@ def run_recipes_eval(
     progress_console: Console | None = None,
 ) -> list[dict]:
     """Suggest a recipe for each generated one-shot (known patch, seeded) and score parameter errors and the
-    distance before/after the search. Prints the table; writes every case and the summary to recipes.json."""
-    from audiowave.evaluation.recipes import score_one_shot, summarise
+    distance before/after the search; then for one lone note of each synth instrument of the corpus (when it
+    has ground truth). Prints the tables; writes every case and the summary to recipes.json."""
+    from audiowave.evaluation.recipes import corpus_synth_notes, score_corpus_note, score_one_shot, summarise
     from audiowave.recipes.evalset import one_shots
 
     console = console or Console()
     shots = one_shots(cases)
-    rows = []
+    notes = corpus_synth_notes(corpus) if (corpus / "ground_truth.json").exists() else []
+    rows, note_rows = [], []
     with (
         Progress(console=progress_console or console, transient=True) as progress,
         ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
     ):
-        task = progress.add_task("recipes", total=len(shots))
+        task = progress.add_task("recipes", total=len(shots) + len(notes))
         for row in pool.map(score_one_shot, shots, [budget_s] * len(shots)):
             rows.append(row)
+            progress.advance(task)
+        for row in pool.map(score_corpus_note, notes, [budget_s] * len(notes)):
+            note_rows.append(row)
             progress.advance(task)
     summary = summarise(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "recipes.json").write_text(
-        json.dumps({"budget_s": budget_s, "summary": summary, "cases": rows}, indent=2)
+        json.dumps({"budget_s": budget_s, "summary": summary, "cases": rows, "corpus_notes": note_rows}, indent=2)
     )
     console.print(recipes_table(summary, budget_s))
+    if note_rows:
+        console.print(corpus_notes_table(note_rows))
     return summary
+
+
+def corpus_notes_table(rows: list[dict]) -> Table:
+    table = Table(title="recipes for lone notes of the dev corpus' synth stems (MuseScore General sound bank)")
+    for col in ("note", "recipe", "pitch err (st)", "similarity before", "after", "s"):
+        table.add_column(col, justify="left" if col in ("note", "recipe") else "right")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["found_source"],
+            f"{r['note_error_st']:.2f}",
+            f"{r['similarity_before']:.3f}",
+            f"{r['similarity_after']:.3f}",
+            f"{r['seconds']:.1f}",
+        )
+    before = np.median([r["similarity_before"] for r in rows])
+    after = np.median([r["similarity_after"] for r in rows])
+    table.add_row(
+        "median",
+        "",
+        f"{np.nanmedian([r['note_error_st'] for r in rows]):.2f}",
+        f"{before:.3f}",
+        f"{after:.3f}",
+        f"{np.median([r['seconds'] for r in rows]):.1f}",
+    )
+    return table
 
 
 def recipes_table(summary: list[dict], budget_s: float) -> Table:
