@@ -198,3 +198,23 @@ def test_a_sampled_sound_gets_the_closest_library_sample_as_its_recipe(tmp_path)
     assert "sample" in {c["source"] for c in recipe["candidates"]} and "hit1.wav" in recipe["steps"][0]
     assert recipe["refined"]["similarity"] > recipe["initial"]["similarity"]  # beats every synth guess
     assert "vital" not in recipe["files"] and (tmp_path / "r" / "preview.flac").exists()
+
+
+def test_eval_recipes_scores_generated_one_shots_from_the_cli(tmp_path):
+    run = cli(
+        "eval",
+        str(tmp_path),
+        "--recipes",
+        "--cases",
+        "2",
+        "--budget",
+        "1",
+        "--out",
+        str(tmp_path / "ev"),
+        env={"COLUMNS": "160"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "similarity refined" in run.stdout and "seconds per recipe" in run.stdout
+    doc = json.loads((tmp_path / "ev" / "recipes.json").read_text())
+    assert len(doc["cases"]) == 2 and doc["corpus_notes"] == []
+    assert all(c["similarity_after"] >= c["similarity_before"] - 0.01 for c in doc["cases"])

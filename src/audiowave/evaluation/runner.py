@@ -357,23 +357,23 @@ def corpus_notes_table(rows: list[dict]) -> Table:
 
 
 def recipes_table(summary: list[dict], budget_s: float) -> Table:
-    names = sorted({n for s in summary for n in s["errors"]})
-    table = Table(title=f"recipes on generated one-shots (median per true source; search budget {budget_s:g} s)")
-    for col in ("source", "n", "source ok", *names, "spectral before", "after", "similarity before", "after", "s"):
-        table.add_column(col, justify="left" if col == "source" else "right")
+    """One column per true source kind (and all), one row per measure (medians)."""
+    table = Table(title=f"recipes on generated one-shots (medians; search budget {budget_s:g} s)")
+    table.add_column("measure")
     for s in summary:
-        errs = [f"{s['errors'][n]:.2f}" if n in s["errors"] else "" for n in names]
-        table.add_row(
-            s["kind"],
-            str(s["cases"]),
-            f"{100 * s['source_accuracy']:.0f}%",
-            *errs,
-            f"{s['spectral_before']:.3f}",
-            f"{s['spectral_after']:.3f}",
-            f"{s['similarity_before']:.3f}",
-            f"{s['similarity_after']:.3f}",
-            f"{s['seconds']:.1f}",
-        )
+        table.add_column(f"{s['kind']} ({s['cases']})", justify="right")
+    names = sorted({n for s in summary for n in s["errors"]})
+    rows = [("source recognised", lambda s: f"{100 * s['source_accuracy']:.0f}%")]
+    rows += [(n, lambda s, n=n: f"{s['errors'][n]:.2f}" if n in s["errors"] else "") for n in names]
+    rows += [
+        ("spectral dist. first guess", lambda s: f"{s['spectral_before']:.3f}"),
+        ("spectral dist. refined", lambda s: f"{s['spectral_after']:.3f}"),
+        ("similarity first guess", lambda s: f"{s['similarity_before']:.3f}"),
+        ("similarity refined", lambda s: f"{s['similarity_after']:.3f}"),
+        ("seconds per recipe", lambda s: f"{s['seconds']:.1f}"),
+    ]
+    for label, cell in rows:
+        table.add_row(label, *(cell(s) for s in summary))
     return table
 
 
