@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORPUS ?= corpus/dev
 
-.PHONY: demo test test-llm test-all lint eval bench bench-samples corpus schema clean relink system-deps load
+.PHONY: demo test test-llm test-all lint eval bench bench-recipes bench-samples corpus schema clean relink system-deps load
 
 $(STAMP): pyproject.toml requirements/lock.txt requirements/no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ eval: relink corpus
 
 bench: relink
 	$(BIN)/python bench/run.py --corpus $(CORPUS)
+
+bench-recipes: relink  ## recipe engine: render/distance cost and whole suggest time per sound length
+	$(BIN)/python bench/recipes.py
 
 bench-samples: relink  ## sample-index scale test: query latency and memory vs index size (synthetic)
 	$(BIN)/python bench/sample_scale.py
