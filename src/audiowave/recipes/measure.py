@@ -46,6 +46,19 @@ def loudness_contour(x: np.ndarray, sr: int) -> np.ndarray:
     return np.maximum(db - db.max(), -FLOOR_DB)
 
 
+def _envelope_of(p: np.ndarray) -> tuple[Envelope, float]:
+    """ADSR and key-held time from fit parameters (log seconds; logit sustain), clipped to the patch's ranges."""
+    p = np.clip(p, -12.0, 6.0)  # keeps exp() finite while the fit explores
+    a, d, hold, r = np.exp(p[[0, 1, 3, 4]])
+    env = Envelope(
+        attack_s=float(np.clip(a, 5e-4, 10)),
+        decay_s=float(np.clip(d, 5e-3, 20)),
+        sustain=float(1 / (1 + np.exp(-p[2]))),
+        release_s=float(np.clip(r, 5e-3, 20)),
+    )
+    return env, float(np.clip(hold, 0.01, 30))
+
+
 def fit_envelope(contour_db: np.ndarray, length_s: float) -> tuple[Envelope, float]:
     """Least-squares ADSR + key-held time whose contour (in dB, floored) matches ``contour_db``."""
     rate = round(1 / FRAME_HOP_S)
@@ -53,43 +66,19 @@ def fit_envelope(contour_db: np.ndarray, length_s: float) -> tuple[Envelope, flo
     peak_t = float(np.argmax(contour_db)) * FRAME_HOP_S
 
     def model(p: np.ndarray) -> np.ndarray:
-        a, d, s, hold, r = np.exp(p[0]), np.exp(p[1]), 1 / (1 + np.exp(-p[2])), np.exp(p[3]), np.exp(p[4])
-        env = Envelope(
-            attack_s=min(max(a, 5e-4), 10), decay_s=min(max(d, 5e-3), 20), sustain=s, release_s=min(max(r, 5e-3), 20)
-        )
-        level = envelope_curve(env, hold, n, rate)
-        db = 20 * np.log10(np.maximum(level, 1e-9))
+        env, hold = _envelope_of(p)
+        db = 20 * np.log10(np.maximum(envelope_curve(env, hold, n, rate), 1e-9))
         return np.maximum(db - max(db.max(), -120), -FLOOR_DB)
 
     best = None
     for sustain0 in (-3.0, 0.0, 2.0):
         for hold_frac in (0.3, 0.7):
-            p0 = np.array(
-                [
-                    np.log(max(peak_t, 0.002)),
-                    np.log(0.2 * length_s + 0.01),
-                    sustain0,
-                    np.log(hold_frac * length_s),
-                    np.log(0.1 * length_s + 0.01),
-                ]
-            )
+            p0 = np.log([max(peak_t, 0.002), 0.2 * length_s + 0.01, 1.0, hold_frac * length_s, 0.1 * length_s + 0.01])
+            p0[2] = sustain0
             fit = least_squares(lambda p: model(p) - contour_db, p0, method="trf", max_nfev=200)
             if best is None or fit.cost < best.cost:
                 best = fit
-    a, d, s, hold, r = (
-        np.exp(best.x[0]),
-        np.exp(best.x[1]),
-        1 / (1 + np.exp(-best.x[2])),
-        np.exp(best.x[3]),
-        np.exp(best.x[4]),
-    )
-    env = Envelope(
-        attack_s=float(np.clip(a, 5e-4, 10)),
-        decay_s=float(np.clip(d, 5e-3, 20)),
-        sustain=float(s),
-        release_s=float(np.clip(r, 5e-3, 20)),
-    )
-    return env, float(np.clip(hold, 0.01, 30))
+    return _envelope_of(best.x)
 
 
 def harmonic_amplitudes(frame: np.ndarray, sr: int, f0: float, count: int = HARMONICS) -> np.ndarray:

@@ -33,7 +33,7 @@ SEARCH_SR = 22050
 MAX_SPAN_S = 6.0
 MIN_SPAN_S = 0.05
 SILENCE_DB = -60.0
-VERIFY_RESERVE_S = 1.0  # what the full-rate render and pitch scoring take, kept out of the search budget
+VERIFY_RESERVE_S = 1.0  # least time kept out of the search budget for the final renders and pitch scoring
 PREVIEW_SR = 44100
 Progress = Callable[[str, float], None]
 
@@ -113,7 +113,9 @@ def suggest(
     length_s = len(x) / SEARCH_SR
     report("measure", 0.0)
     target = Target(x, SEARCH_SR)
+    measured_at = time.monotonic()
     m = measure(x, SEARCH_SR)
+    reserve = max(VERIFY_RESERVE_S, 1.5 * (time.monotonic() - measured_at))  # verification tracks pitch twice
 
     def loss(p: Patch) -> float:
         y = render(p, SEARCH_SR, length_s)
@@ -135,7 +137,7 @@ def suggest(
             if v < base_loss * 0.99:
                 base_loss, patch = v, variant
         finalists.append((base_loss, patch))
-    remaining = max(0.5, budget_s - VERIFY_RESERVE_S - (time.monotonic() - started))
+    remaining = max(0.5, budget_s - reserve - (time.monotonic() - started))
     searches = []
     for share, (_, patch) in zip((0.65, 0.35), finalists, strict=False):
         report(f"refine {patch.source}", 0.2 + 0.7 * len(searches) / len(finalists))
