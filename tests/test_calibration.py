@@ -36,7 +36,7 @@ def test_isotonic_calibration_removes_overconfidence_out_of_sample(tmp_path):
 
 
 def test_feedback_fields_are_validated_and_become_calibration_outcomes(api, tmp_path):
-    from audiowave.service.feedback import feedback_outcomes
+    from audiowave.service.feedback import feedback_outcomes, recipe_ratings
 
     services, client = api
     _, key = new_user(services, "ada")
@@ -69,6 +69,8 @@ def test_feedback_fields_are_validated_and_become_calibration_outcomes(api, tmp_
         ("effect", "distortion", False, "feedback"),
     ]
     assert all(0 <= o.confidence <= 1 for o in outcomes)
+    with services.sessions() as session:
+        assert recipe_ratings(session) == (1, 4.0)
 
 
 def test_calibrate_installs_a_calibration_that_analyze_applies(tmp_path):

@@ -408,13 +408,16 @@ def calibrate(
         outcomes += [o for row in json.loads(metrics.read_text()) for o in outcomes_of_row(row)]
     if feedback:
         from audiowave.service.db import make_engine, migrate, session_factory
-        from audiowave.service.feedback import feedback_outcomes
+        from audiowave.service.feedback import feedback_outcomes, recipe_ratings
         from audiowave.service.settings import ServiceSettings
 
         engine = make_engine(database_url or ServiceSettings().resolved_database_url())
         migrate(engine)
         with session_factory(engine)() as session:
             outcomes += list(feedback_outcomes(session))
+            rated, stars = recipe_ratings(session)
+        if rated:
+            out.print(f"recipe ratings: {rated}, mean {stars:.2f} of 5 stars")
     if not outcomes:
         _fail(InputError("no outcomes to fit: pass --eval DIR and/or collect feedback first"))
     cal = Calibration.fit(outcomes)

@@ -63,3 +63,13 @@ def feedback_outcomes(session: Session) -> Iterator[Outcome]:
         if found is not None:
             kind, label, confidence = found
             yield Outcome(kind, label, float(confidence), fb.verdict == "correct", origin="feedback")
+
+
+def recipe_ratings(session: Session) -> tuple[int, float | None]:
+    """How many recipe ratings users gave, and their mean number of stars."""
+    stars = [
+        fb.value.get("stars")
+        for fb in session.scalars(select(Feedback).where(Feedback.field == "recipe", Feedback.verdict == "rating"))
+    ]
+    stars = [s for s in stars if isinstance(s, int)]
+    return len(stars), (sum(stars) / len(stars) if stars else None)
