@@ -83,7 +83,7 @@ def analyze(
             sys.stdout.write(analysis.result.model_dump_json(indent=2) + "\n")
         else:
             out.print(summary_renderable(analysis.result))
-            out.print(f"result: {result_path}")
+            out.print(f"result: {result_path}; report: {result_path.parent / 'report.html'}")
     if failures:
         raise typer.Exit(2 if failures == len(files) else 1)
 
