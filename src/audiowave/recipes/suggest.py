@@ -54,20 +54,39 @@ class Suggestion:
     sample_rate: int
 
 
-def _variants(patch: Patch, hints: Sequence[Effect]) -> list[Patch]:
-    out = []
-    if patch.source in ("subtractive", "wavetable") and patch.oscillators and patch.oscillators[0].unison == 1:
-        p = patch.model_copy(deep=True)
-        p.oscillators[0].unison, p.oscillators[0].unison_detune_cents = 5, 20.0
-        out.append(p)
-    kinds = {e.kind for e in patch.fx}
-    extra = [*hints, Effect(kind="reverb", params={"room_size": 0.5, "wet_level": 0.25, "dry_level": 0.8})]
-    if patch.source in ("subtractive", "fm", "drum"):
-        extra.append(Effect(kind="distortion", params={"drive_db": 15.0}))
-    for effect in extra:
-        if effect.kind not in kinds:
-            out.append(patch.model_copy(update={"fx": [*patch.fx, effect]}, deep=True))
-    return out
+def _unison(patch: Patch) -> Patch | None:
+    if patch.source not in ("subtractive", "wavetable") or not patch.oscillators or patch.oscillators[0].unison > 1:
+        return None
+    p = patch.model_copy(deep=True)
+    p.oscillators[0].unison, p.oscillators[0].unison_detune_cents = 5, 20.0
+    return p
+
+
+def _with_effect(patch: Patch, effect: Effect) -> Patch | None:
+    if any(e.kind == effect.kind for e in patch.fx):
+        return None
+    if effect.kind == "distortion" and patch.source == "wavetable":  # a measured cycle already holds it
+        return None
+    return patch.model_copy(update={"fx": [*patch.fx, effect]}, deep=True)
+
+
+def _with_best_variants(patch: Patch, patch_loss: float, hints: Sequence[Effect], loss) -> Patch:
+    """Try discrete changes one after another (unison, the forensics hints, reverb, distortion), keeping each
+    that lowers the loss by more than 1 %."""
+    effects = [
+        *hints,
+        Effect(kind="reverb", params={"room_size": 0.5, "wet_level": 0.25, "dry_level": 0.8}),
+        Effect(kind="distortion", params={"drive_db": 15.0}),
+    ]
+    changes = [_unison, *(lambda p, e=e: _with_effect(p, e) for e in effects)]
+    for change in changes:
+        variant = change(patch)
+        if variant is None:
+            continue
+        v = loss(variant)
+        if v < patch_loss * 0.99:
+            patch, patch_loss = variant, v
+    return patch
 
 
 def prepare(audio: np.ndarray, sr: int, start_s: float | None, end_s: float | None) -> tuple[np.ndarray, float, float]:
@@ -130,20 +149,14 @@ def suggest(
         sampled_x = soxr.resample(sampled.audio, sr, SEARCH_SR) if sr != SEARCH_SR else sampled.audio
         sampled_loss = target.spectral(sampled_x) + target.envelope(sampled_x)
         candidates.append(Candidate(source="sample", loss=round(sampled_loss, 4)))
-    finalists = []
-    for base_loss, patch in scored[:2]:
-        for variant in _variants(patch, fx_hints):
-            v = loss(variant)
-            if v < base_loss * 0.99:
-                base_loss, patch = v, variant
-        finalists.append((base_loss, patch))
+    finalists = [_with_best_variants(p, v, fx_hints, loss) for v, p in scored[:2]]
     remaining = max(0.5, budget_s - reserve - (time.monotonic() - started))
     searches = []
-    for share, (_, patch) in zip((0.65, 0.35), finalists, strict=False):
+    for share, patch in zip((0.65, 0.35), finalists, strict=False):
         report(f"refine {patch.source}", 0.2 + 0.7 * len(searches) / len(finalists))
         searches.append(refine(patch, loss, length_s, remaining * share))
-    for c in candidates:
-        c.refined_loss = next((round(s.loss, 4) for s in searches if s.patch.source == c.source), None)
+    for candidate, search in zip(candidates, searches, strict=False):  # both sorted best first guess first
+        candidate.refined_loss = round(search.loss, 4)
     best = min(searches, key=lambda s: s.loss)
     report("verify", 0.9)
     original = soxr.resample(span, sr, PREVIEW_SR) if sr != PREVIEW_SR else span
