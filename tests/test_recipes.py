@@ -176,6 +176,12 @@ def test_api_report_composes_the_analysis_and_the_recipes_made_from_it(api):
     assert f"](/v1/files/{job_id}/out/forensics/band_limit-mix.png)" in text
     page = client.get(f"/v1/analyze/{job_id}/report", headers=h)
     assert page.headers["content-type"].startswith("text/html") and "data:image/png;base64," in page.text
+    # a recipe queued on an analysis that is deleted before it runs fails at once, with the reason
+    late = client.post("/v1/suggest", headers=h, data={"job_id": job_id, "budget_s": "2"}).json()["job_id"]
+    assert client.delete(f"/v1/analyze/{job_id}", headers=h).status_code == 200
+    worker.run_once(block_ms=0)
+    gone = client.get(f"/v1/suggest/{late}", headers=h).json()
+    assert gone["status"] == "failed" and "was deleted" in gone["error"] and gone["attempts"] == 1
 
 
 def test_a_sampled_sound_gets_the_closest_library_sample_as_its_recipe(tmp_path):

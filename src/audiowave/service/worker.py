@@ -127,6 +127,8 @@ class JobWorker:
             progress.report_percent(stage, round(95.0 * fraction, 1), force=fraction >= 1.0)
 
         with tempfile.TemporaryDirectory(prefix="aw-job-") as tmp:
+            if not self.s.store.exists(key):  # a stem of an analysis deleted since: no retry can bring it back
+                raise InputError(f"the audio to recreate is gone (analysis {options.get('source_job')} was deleted)")
             local = self.s.store.get_file(key, Path(tmp) / Path(key).name)
             out = Path(tmp) / "out"
             recipe = suggest_from_file(
