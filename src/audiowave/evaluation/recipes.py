@@ -11,7 +11,7 @@ import numpy as np
 from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.patch import Patch
 from audiowave.recipes.suggest import suggest
-from audiowave.recipes.synth import render
+from audiowave.recipes.synth import envelope_curve, render
 
 SR = 44100
 
@@ -20,10 +20,22 @@ def _log2_ratio(a: float, b: float) -> float:
     return float(abs(np.log2(max(a, 1e-6) / max(b, 1e-6))))
 
 
+def envelope_error_db(truth: Patch, found: Patch, rate: int = 200) -> float:
+    """Mean |difference| of the two amplitude envelopes in dB (floored at -60), over the true sound's length:
+    the envelope as heard, where ADSR settings can trade off (decay is moot at full sustain)."""
+    n = int((truth.duration_s + truth.amp.release_s) * rate)
+    a = envelope_curve(truth.amp, truth.duration_s, n, rate)
+    b = envelope_curve(found.amp, found.duration_s, n, rate)
+    db = [np.maximum(20 * np.log10(np.maximum(x, 1e-6)), -60.0) for x in (a, b)]
+    return float(np.mean(np.abs(db[0] - db[1])))
+
+
 def parameter_errors(truth: Patch, found: Patch) -> dict[str, float]:
-    """Errors of the settings both patches have: note (semitones), times (octaves = |log2 ratio|), levels."""
+    """Errors of the settings both patches have: note (semitones), times (octaves = |log2 ratio|), levels, and
+    the amplitude envelope as a whole (dB)."""
     err = {
         "note (st)": abs(truth.note_midi - found.note_midi),
+        "amp envelope (dB)": envelope_error_db(truth, found),
         "attack (oct)": _log2_ratio(truth.amp.attack_s, found.amp.attack_s),
         "decay (oct)": _log2_ratio(truth.amp.decay_s, found.amp.decay_s),
         "sustain": abs(truth.amp.sustain - found.amp.sustain),
