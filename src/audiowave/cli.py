@@ -246,20 +246,20 @@ def submit(
         def run(path: Path) -> bool:
             task = progress.add_task(path.name, total=100, stage="uploading")
             try:
-                job = client.submit(path, stages, priority)
+                job = client.analyze(path, stages=stages, priority=priority)
                 job = client.wait(
-                    job["job_id"],
-                    lambda j: progress.update(task, completed=j["percent"], stage=f"{j['status']} {j['stage']}"),
+                    job.job_id,
+                    lambda j: progress.update(task, completed=j.percent, stage=f"{j.status} {j.stage}"),
                 )
             except (ApiError, httpx.HTTPError, OSError) as exc:
                 progress.update(task, stage=f"[red]{exc}[/red]")
                 return False
-            if job["status"] != "done":
-                progress.update(task, stage=f"[red]{job['status']}: {job['error']}[/red]")
+            if job.status != "done":
+                progress.update(task, stage=f"[red]{job.status}: {job.error}[/red]")
                 return False
             target = out_dir / path.stem
             target.mkdir(parents=True, exist_ok=True)
-            (target / "result.json").write_text(json.dumps(job["result"], indent=2))
+            (target / "result.json").write_text(json.dumps(job.result, indent=2))
             progress.update(task, completed=100, stage=f"done -> {target / 'result.json'}")
             return True
 

@@ -10,10 +10,10 @@ import sqlalchemy.exc
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from audiowave import __version__
+from audiowave.api_models import FeedbackIn, JobView, TokenOut
 from audiowave.audio_io import probe
 from audiowave.config import Settings
 from audiowave.errors import InputError, ModelUnavailableError
@@ -25,7 +25,7 @@ from audiowave.report.prose import compose_prose
 from audiowave.schema import AnalysisResult
 from audiowave.service.auth import AuthError, issue_token, user_for_key, user_for_token
 from audiowave.service.db import Job, User
-from audiowave.service.feedback import FIELD_HELP, check_feedback
+from audiowave.service.feedback import check_feedback
 from audiowave.service.jobs import JobService, NotFound
 from audiowave.service.services import Services
 
@@ -38,40 +38,13 @@ class ApiError(HTTPException):
         super().__init__(status, detail={"error": error, "reason": reason}, headers=headers)
 
 
-class JobView(BaseModel):
-    job_id: str
-    status: str = Field(description="queued, running, retrying, done, failed (bad input) or dead (gave up)")
-    stage: str
-    percent: float
-    priority: str
-    attempts: int
-    filename: str
-    error: str = ""
-    created_at: str
-    finished_at: str | None = None
-    links: dict[str, str] = Field(default_factory=dict)
-    result: dict | None = None
-
-
-class FeedbackIn(BaseModel):
-    job_id: str
-    field: str = Field(min_length=1, max_length=100, description=FIELD_HELP)
-    verdict: Literal["correct", "wrong", "missing", "rating"]
-    value: dict = Field(default_factory=dict, description="the corrected value, e.g. {'bpm': 128}")
-    comment: str = Field("", max_length=2000)
-
-
-class TokenOut(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-
-
 def job_view(job: Job, with_result: bool) -> JobView:
     links = {"self": f"/v1/analyze/{job.id}"}
     if job.status == "done":
         links.update({name: f"/v1/files/{job.id}/out/{name}" for name in sorted(job.artifacts or {})})
     return JobView(
         job_id=job.id,
+        kind="recipe" if (job.options or {}).get("kind") == "suggest" else "analysis",
         status=job.status,
         stage=job.stage,
         percent=job.percent,

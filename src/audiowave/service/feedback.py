@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audiowave.api_models import FEEDBACK_FIELDS
 from audiowave.calibration import Outcome, confidence_items
 from audiowave.schema import AnalysisResult
 from audiowave.service.db import Feedback, Job
@@ -16,16 +17,12 @@ FIELD = re.compile(
     r"^(tempo|key|meter|chords|structure|recipe|instrument:[\w .+/-]{1,60}(@[\w-]{1,30})?"
     r"|effect:[a-z_]{1,30}(@[\w-]{1,30})?|sample:.{1,80})$"
 )
-FIELD_HELP = (
-    "one of tempo, key, meter, chords, structure, recipe, instrument:<label>[@<source>], "
-    "effect:<effect>[@<source>], sample:<name>"
-)
 
 
 def check_feedback(field: str, verdict: str, value: dict) -> str | None:
     """The reason a feedback item is invalid, or None."""
     if not FIELD.match(field):
-        return f"unknown field {field!r}: use {FIELD_HELP}"
+        return f"unknown field {field!r}: use {FEEDBACK_FIELDS}"
     if (verdict == "rating") != (field == "recipe"):
         return "a recipe takes a 'rating' verdict (value {'stars': 1-5}); other fields take correct, wrong or missing"
     if verdict == "rating" and not (isinstance(value.get("stars"), int) and 1 <= value["stars"] <= 5):
