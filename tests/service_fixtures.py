@@ -102,3 +102,23 @@ def live_server(app) -> Iterator[str]:
 def api(services) -> Iterator[tuple[Services, httpx.Client]]:
     with live_server(create_app(services)) as url, httpx.Client(base_url=url, timeout=60) as client:
         yield services, client
+
+
+class BackgroundWorker:
+    """A real job worker in a thread, as the service's job runner would be."""
+
+    def __init__(self, services) -> None:
+        self.worker, self.stop = worker_for(services), threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            self.worker.run_once(block_ms=200)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(30)

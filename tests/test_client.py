@@ -13,7 +13,7 @@ from audiowave.client import ApiError, AsyncClient, Client, RetryPolicy
 from audiowave.recipes.patch import Envelope, Oscillator, Patch
 from audiowave.recipes.synth import render
 
-from service_fixtures import live_server, make_services, new_user, worker_for
+from service_fixtures import BackgroundWorker, live_server, make_services, new_user
 from signals import EXAMPLE
 
 
@@ -28,26 +28,6 @@ def pluck() -> bytes:
     buf = io.BytesIO()
     sf.write(buf, render(patch, 44100), 44100, format="WAV")
     return buf.getvalue()
-
-
-class BackgroundWorker:
-    """A real job worker in a thread, as the service's job runner would be."""
-
-    def __init__(self, services) -> None:
-        self.worker, self.stop = worker_for(services), threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self.stop.is_set():
-            self.worker.run_once(block_ms=200)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(30)
 
 
 def test_sync_client_covers_analysis_report_feedback_recipe_and_deletion(tmp_path, clean_redis):

@@ -20,6 +20,7 @@ FEEDBACK_FIELDS = (
 class JobView(BaseModel):
     job_id: str
     kind: Literal["analysis", "recipe"] = "analysis"
+    source_job: str = Field("", description="for a recipe made from an analysis: that analysis' job id")
     status: str = Field(description="queued, running, retrying, done, failed (bad input) or dead (gave up)")
     stage: str
     percent: float

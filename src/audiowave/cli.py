@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -220,7 +221,6 @@ def submit(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where result.json files go.")] = Path("audiowave-out"),
 ) -> None:
     """Upload files to a running service, show live progress, save the results."""
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
@@ -359,6 +359,54 @@ def train_instruments(
     out.print(
         f"wrote {out_dir / MODEL_NAME}.pt and .json; FluidR3 test macro F1 {test['f1']:.3f}, ECE {test['ece']:.3f}"
     )
+
+
+@app.command()
+def ui(
+    url: Annotated[str, typer.Option(help="The Audiowave service the UI talks to.")] = "http://127.0.0.1:8000",
+    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8501,
+    with_service: Annotated[
+        bool, typer.Option("--with-service", help="Also start the local service (`audiowave serve`) if it is down.")
+    ] = False,
+) -> None:
+    """Start the web UI (Streamlit) against a running service."""
+    import subprocess
+
+    import httpx
+
+    service = None
+    try:
+        httpx.get(f"{url}/healthz", timeout=3).raise_for_status()
+    except httpx.HTTPError:
+        if not with_service:
+            err.print(
+                f"[red]error:[/red] no Audiowave service at {url}: start `audiowave serve` or pass --with-service"
+            )
+            raise typer.Exit(2) from None
+        service = subprocess.Popen([sys.executable, "-m", "audiowave", "serve"])
+    app_path = Path(__file__).parent / "ui" / "app.py"
+    out.print(f"web UI: http://127.0.0.1:{port} (service {url})")
+    try:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(app_path),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            env={**os.environ, "AUDIOWAVE_URL": url},
+            check=False,
+        )
+    finally:
+        if service is not None:
+            service.terminate()
 
 
 @app.command()

@@ -25,7 +25,7 @@ import httpx
 from audiowave.api_models import FeedbackIn, JobView
 
 RETRY_STATUSES = {429, 503}
-Upload = str | Path | bytes
+Upload = str | Path | bytes | tuple[str, bytes]  # a path, raw bytes, (filename, bytes), or an http(s) URL
 Priority = Literal["high", "normal", "low"]
 
 
@@ -106,6 +106,8 @@ class _Requests:
 
 def _read_local(source: Upload) -> tuple[str, bytes] | None:
     """(filename, bytes) for a path or bytes; None for a URL (fetched by the client)."""
+    if isinstance(source, tuple):
+        return source
     if isinstance(source, bytes):
         return "upload", source
     if str(source).startswith(("http://", "https://")):

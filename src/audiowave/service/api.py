@@ -45,6 +45,7 @@ def job_view(job: Job, with_result: bool) -> JobView:
     return JobView(
         job_id=job.id,
         kind="recipe" if (job.options or {}).get("kind") == "suggest" else "analysis",
+        source_job=(job.options or {}).get("source_job", ""),
         status=job.status,
         stage=job.stage,
         percent=job.percent,

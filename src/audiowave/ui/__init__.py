@@ -1,0 +1,1 @@
+"""The web UI: ``app`` (the Streamlit script, a client of the HTTP service) and ``views`` (what it shows)."""

@@ -1,0 +1,120 @@
+"""The web UI in a real browser: headless Chromium (Debian `chromium`, driven by Playwright) against the
+Streamlit app and the real service (uvicorn, Redis, SQL, storage, a job worker). Screenshots of the main
+views go to AUDIOWAVE_SCREENSHOTS (default test-screenshots/) for review."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from audiowave.service.db import Feedback, Job
+
+from servers import free_port
+from service_fixtures import BackgroundWorker, live_server, make_services, new_user
+from signals import EXAMPLE
+
+APP = Path(__file__).resolve().parent.parent / "src" / "audiowave" / "ui" / "app.py"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("AUDIOWAVE_SCREENSHOTS", "test-screenshots"))
+
+
+def start_ui(service_url: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(APP),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env={**os.environ, "AUDIOWAVE_URL": service_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("streamlit did not start")
+
+
+def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp_path, clean_redis):
+    from playwright.sync_api import expect, sync_playwright
+
+    from audiowave.service.api import create_app
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    services = make_services(tmp_path, clean_redis)
+    _, key = new_user(services, "ada")
+    (tmp_path / "notes.wav").write_text("this is not audio")
+    with live_server(create_app(services)) as api_url, BackgroundWorker(services):
+        ui, ui_url = start_ui(api_url)
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(ui_url)
+                page.get_by_label("API key").fill("aw_wrong")
+                page.get_by_role("button", name="Sign in").click()
+                expect(page.get_by_text("sign-in refused")).to_be_visible(timeout=30_000)
+                page.get_by_label("API key").fill(key)
+                page.get_by_role("button", name="Sign in").click()
+                expect(page.get_by_text("signed in")).to_be_visible(timeout=30_000)
+                page.screenshot(path=str(SHOTS / "1-signed-in.png"))
+
+                page.locator('input[type="file"]').set_input_files(str(tmp_path / "notes.wav"))
+                page.get_by_role("button", name="Analyze").click()
+                expect(page.get_by_text("upload refused")).to_be_visible(timeout=60_000)
+                expect(page.get_by_text("not an audio file")).to_be_visible()
+
+                page.locator('input[type="file"]').set_input_files(str(EXAMPLE))
+                expect(page.get_by_text("example.flac").first).to_be_visible(timeout=30_000)
+                page.locator('[data-testid="stMultiSelect"] input').click()
+                for stage in ("rhythm", "tonal", "forensics"):
+                    page.keyboard.type(stage)
+                    page.keyboard.press("Enter")
+                page.keyboard.press("Escape")
+                page.get_by_role("button", name="Analyze").click()
+                expect(page.get_by_text("120.0 BPM").first).to_be_visible(timeout=120_000)
+                expect(page.get_by_text("A minor").first).to_be_visible()
+                expect(page.get_by_text("band_limit").first).to_be_visible()
+                expect(page.get_by_role("button", name="Delete this job")).to_be_visible(timeout=60_000)
+                assert page.locator("img").count() >= 3  # spectrogram, waveform, evidence
+                page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+                page.screenshot(path=str(SHOTS / "2-result.png"), full_page=True)
+
+                page.get_by_role("button", name="right").first.click()
+                expect(page.get_by_text("thanks:").first).to_be_visible(timeout=30_000)
+                with services.sessions() as session:
+                    [fb] = session.scalars(select(Feedback)).all()
+                assert fb.verdict == "correct" and fb.field == "tempo"
+
+                page.get_by_role("button", name="Delete this job").click()
+                expect(page.get_by_text("deleted")).to_be_visible(timeout=30_000)
+                page.screenshot(path=str(SHOTS / "3-deleted.png"))
+                browser.close()
+        finally:
+            ui.terminate()
+            ui.wait(10)
+    with services.sessions() as session:
+        assert session.scalars(select(Job)).all() == []
