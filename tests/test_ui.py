@@ -58,6 +58,14 @@ def start_ui(service_url: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("streamlit did not start")
 
 
+def settle(page) -> None:
+    """Wait until the Streamlit script has finished its run (its Stop button is gone)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0, timeout=120_000)
+
+
 def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp_path, clean_redis):
     from playwright.sync_api import expect, sync_playwright
 
@@ -103,6 +111,16 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
                 page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
                 page.screenshot(path=str(SHOTS / "2-result.png"), full_page=True)
 
+                page.get_by_role("button", name="Make a recipe").click()
+                expect(page.get_by_role("button", name="Vital preset")).to_be_visible(timeout=120_000)
+                expect(page.get_by_text("Amplifier envelope").first).to_be_visible()
+                page.screenshot(path=str(SHOTS / "3-recipe.png"))
+                with page.expect_download() as report:
+                    page.get_by_role("button", name="Download report (HTML)").click()
+                html = Path(report.value.path()).read_text()
+                assert "<html" in html and "A minor" in html and "data:image/png;base64," in html
+                settle(page)
+
                 page.get_by_role("button", name="right").first.click()
                 expect(page.get_by_text("thanks:").first).to_be_visible(timeout=30_000)
                 with services.sessions() as session:
@@ -111,10 +129,10 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
 
                 page.get_by_role("button", name="Delete this job").click()
                 expect(page.get_by_text("deleted")).to_be_visible(timeout=30_000)
-                page.screenshot(path=str(SHOTS / "3-deleted.png"))
+                page.screenshot(path=str(SHOTS / "4-deleted.png"))
                 browser.close()
         finally:
             ui.terminate()
             ui.wait(10)
-    with services.sessions() as session:
-        assert session.scalars(select(Job)).all() == []
+    with services.sessions() as session:  # the analysis is gone; the recipe made from it is a job of its own
+        assert [j.options.get("kind") for j in session.scalars(select(Job))] == ["suggest"]

@@ -22,11 +22,38 @@ AUDIO_TYPES = ["wav", "flac", "mp3", "ogg", "m4a", "aac", "aif", "aiff"]
 POLL_S = 0.5
 
 
+def connect(api_key: str) -> Client:
+    return Client(os.environ.get("AUDIOWAVE_URL", "http://127.0.0.1:8000"), api_key, timeout=120)
+
+
 def client() -> Client | None:
     key = st.session_state.get("api_key", "")
-    if not key:
-        return None
-    return Client(os.environ.get("AUDIOWAVE_URL", "http://127.0.0.1:8000"), key, timeout=120)
+    return connect(key) if key else None
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def fetch(link: str, api_key: str) -> bytes:
+    """A job's file; cached, because a job's files never change and every rerun would fetch them again
+    (against the per-key rate limit)."""
+    with connect(api_key) as aw:
+        return aw.download(link)
+
+
+def download(link: str) -> bytes:
+    return fetch(link, st.session_state["api_key"])
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def finished_job(job_id: str, api_key: str) -> JobView:
+    """A finished job (final states never change, so it is fetched once)."""
+    with connect(api_key) as aw:
+        return aw.job(job_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def report_html(job_id: str, api_key: str) -> str:
+    with connect(api_key) as aw:
+        return aw.report(job_id)
 
 
 def sign_in() -> None:
@@ -35,7 +62,7 @@ def sign_in() -> None:
         key = st.text_input("API key", type="password", value=st.session_state.get("api_key", ""))
         if st.button("Sign in"):
             try:
-                Client(os.environ.get("AUDIOWAVE_URL", "http://127.0.0.1:8000"), key).jobs()
+                connect(key).jobs()
                 st.session_state["api_key"] = key
                 st.success("signed in")
             except ApiError as exc:
@@ -99,7 +126,7 @@ def recipe_view(aw: Client, analysis: JobView) -> None:
     for job in recipes_of(aw.jobs(), analysis.job_id):
         if job.status != "done":
             continue
-        recipe = aw.job(job.job_id).recipe()
+        recipe = finished_job(job.job_id, st.session_state["api_key"]).recipe()
         with st.expander(
             f"{recipe.patch.source} recipe {recipe.span.start_s:.2f}-{recipe.span.end_s:.2f} s "
             f"(similarity {recipe.refined.similarity:.2f})",
@@ -107,36 +134,36 @@ def recipe_view(aw: Client, analysis: JobView) -> None:
         ):
             for i, step in enumerate(recipe.steps, start=1):
                 st.write(f"{i}. {step}")
-            st.audio(aw.download(job.links["preview.flac"]), format="audio/flac")
-            st.image(aw.download(job.links["comparison.png"]))
+            st.audio(download(job.links["preview.flac"]), format="audio/flac")
+            st.image(download(job.links["comparison.png"]))
             if "recipe.vital" in job.links:
                 st.download_button(
-                    "Vital preset", aw.download(job.links["recipe.vital"]), "recipe.vital", key=f"vital-{job.job_id}"
+                    "Vital preset", download(job.links["recipe.vital"]), "recipe.vital", key=f"vital-{job.job_id}"
                 )
             feedback_row(aw, job.job_id, "recipe", "rate this recipe (right = it sounds right)")
 
 
 def result_view(aw: Client, job_id: str) -> None:
-    job = aw.job(job_id)
+    job = finished_job(job_id, st.session_state["api_key"])
     r = job.analysis()
     st.header(job.filename)
     for name in ("spectrogram.png", "waveform.png"):
         if name in job.links:
-            st.image(aw.download(job.links[name]), caption=name)
+            st.image(download(job.links[name]), caption=name)
     st.table({"": [k for k, _ in facts_rows(r)], "value": [v for _, v in facts_rows(r)]})
     if r.instruments:
         st.subheader("Instruments")
         st.table([{"instrument": i.label, "in": i.source, "confidence": round(i.confidence, 2)} for i in r.instruments])
     for name, link in stem_links(job).items():
         st.caption(f"stem: {name}")
-        st.audio(aw.download(link), format="audio/flac")
+        st.audio(download(link), format="audio/flac")
     if r.forensics:
         st.subheader("Techniques")
         for t in r.forensics.techniques:
             if t.detected and t.effect not in ("stereo", "tuning"):
                 st.write(f"**{t.effect}** in {t.source} ({t.confidence:.2f}): {t.description}")
                 if t.evidence and t.evidence in job.links:
-                    st.image(aw.download(job.links[t.evidence]))
+                    st.image(download(job.links[t.evidence]))
     if r.samples and r.samples.matches:
         st.subheader("Samples")
         for m in r.samples.matches:
@@ -147,12 +174,14 @@ def result_view(aw: Client, job_id: str) -> None:
             if m.proof:
                 for path in (m.proof.track_audio, m.proof.sample_audio):
                     if path in job.links:
-                        st.audio(aw.download(job.links[path]), format="audio/flac")
+                        st.audio(download(job.links[path]), format="audio/flac")
     st.subheader("Feedback")
     for target in feedback_targets(r):
         feedback_row(aw, job_id, target.field, target.label)
     recipe_view(aw, job)
-    st.download_button("Download report (HTML)", aw.report(job_id), f"{job.filename}.report.html")
+    st.download_button(
+        "Download report (HTML)", report_html(job_id, st.session_state["api_key"]), f"{job.filename}.report.html"
+    )
     if st.button("Delete this job"):
         aw.delete(job_id)
         st.session_state.pop("job_id", None)
