@@ -125,3 +125,27 @@ def test_upload_from_an_http_url(tmp_path, clean_redis):
             assert aw.wait(job.job_id, poll_s=0.1, timeout_s=300).analysis().loudness is not None
     finally:
         files.shutdown()
+
+
+def test_cli_feedback_goes_through_the_sdk(tmp_path, clean_redis):
+    from cli_runner import cli
+
+    from audiowave.service.api import create_app
+    from audiowave.service.db import Feedback
+
+    services = make_services(tmp_path, clean_redis)
+    _, key = new_user(services, "ada")
+    with live_server(create_app(services)) as url, BackgroundWorker(services), Client(url, key) as aw:
+        job = aw.wait(aw.analyze(EXAMPLE.read_bytes(), stages="loudness").job_id, poll_s=0.1, timeout_s=300)
+        args = ("--url", url, "--key", key)
+        ok = cli("feedback", job.job_id, "tempo", "wrong", "--value", '{"bpm": 128}', *args)
+        assert ok.returncode == 0 and "feedback stored" in ok.stdout, ok.stderr
+        bad_field = cli("feedback", job.job_id, "colour", "wrong", *args)
+        assert bad_field.returncode == 2 and "unknown field" in bad_field.stderr
+        bad_verdict = cli("feedback", job.job_id, "tempo", "meh", *args)
+        assert bad_verdict.returncode == 2 and "Traceback" not in bad_verdict.stderr
+        bad_json = cli("feedback", job.job_id, "tempo", "wrong", "--value", "[1]", *args)
+        assert bad_json.returncode == 2 and "JSON object" in bad_json.stderr
+    with services.sessions() as session:
+        [fb] = session.query(Feedback).all()
+    assert (fb.field, fb.verdict, fb.value) == ("tempo", "wrong", {"bpm": 128})

@@ -209,6 +209,58 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _remote_client(url: str, key: str | None):
+    """An SDK client for ``url`` with the key given, or $AUDIOWAVE_API_KEY, or the local service's key file."""
+    from audiowave.client import Client
+    from audiowave.config import get_settings
+
+    key_file = get_settings().home / "api_key"
+    key = key or os.environ.get("AUDIOWAVE_API_KEY") or (key_file.read_text().strip() if key_file.exists() else "")
+    if not key:
+        err.print("[red]error:[/red] no API key: pass --key, set AUDIOWAVE_API_KEY, or run `audiowave serve` once")
+        raise typer.Exit(2)
+    return Client(url, key)
+
+
+@app.command()
+def feedback(
+    job_id: Annotated[str, typer.Argument(help="The job the feedback is about.")],
+    field: Annotated[
+        str, typer.Argument(help="tempo, key, instrument:<label>, effect:<effect>, sample:<name>, recipe")
+    ],
+    verdict: Annotated[str, typer.Argument(help="correct, wrong, missing, or rating (recipes)")],
+    value: Annotated[str, typer.Option(help="The corrected value or rating as JSON, e.g. '{\"bpm\": 128}'.")] = "{}",
+    comment: Annotated[str, typer.Option(help="Free text.")] = "",
+    url: Annotated[str, typer.Option(help="Service URL.")] = "http://127.0.0.1:8000",
+    key: Annotated[str | None, typer.Option(help="API key (default: $AUDIOWAVE_API_KEY or the local key).")] = None,
+) -> None:
+    """Send a correction or a rating of one field of a result to the service."""
+    import httpx
+
+    from audiowave.client import ApiError
+
+    try:
+        parsed = json.loads(value)
+        if not isinstance(parsed, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] --value must be a JSON object ({exc})")
+        raise typer.Exit(2) from None
+    with _remote_client(url, key) as aw:
+        try:
+            feedback_id = aw.feedback(job_id, field, verdict, parsed, comment)
+        except ApiError as exc:
+            err.print(f"[red]error:[/red] {exc.reason}")
+            raise typer.Exit(2) from None
+        except ValueError as exc:  # refused before sending (e.g. an unknown verdict)
+            err.print(f"[red]error:[/red] {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}")
+            raise typer.Exit(2) from None
+        except httpx.HTTPError as exc:
+            err.print(f"[red]error:[/red] service unreachable at {url} ({exc})")
+            raise typer.Exit(1) from None
+    out.print(f"feedback stored: {feedback_id}")
+
+
 @app.command()
 def submit(
     files: Annotated[list[Path], typer.Argument(help="Audio files to analyse.")],
@@ -225,15 +277,9 @@ def submit(
 
     import httpx
 
-    from audiowave.client import ApiError, Client
-    from audiowave.config import get_settings
+    from audiowave.client import ApiError
 
-    key_file = get_settings().home / "api_key"
-    key = key or os.environ.get("AUDIOWAVE_API_KEY") or (key_file.read_text().strip() if key_file.exists() else "")
-    if not key:
-        err.print("[red]error:[/red] no API key: pass --key, set AUDIOWAVE_API_KEY, or run `audiowave serve` once")
-        raise typer.Exit(2)
-    client = Client(url, key)
+    client = _remote_client(url, key)
     failures = 0
     with Progress(
         TextColumn("{task.description}"),
