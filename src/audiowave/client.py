@@ -50,6 +50,48 @@ class RetryPolicy:
         after = response.headers.get("Retry-After") if response is not None else None
         return min(float(after) if after else self.base_s * 2**attempt, self.max_delay_s)
 
+    def outcome(self, attempt: int, sent: httpx.Response | Exception) -> float | None:
+        """Seconds to wait before trying again, or None when ``sent`` is final (answer it, or raise it)."""
+        retryable = isinstance(sent, Exception) or sent.status_code in RETRY_STATUSES
+        if not retryable or attempt == self.attempts:
+            return None
+        return self.delay(attempt, None if isinstance(sent, Exception) else sent)
+
+
+DROPPED = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
+
+
+def _settle(sent: httpx.Response | Exception) -> httpx.Response:
+    """The final answer of a send: the response (ApiError on 4xx/5xx), or the connection error raised."""
+    if isinstance(sent, Exception):
+        raise sent
+    return _raise_for(sent)
+
+
+class _Watch:
+    """One job being waited for: reports changed states, says when it is final, enforces the timeout."""
+
+    def __init__(self, job_id: str, on_progress: Callable[[JobView], None] | None, timeout_s: float) -> None:
+        self.job_id, self.on_progress, self.timeout_s = job_id, on_progress, timeout_s
+        self.deadline, self.last = time.monotonic() + timeout_s, None
+
+    def finished(self, job: JobView) -> bool:
+        state = (job.status, job.stage, job.percent)
+        if self.on_progress is not None and state != self.last:
+            self.on_progress(job)
+        self.last = state
+        if job.finished:
+            return True
+        if time.monotonic() > self.deadline:
+            raise TimeoutError(
+                f"job {self.job_id} not finished after {self.timeout_s:.0f} s ({job.status}, {job.stage})"
+            )
+        return False
+
+
+def _auth_headers(api_key: str, token: str) -> dict[str, str]:
+    return {"X-API-Key": api_key} if api_key else {"Authorization": f"Bearer {token}"} if token else {}
+
 
 @dataclass(frozen=True)
 class Request:
@@ -99,6 +141,11 @@ class _Requests:
         return Request("POST", "/v1/suggest", data=data, upload=upload)
 
     @staticmethod
+    def report(job_id: str, format: str, prose: bool) -> Request:
+        params = {"format": format, "prose": str(prose).lower()}
+        return Request("GET", f"/v1/analyze/{job_id}/report", params=params)
+
+    @staticmethod
     def feedback(job_id: str, field: str, verdict: str, value: dict | None, comment: str) -> Request:
         body = FeedbackIn(job_id=job_id, field=field, verdict=verdict, value=value or {}, comment=comment)
         return Request("POST", "/v1/feedback", json=body.model_dump())
@@ -126,7 +173,7 @@ class Client:
     def __init__(
         self, base_url: str, api_key: str = "", token: str = "", timeout: float = 60.0, retry: RetryPolicy | None = None
     ) -> None:
-        headers = {"X-API-Key": api_key} if api_key else {"Authorization": f"Bearer {token}"} if token else {}
+        headers = _auth_headers(api_key, token)
         self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
         self.retry = retry or RetryPolicy()
 
@@ -143,15 +190,13 @@ class Client:
         """Send ``req``, retrying 429/503 and dropped connections per the retry policy; ApiError on 4xx/5xx."""
         for attempt in range(self.retry.attempts + 1):
             try:
-                response = self.http.request(req.method, req.path, **req.kwargs())
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
-                if attempt == self.retry.attempts:
-                    raise
-                time.sleep(self.retry.delay(attempt, None))
-                continue
-            if response.status_code not in RETRY_STATUSES or attempt == self.retry.attempts:
-                return _raise_for(response)
-            time.sleep(self.retry.delay(attempt, response))
+                sent: httpx.Response | Exception = self.http.request(req.method, req.path, **req.kwargs())
+            except DROPPED as exc:
+                sent = exc
+            wait = self.retry.outcome(attempt, sent)
+            if wait is None:
+                return _settle(sent)
+            time.sleep(wait)
         raise AssertionError("unreachable")
 
     def _upload(self, source: Upload) -> tuple[str, bytes]:
@@ -199,18 +244,10 @@ class Client:
         timeout_s: float = 3600.0,
     ) -> JobView:
         """Poll until the job is done, failed or dead; ``on_progress`` sees every changed state."""
-        deadline, last = time.monotonic() + timeout_s, None
-        while True:
-            job = self.job(job_id)
-            state = (job.status, job.stage, job.percent)
-            if on_progress is not None and state != last:
-                on_progress(job)
-            last = state
-            if job.finished:
-                return job
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} not finished after {timeout_s:.0f} s ({job.status}, {job.stage})")
+        watch = _Watch(job_id, on_progress, timeout_s)
+        while not watch.finished(job := self.job(job_id)):
             time.sleep(poll_s)
+        return job
 
     def delete(self, job_id: str) -> dict:
         return self.send(Request("DELETE", f"/v1/analyze/{job_id}")).json()
@@ -220,8 +257,7 @@ class Client:
         return self.send(Request("GET", link)).content
 
     def report(self, job_id: str, format: Literal["html", "md"] = "html", prose: bool = False) -> str:
-        params = {"format": format, "prose": str(prose).lower()}
-        return self.send(Request("GET", f"/v1/analyze/{job_id}/report", params=params)).text
+        return self.send(_Requests.report(job_id, format, prose)).text
 
     def suggest(
         self,
@@ -253,7 +289,7 @@ class AsyncClient:
     def __init__(
         self, base_url: str, api_key: str = "", token: str = "", timeout: float = 60.0, retry: RetryPolicy | None = None
     ) -> None:
-        headers = {"X-API-Key": api_key} if api_key else {"Authorization": f"Bearer {token}"} if token else {}
+        headers = _auth_headers(api_key, token)
         self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
         self.retry = retry or RetryPolicy()
 
@@ -269,15 +305,13 @@ class AsyncClient:
     async def send(self, req: Request) -> httpx.Response:
         for attempt in range(self.retry.attempts + 1):
             try:
-                response = await self.http.request(req.method, req.path, **req.kwargs())
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
-                if attempt == self.retry.attempts:
-                    raise
-                await asyncio.sleep(self.retry.delay(attempt, None))
-                continue
-            if response.status_code not in RETRY_STATUSES or attempt == self.retry.attempts:
-                return _raise_for(response)
-            await asyncio.sleep(self.retry.delay(attempt, response))
+                sent: httpx.Response | Exception = await self.http.request(req.method, req.path, **req.kwargs())
+            except DROPPED as exc:
+                sent = exc
+            wait = self.retry.outcome(attempt, sent)
+            if wait is None:
+                return _settle(sent)
+            await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
     async def _upload(self, source: Upload) -> tuple[str, bytes]:
@@ -321,18 +355,10 @@ class AsyncClient:
         poll_s: float = 0.5,
         timeout_s: float = 3600.0,
     ) -> JobView:
-        deadline, last = time.monotonic() + timeout_s, None
-        while True:
-            job = await self.job(job_id)
-            state = (job.status, job.stage, job.percent)
-            if on_progress is not None and state != last:
-                on_progress(job)
-            last = state
-            if job.finished:
-                return job
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} not finished after {timeout_s:.0f} s ({job.status}, {job.stage})")
+        watch = _Watch(job_id, on_progress, timeout_s)
+        while not watch.finished(job := await self.job(job_id)):
             await asyncio.sleep(poll_s)
+        return job
 
     async def delete(self, job_id: str) -> dict:
         return (await self.send(Request("DELETE", f"/v1/analyze/{job_id}"))).json()
@@ -341,8 +367,7 @@ class AsyncClient:
         return (await self.send(Request("GET", link))).content
 
     async def report(self, job_id: str, format: Literal["html", "md"] = "html", prose: bool = False) -> str:
-        params = {"format": format, "prose": str(prose).lower()}
-        return (await self.send(Request("GET", f"/v1/analyze/{job_id}/report", params=params))).text
+        return (await self.send(_Requests.report(job_id, format, prose))).text
 
     async def suggest(
         self,
