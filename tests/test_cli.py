@@ -80,3 +80,10 @@ def test_analyze_json_output_is_a_valid_result(tmp_path, write_wav):
     report = (tmp_path / "tone" / "report.md").read_text()
     assert "## Rhythm and harmony" in report and "LUFS" in report and "](spectrogram.png)" in report
     assert "data:image/png;base64," in (tmp_path / "tone" / "report.html").read_text()
+
+
+def test_ui_refuses_to_start_without_a_service():
+    from servers import free_port
+
+    run = cli("ui", "--url", f"http://127.0.0.1:{free_port()}")
+    assert run.returncode == 2 and "no Audiowave service at" in " ".join(run.stderr.split())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,12 +14,12 @@ import httpx
 from sqlalchemy import select
 
 from audiowave.service.db import Feedback, Job
+from audiowave.ui import streamlit_command, ui_environment
 
 from servers import free_port
 from service_fixtures import BackgroundWorker, live_server, make_services, new_user
 from signals import EXAMPLE
 
-APP = Path(__file__).resolve().parent.parent / "src" / "audiowave" / "ui" / "app.py"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("AUDIOWAVE_SCREENSHOTS", "test-screenshots"))
 
@@ -28,20 +27,8 @@ SHOTS = Path(os.environ.get("AUDIOWAVE_SCREENSHOTS", "test-screenshots"))
 def start_ui(service_url: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(APP),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        env={**os.environ, "AUDIOWAVE_URL": service_url},
+        streamlit_command(port),
+        env=ui_environment(service_url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

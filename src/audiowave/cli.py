@@ -420,6 +420,8 @@ def ui(
 
     import httpx
 
+    from audiowave.ui import streamlit_command, ui_environment
+
     service = None
     try:
         httpx.get(f"{url}/healthz", timeout=3).raise_for_status()
@@ -430,24 +432,11 @@ def ui(
             )
             raise typer.Exit(2) from None
         service = subprocess.Popen([sys.executable, "-m", "audiowave", "serve"])
-    app_path = Path(__file__).parent / "ui" / "app.py"
     out.print(f"web UI: http://127.0.0.1:{port} (service {url})")
     try:
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(app_path),
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            env={**os.environ, "AUDIOWAVE_URL": url},
+            streamlit_command(port),
+            env=ui_environment(url),
             check=False,
         )
     finally:
