@@ -108,9 +108,12 @@ def f0_track(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     return f0, voiced
 
 
-def pitch_distance(a: np.ndarray, b: np.ndarray, sr: int) -> float | None:
-    fa, va = f0_track(a, sr)
+def pitch_distance(reference: tuple[np.ndarray, np.ndarray], b: np.ndarray, sr: int) -> float | None:
+    """Mean |f0 difference| in cents between a reference :func:`f0_track` and ``b``, where both are voiced."""
+    fa, va = reference
     fb, vb = f0_track(b, sr)
+    n = min(len(va), len(vb))
+    fa, va, fb, vb = fa[:n], va[:n], fb[:n], vb[:n]
     both = va & vb
     if both.sum() < 5:
         return None

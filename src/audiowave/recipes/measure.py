@@ -37,6 +37,7 @@ class Measurements:
     brightness_time_s: float  # when half of that fall has happened
     noisiness: float  # 0 = pure partials, 1 = noise (share of energy between the partials)
     high_share: float  # share of the energy above 2 kHz
+    f0_track: tuple[np.ndarray, np.ndarray]  # pYIN f0 (Hz) and voiced flags, 10 ms hop (for pitch scoring)
 
 
 def loudness_contour(x: np.ndarray, sr: int) -> np.ndarray:
@@ -168,4 +169,5 @@ def measure(x: np.ndarray, sr: int) -> Measurements:
         brightness_time_s=drop_t,
         noisiness=_noisiness(frame, sr, note_hz),
         high_share=high_share,
+        f0_track=(f0, voiced),
     )

@@ -134,7 +134,7 @@ def suggest(
     target = Target(x, SEARCH_SR)
     measured_at = time.monotonic()
     m = measure(x, SEARCH_SR)
-    reserve = max(VERIFY_RESERVE_S, 1.5 * (time.monotonic() - measured_at))  # verification tracks pitch twice
+    reserve = max(VERIFY_RESERVE_S, 1.5 * (time.monotonic() - measured_at))  # verification tracks pitch twice more
 
     def loss(p: Patch) -> float:
         y = render(p, SEARCH_SR, length_s)
@@ -171,8 +171,8 @@ def suggest(
         preview = _matched(render(patch, PREVIEW_SR, len(original) / PREVIEW_SR), original)
         found = render(patch, SEARCH_SR, length_s)
     first = render(initial, SEARCH_SR, length_s)
-    pitch = pitch_distance(x, found, SEARCH_SR) if m.pitched else None
-    first_pitch = pitch_distance(x, first, SEARCH_SR) if m.pitched else None
+    pitch = pitch_distance(m.f0_track, found, SEARCH_SR) if m.pitched else None
+    first_pitch = pitch_distance(m.f0_track, first, SEARCH_SR) if m.pitched else None
     recipe = Recipe(
         backend=BACKEND,
         span=Span(start_s=round(t0, 4), end_s=round(t1, 4), stem=stem),
