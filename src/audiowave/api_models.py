@@ -61,3 +61,30 @@ class FeedbackIn(BaseModel):
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
+
+
+class KeyInfo(BaseModel):
+    prefix: str
+    created_at: str
+    revoked: bool
+
+
+class AccountView(BaseModel):
+    user_id: str
+    name: str
+    created_at: str
+    contribute_to_library: bool = Field(description="uploads may be added to shared sample libraries (opt-in)")
+    contribute_since: str | None = None
+    jobs: int
+    keys: list[KeyInfo]
+
+
+class ConsentIn(BaseModel):
+    contribute_to_library: bool
+
+
+class ErasureView(BaseModel):
+    erased: str
+    jobs: int
+    objects_removed: int
+    objects_left: int = Field(description="objects still listed under the user's prefix afterwards (0)")

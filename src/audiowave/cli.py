@@ -13,11 +13,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from audiowave.admin_cli import contributions_app, keys_app, users_app
 from audiowave.errors import AudiowaveError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Audio production forensics.")
 models_app = typer.Typer(help="List model backends and install user-supplied weights.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(contributions_app, name="contributions")
 out = Console()
 err = Console(stderr=True)
 
@@ -313,29 +317,6 @@ def submit(
             failures = sum(not ok for ok in pool.map(run, files))
     if failures:
         raise typer.Exit(1)
-
-
-users_app = typer.Typer(help="Manage service users and API keys.")
-app.add_typer(users_app, name="users")
-
-
-@users_app.command("create")
-def users_create(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
-    """Create a user and print its API key (shown once)."""
-    from audiowave.service.auth import create_user
-    from audiowave.service.db import make_engine, migrate, session_factory
-    from audiowave.service.settings import ServiceSettings
-
-    settings = ServiceSettings()
-    engine = make_engine(settings.resolved_database_url())
-    migrate(engine)
-    try:
-        with session_factory(engine).begin() as session:
-            _, key = create_user(session, name)
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    out.print(key)
 
 
 @app.command("index")

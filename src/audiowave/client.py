@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import httpx
 
-from audiowave.api_models import FeedbackIn, JobView
+from audiowave.api_models import AccountView, ErasureView, FeedbackIn, JobView
 
 RETRY_STATUSES = {429, 503}
 Upload = str | Path | bytes | tuple[str, bytes]  # a path, raw bytes, (filename, bytes), or an http(s) URL
@@ -144,6 +144,14 @@ class _Requests:
     def report(job_id: str, format: str, prose: bool) -> Request:
         params = {"format": format, "prose": str(prose).lower()}
         return Request("GET", f"/v1/analyze/{job_id}/report", params=params)
+
+    @staticmethod
+    def consent(contribute_to_library: bool) -> Request:
+        return Request("PUT", "/v1/users/me/consent", json={"contribute_to_library": contribute_to_library})
+
+    @staticmethod
+    def erase(confirm: str) -> Request:
+        return Request("DELETE", "/v1/users/me", params={"confirm": confirm})
 
     @staticmethod
     def feedback(job_id: str, field: str, verdict: str, value: dict | None, comment: str) -> Request:
@@ -282,6 +290,24 @@ class Client:
     def queue(self) -> dict:
         return self.send(Request("GET", "/v1/queue")).json()
 
+    def account(self) -> AccountView:
+        return AccountView.model_validate(self.send(Request("GET", "/v1/users/me")).json())
+
+    def set_consent(self, contribute_to_library: bool) -> AccountView:
+        """Opt in to (or out of) contributing future uploads to shared sample libraries."""
+        req = _Requests.consent(contribute_to_library)
+        return AccountView.model_validate(self.send(req).json())
+
+    def export_data(self, dest: str | Path) -> Path:
+        """Download everything stored for this account as a zip at ``dest``."""
+        Path(dest).write_bytes(self.send(Request("GET", "/v1/users/me/export")).content)
+        return Path(dest)
+
+    def erase_account(self, confirm: str) -> ErasureView:
+        """Erase this account and all its data; ``confirm`` must be the user name."""
+        req = _Requests.erase(confirm)
+        return ErasureView.model_validate(self.send(req).json())
+
 
 class AsyncClient:
     """The same operations as :class:`Client`, as coroutines (``async with AsyncClient(...) as aw``)."""
@@ -391,3 +417,17 @@ class AsyncClient:
 
     async def queue(self) -> dict:
         return (await self.send(Request("GET", "/v1/queue"))).json()
+
+    async def account(self) -> AccountView:
+        return AccountView.model_validate((await self.send(Request("GET", "/v1/users/me"))).json())
+
+    async def set_consent(self, contribute_to_library: bool) -> AccountView:
+        req = _Requests.consent(contribute_to_library)
+        return AccountView.model_validate((await self.send(req)).json())
+
+    async def export_data(self, dest: str | Path) -> Path:
+        Path(dest).write_bytes((await self.send(Request("GET", "/v1/users/me/export"))).content)
+        return Path(dest)
+
+    async def erase_account(self, confirm: str) -> ErasureView:
+        return ErasureView.model_validate((await self.send(_Requests.erase(confirm))).json())

@@ -1,19 +1,21 @@
 """The HTTP API (FastAPI). Plain FastAPI so it runs under uvicorn in tests; Ray Serve wraps it as ingress."""
 
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
 import redis
 import sqlalchemy.exc
-from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from audiowave import __version__
-from audiowave.api_models import FeedbackIn, JobView, TokenOut
+from audiowave.api_models import AccountView, ConsentIn, ErasureView, FeedbackIn, JobView, TokenOut
 from audiowave.audio_io import probe
 from audiowave.config import Settings
 from audiowave.errors import InputError, ModelUnavailableError
@@ -27,6 +29,7 @@ from audiowave.service.auth import AuthError, issue_token, user_for_key, user_fo
 from audiowave.service.db import Job, User
 from audiowave.service.feedback import check_feedback
 from audiowave.service.jobs import JobService, NotFound
+from audiowave.service.privacy import account_info, erase_user, export_user, set_consent
 from audiowave.service.services import Services
 
 CHUNK = 1 << 20
@@ -333,6 +336,42 @@ def create_app(services: Services) -> FastAPI:
         """Stage and percent while searching; when done, the recipe and links to its preview, original, picture
         and Vital preset."""
         return job_view(owned_job(user, job_id), with_result=True)
+
+    @app.get("/v1/users/me", response_model=AccountView, tags=["account"])
+    def account(user: UserDep) -> AccountView:
+        """Your account: consent to contribute, job count, API keys (prefixes only)."""
+        return AccountView.model_validate(account_info(services, user.id))
+
+    @app.put("/v1/users/me/consent", response_model=AccountView, tags=["account"])
+    def consent(body: ConsentIn, user: UserDep) -> AccountView:
+        """Opt in to (or out of) contributing your future uploads to shared sample libraries. Off by default."""
+        return AccountView.model_validate(set_consent(services, user.id, body.contribute_to_library))
+
+    @app.get("/v1/users/me/export", tags=["account"], response_class=FileResponse)
+    def export(user: UserDep) -> FileResponse:
+        """Everything stored for you as one zip: account, every job with its result, feedback and files."""
+        tmp = Path(tempfile.mkdtemp(prefix="aw-export-"))
+        export_user(services, user.id, tmp / "export.zip")
+        return FileResponse(
+            tmp / "export.zip",
+            media_type="application/zip",
+            filename=f"audiowave-{user.name}.zip",
+            background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+        )
+
+    @app.delete("/v1/users/me", response_model=ErasureView, tags=["account"])
+    def erase(
+        user: UserDep, confirm: Annotated[str, Query(description="your user name, to confirm")] = ""
+    ) -> ErasureView:
+        """Erase your account and everything stored for it (uploads, results, files, feedback, keys)."""
+        if confirm != user.name:
+            raise ApiError(422, "confirm", "erasing an account needs ?confirm=<your user name>")
+        done = erase_user(services, user.id)
+        if done.objects_left:
+            log.error("erasure of %s left %d objects", user.id, done.objects_left)
+        return ErasureView(
+            erased=user.id, jobs=done.jobs, objects_removed=done.objects_removed, objects_left=done.objects_left
+        )
 
     @app.get("/v1/queue", tags=["operations"])
     def queue_stats(user: UserDep) -> dict:

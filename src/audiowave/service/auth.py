@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audiowave.service.db import ApiKey, User
+from audiowave.service.secret_files import create_once
 
 KEY_PREFIX = "aw_"
 TOKEN_TTL = timedelta(hours=12)
@@ -54,10 +55,7 @@ def load_or_create_secret(configured: str, home: Path) -> str:
     if configured:
         return configured
     path = home / "jwt.secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    create_once(path, lambda staged: staged.write_text(secrets.token_urlsafe(48)))
     return path.read_text().strip()
 
 

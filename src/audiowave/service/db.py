@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -44,6 +45,8 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    contribute: Mapped[bool] = mapped_column(Boolean, default=False)  # uploads may feed shared libraries
+    contribute_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     keys: Mapped[list[ApiKey]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
 

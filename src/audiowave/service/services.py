@@ -28,16 +28,16 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings, run_migrations: bool = True) -> Services:
-        if not settings.redis_url:
-            raise ValueError("AUDIOWAVE_REDIS_URL is not set (`audiowave serve` starts a local Redis)")
         engine = make_engine(settings.resolved_database_url())
         if run_migrations:
             migrate(engine)
-        store = ObjectStore(settings.resolved_storage_url(), settings.s3_endpoint_url)
+        store = ObjectStore(settings.resolved_storage_url(), settings.s3_endpoint_url, keyring=settings.keyring())
         return cls(settings, engine, session_factory(engine), store)
 
     @cached_property
     def redis(self) -> redis.Redis:
+        if not self.settings.redis_url:
+            raise ValueError("AUDIOWAVE_REDIS_URL is not set (`audiowave serve` starts a local Redis)")
         return redis.Redis.from_url(self.settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
 
     @cached_property

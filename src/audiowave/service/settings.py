@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from audiowave.config import get_settings
+from audiowave.service.crypto import Keyring
 
 
 class ServiceSettings(BaseSettings):
@@ -29,6 +30,11 @@ class ServiceSettings(BaseSettings):
     claim_idle_s: float = Field(60.0, gt=0, description="A job unacknowledged this long is re-delivered")
     max_pending_jobs: int = Field(100, ge=1, description="Backpressure: above this, submissions get 503")
     retention_days: float = 7.0
+    encrypt_at_rest: bool = Field(True, description="Encrypt stored uploads and derived files (AES-256-GCM)")
+    encryption_keys: str = Field(
+        "", description="Keys from configuration, 'id:base64[,id:base64...]', the first active; else keyring_file"
+    )
+    keyring_file: str = Field("", description="Key file {active, keys}; default <home>/keyring.json, made if absent")
     public_url: str = Field("", description="Base URL put in links; default: relative links")
     llm_engine: Literal["none", "openai", "vllm"] = Field(
         "none", description="Report prose: none, an OpenAI-compatible server (llm_url) or vLLM on a GPU (llm_model)"
@@ -46,6 +52,17 @@ class ServiceSettings(BaseSettings):
 
     def resolved_storage_url(self) -> str:
         return self.storage_url or str(self.home / "objects")
+
+    def resolved_keyring_file(self) -> Path:
+        return Path(self.keyring_file) if self.keyring_file else self.home / "keyring.json"
+
+    def keyring(self) -> Keyring | None:
+        """The keys for encryption at rest (None when it is switched off)."""
+        if not self.encrypt_at_rest:
+            return None
+        if self.encryption_keys:
+            return Keyring.parse(self.encryption_keys)
+        return Keyring.load_or_create(self.resolved_keyring_file())
 
 
 @lru_cache(maxsize=1)
