@@ -35,6 +35,7 @@ from audiowave.samples.identify import missing_index
 from audiowave.samples.index_store import index_version
 from audiowave.schema import BackendInfo, Instrument
 from audiowave.service.api import create_app
+from audiowave.service.logs import configure_logging
 from audiowave.service.services import Services
 from audiowave.service.settings import ServiceSettings
 from audiowave.service.worker import JobWorker, run_forever
@@ -191,6 +192,7 @@ class JobRunner:
         sample_matcher: DeploymentHandle,
     ) -> None:
         self.services = Services.from_settings(ServiceSettings(**service_config), run_migrations=False)
+        configure_logging(self.services.settings.log_format)
         self.separator, self.tagger, self.sample_matcher = separator, tagger, sample_matcher
         consumer = f"{serve.get_replica_context().replica_id.unique_id}-{os.getpid()}"
         self.worker = JobWorker(self.services, self._analyze, consumer)
@@ -242,6 +244,7 @@ class Ingress:
         self, service_config: dict, job_runner: DeploymentHandle, report_writer: DeploymentHandle | None = None
     ) -> None:
         self.services = Services.from_settings(ServiceSettings(**service_config))  # runs migrations once
+        configure_logging(self.services.settings.log_format)
         self.job_runner = job_runner  # bound here so that the application graph deploys the runners
         if report_writer is not None:
             self.services.__dict__["prose_writer"] = RemoteProseWriter(report_writer)

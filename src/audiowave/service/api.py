@@ -1,8 +1,10 @@
 """The HTTP API (FastAPI). Plain FastAPI so it runs under uvicorn in tests; Ray Serve wraps it as ingress."""
 
+import asyncio
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -10,7 +12,8 @@ import redis
 import sqlalchemy.exc
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -71,6 +74,20 @@ def create_app(services: Services) -> FastAPI:
     )
     jobs = JobService(services)
     limits_settings = Settings(max_duration_s=services.settings.max_duration_s)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        labels = {"endpoint": getattr(route, "path", "unmatched"), "method": request.method}
+        elapsed = time.perf_counter() - started
+        asyncio.get_running_loop().run_in_executor(None, _record, labels, str(response.status_code), elapsed)
+        return response
+
+    def _record(labels: dict[str, str], status: str, seconds: float) -> None:
+        services.metrics.inc("audiowave_http_requests", {**labels, "status": status})
+        services.metrics.observe("audiowave_http_request_duration_seconds", labels, seconds)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -133,6 +150,13 @@ def create_app(services: Services) -> FastAPI:
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def metrics() -> Response:
+        """Prometheus metrics of the whole service (requests, jobs, stages, cost, queue), unauthenticated."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(services.metrics)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", tags=["operations"])
     def readyz() -> JSONResponse:

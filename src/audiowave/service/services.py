@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 from audiowave.report.prose import ProseWriter
 from audiowave.service.auth import load_or_create_secret
 from audiowave.service.db import make_engine, migrate, session_factory
+from audiowave.service.metrics import Metrics
 from audiowave.service.queue import JobQueue
 from audiowave.service.ratelimit import RateLimiter
 from audiowave.service.settings import ServiceSettings
@@ -43,6 +44,10 @@ class Services:
     @cached_property
     def queue(self) -> JobQueue:
         return JobQueue(self.redis, claim_idle_s=self.settings.claim_idle_s)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        return Metrics(self.redis, self)
 
     @cached_property
     def limiter(self) -> RateLimiter:

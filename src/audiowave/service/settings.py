@@ -35,6 +35,9 @@ class ServiceSettings(BaseSettings):
         "", description="Keys from configuration, 'id:base64[,id:base64...]', the first active; else keyring_file"
     )
     keyring_file: str = Field("", description="Key file {active, keys}; default <home>/keyring.json, made if absent")
+    cost_cpu_hour: float = Field(0.048, ge=0, description="Price of one CPU core-hour, for the cost metrics")
+    cost_gpu_hour: float = Field(2.5, ge=0, description="Price of one GPU-hour (0 on CPU-only deployments)")
+    log_format: Literal["json", "text"] = Field("json", description="Service logs: JSON lines with job ids, or text")
     public_url: str = Field("", description="Base URL put in links; default: relative links")
     llm_engine: Literal["none", "openai", "vllm"] = Field(
         "none", description="Report prose: none, an OpenAI-compatible server (llm_url) or vLLM on a GPU (llm_model)"

@@ -22,6 +22,8 @@ from audiowave.errors import InputError
 from audiowave.pipeline import Analysis, StageObserver
 from audiowave.service.db import Job
 from audiowave.service.jobs import FINAL, overall_percent, set_progress
+from audiowave.service.logs import job_context
+from audiowave.service.metrics import job_cost
 from audiowave.service.queue import Delivery
 from audiowave.service.services import Services
 from audiowave.writer import write_analysis
@@ -37,6 +39,7 @@ class JobProgress:
     def __init__(self, services: Services, delivery: Delivery, consumer: str, stages: list[str]) -> None:
         self.s, self.d, self.consumer, self.stages = services, delivery, consumer, stages
         self._last = 0.0
+        self.stage_seconds: dict[str, float] = {}
 
     def report(self, stage: str, fraction: float, force: bool = False) -> None:
         self.report_percent(stage, overall_percent(stage, fraction, self.stages), force)
@@ -58,6 +61,8 @@ class JobProgress:
 
     def end(self, stage: str, seconds: float) -> None:
         self.report(stage, 1.0)
+        self.stage_seconds[stage] = seconds
+        self.s.metrics.observe("audiowave_stage_seconds", {"stage": stage}, seconds)
 
 
 class JobWorker:
@@ -74,40 +79,62 @@ class JobWorker:
             if job is None or job.status in FINAL:
                 self.s.queue.ack(d)  # deleted meanwhile, or finished before a crash lost the ack
                 return d.job_id
+            waited = (datetime.now(UTC) - _aware(job.created_at)).total_seconds() if job.attempts == 0 else None
             # A re-claimed delivery (its worker died) carries the old attempt number: count runs here.
             d.attempt = max(d.attempt, job.attempts + 1)
             job.status, job.attempts, job.stage, job.error = "running", d.attempt, "download", ""
             user_id, key, options = job.user_id, job.input_key, dict(job.options or {})
             callback = job.callback_url
+        kind = "recipe" if options.get("kind") == "suggest" else "analysis"
+        if waited is not None:
+            self.s.metrics.observe("audiowave_job_wait_seconds", {"kind": kind}, waited)
+        with job_context(d.job_id):
+            status = self._attempt(d, kind, user_id, key, options)
+        if status is not None:
+            self.s.metrics.inc("audiowave_jobs_finished", {"kind": kind, "status": status})
+            notify(callback, d.job_id, status)
+        return d.job_id
+
+    def _attempt(self, d: Delivery, kind: str, user_id: str, key: str, options: dict) -> str | None:
+        """Run one attempt; returns the final status, or None when the job will be tried again."""
+        started = time.monotonic()
+        progress = JobProgress(self.s, d, self.consumer, list(options.get("stages") or []))
+        log.info("job started", extra={"kind": kind, "attempt": d.attempt})
         try:
-            if options.get("kind") == "suggest":
-                self._run_suggest(d, user_id, key, options)
+            if kind == "recipe":
+                self._run_suggest(d, user_id, key, options, progress)
             else:
-                self._run(d, user_id, key, list(options.get("stages") or []))
-            notify(callback, d.job_id, "done")
+                self._run(d, user_id, key, progress)
         except InputError as exc:
+            log.info("job failed: bad input: %s", exc)
             self._fail(d, "failed", str(exc))
             self.s.queue.dead_letter(d, f"bad input: {exc}")
-            notify(callback, d.job_id, "failed")
+            return "failed"
         except Exception as exc:  # any other failure is retried, then dead-lettered with its traceback
-            log.exception("job %s attempt %s failed", d.job_id, d.attempt)
+            log.exception("job attempt %s failed", d.attempt)
             detail = f"{type(exc).__name__}: {exc}"
             if d.attempt >= self.s.settings.max_attempts:
                 self._fail(d, "dead", f"{detail} (after {d.attempt} attempts)")
                 self.s.queue.dead_letter(d, detail + "\n" + traceback.format_exc(limit=5))
-                notify(callback, d.job_id, "dead")
-            else:
-                delay = self.s.settings.retry_base_s * 2 ** (d.attempt - 1)
-                with self.s.sessions.begin() as session:
-                    set_progress(session, d.job_id, status="retrying", error=f"{detail}; retry in {delay:.0f} s")
-                self.s.queue.retry_later(d, delay)
-        return d.job_id
+                return "dead"
+            delay = self.s.settings.retry_base_s * 2 ** (d.attempt - 1)
+            with self.s.sessions.begin() as session:
+                set_progress(session, d.job_id, status="retrying", error=f"{detail}; retry in {delay:.0f} s")
+            self.s.queue.retry_later(d, delay)
+            self.s.metrics.inc("audiowave_job_retries", {"kind": kind})
+            return None
+        seconds = time.monotonic() - started
+        cost = job_cost(seconds, progress.stage_seconds, self.s.settings.cost_cpu_hour, self.s.settings.cost_gpu_hour)
+        self.s.metrics.observe("audiowave_job_processing_seconds", {"kind": kind}, seconds)
+        self.s.metrics.observe("audiowave_job_cost_dollars", {"kind": kind}, cost)
+        self.s.metrics.inc("audiowave_cost_dollars", {"kind": kind}, cost)
+        log.info("job done in %.1f s", seconds, extra={"kind": kind, "seconds": round(seconds, 2), "cost": cost})
+        return "done"
 
-    def _run(self, d: Delivery, user_id: str, key: str, stages: list[str]) -> None:
-        progress = JobProgress(self.s, d, self.consumer, stages)
+    def _run(self, d: Delivery, user_id: str, key: str, progress: JobProgress) -> None:
         with tempfile.TemporaryDirectory(prefix="aw-job-") as tmp:
             local = self.s.store.get_file(key, Path(tmp) / Path(key).name)
-            analysis = self.analyze(local, stages, progress)
+            analysis = self.analyze(local, progress.stages, progress)
             progress.start("upload")
             out = Path(tmp) / "out"
             write_analysis(analysis, out, save_stems=True)
@@ -116,12 +143,10 @@ class JobWorker:
             _relink(result, out, d.job_id)
         self._finish(d, user_id, result, artifacts)
 
-    def _run_suggest(self, d: Delivery, user_id: str, key: str, options: dict) -> None:
+    def _run_suggest(self, d: Delivery, user_id: str, key: str, options: dict, progress: JobProgress) -> None:
         """A recipe job: the search reports its stage and percent; the recipe is the job's result."""
         from audiowave.recipes.hints import hints_from_forensics
         from audiowave.recipes.service import suggest_from_file
-
-        progress = JobProgress(self.s, d, self.consumer, [])
 
         def report(stage: str, fraction: float) -> None:
             progress.report_percent(stage, round(95.0 * fraction, 1), force=fraction >= 1.0)
@@ -174,6 +199,11 @@ class JobWorker:
     def _fail(self, d: Delivery, status: str, error: str) -> None:
         with self.s.sessions.begin() as session:
             set_progress(session, d.job_id, status=status, error=error, finished_at=datetime.now(UTC))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes (stored as UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _relink(result: dict, out: Path, job_id: str) -> None:
