@@ -16,6 +16,9 @@ import ray
 from audiowave.samples.identify import BACKEND, FoundSample, LocalSampleMatcher, merge_found
 from audiowave.samples.index_store import index_version
 
+# Shard actors are CPU work: keep them off the GPU nodes (labelled so in cluster/), like the CPU deployments.
+CPU_POOL = {"audiowave.io/pool": "!gpu"}
+
 
 @ray.remote(num_cpus=1)
 class SampleShard:
@@ -40,7 +43,7 @@ class ShardedSampleMatcher:
     backend = BACKEND
 
     def __init__(self, index_dir: str | Path, parts: int, cpus_per_shard: float = 1.0) -> None:
-        shard = SampleShard.options(num_cpus=cpus_per_shard)
+        shard = SampleShard.options(num_cpus=cpus_per_shard, label_selector=CPU_POOL)
         self.shards = [shard.remote(str(index_dir), i, parts) for i in range(parts)]
         infos = ray.get([s.info.remote() for s in self.shards])
         self.shard_sizes = [i["entries"] for i in infos]

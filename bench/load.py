@@ -56,6 +56,7 @@ def main() -> None:
             "redis_url": redis_url,
             "database_url": f"sqlite:///{home / 'aw.db'}",
             "storage_url": str(home / "objects"),
+            "keyring_file": str(home / "keyring.json"),
             "jwt_secret": "load-" + "z" * 40,
             "max_pending_jobs": 1000,
             "rate_limit": "100000/minute",

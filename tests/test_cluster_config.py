@@ -166,3 +166,29 @@ def test_operations_docs_name_real_commands_and_files(doc):
             [sys.executable, "-m", "audiowave", command, "--help"], capture_output=True, timeout=120
         )
         assert helped.returncode == 0, command
+
+
+def test_gpu_worker_groups_carry_the_label_that_cpu_deployments_avoid():
+    avoided = {
+        key: value.removeprefix("!")
+        for d in serve_config()["applications"][0]["deployments"]
+        for key, value in ((d.get("ray_actor_options") or {}).get("label_selector") or {}).items()
+    }
+    assert avoided == {"audiowave.io/pool": "gpu"}
+    cpu_only = [
+        d["name"]
+        for d in serve_config()["applications"][0]["deployments"]
+        if not d["ray_actor_options"].get("num_gpus")
+    ]
+    assert all(
+        "label_selector" in d["ray_actor_options"]
+        for d in serve_config()["applications"][0]["deployments"]
+        if d["name"] in cpu_only
+    )
+    launcher = load(CLUSTER / "ray-cluster.yaml")["available_node_types"]
+    assert [k for k, n in launcher.items() if n.get("labels") == avoided] == [
+        k for k, n in launcher.items() if n["resources"].get("GPU")
+    ]
+    groups = load(CLUSTER / "kuberay" / "rayservice.yaml")["spec"]["rayClusterConfig"]["workerGroupSpecs"]
+    labelled = [g["groupName"] for g in groups if g["rayStartParams"].get("labels") == "audiowave.io/pool=gpu"]
+    assert labelled == [g["groupName"] for g in groups if g["rayStartParams"].get("num-gpus")]

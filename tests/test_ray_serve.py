@@ -47,6 +47,7 @@ def cluster(tmp_path_factory):
             "redis_url": redis_url,
             "database_url": f"sqlite:///{home / 'aw.db'}",
             "storage_url": str(home / "objects"),
+            "keyring_file": str(home / "keyring.json"),
             "jwt_secret": "ray-test-secret-" + "y" * 32,
             "claim_idle_s": 4.0,
         }
