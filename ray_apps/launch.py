@@ -29,8 +29,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_redis(directory: Path, appendonly: bool = True) -> tuple[subprocess.Popen, str]:
-    """A private redis-server on a free loopback port (append-only persistence under ``directory``)."""
+def start_redis(directory: Path, appendonly: bool = True, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """A private redis-server on a loopback port (free unless given; append-only persistence under ``directory``)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError(
@@ -38,7 +38,7 @@ def start_redis(directory: Path, appendonly: bool = True) -> tuple[subprocess.Po
             "or set AUDIOWAVE_REDIS_URL to an existing Redis"
         )
     directory.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = port or _free_port()
     proc = subprocess.Popen(
         [
             binary,

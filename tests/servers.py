@@ -52,35 +52,65 @@ def _pg_bin(name: str) -> str:
     return found
 
 
+class PostgresCluster:
+    """A private PostgreSQL cluster (initdb in a temp dir, run as 'postgres' when we are root) that can be
+    stopped and started again on the same port, to play a database outage."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="aw-pg-"))
+        self.data, self.port = self.tmp / "data", free_port()
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            shutil.chown(self.tmp, "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(
+            [*self.as_user, _pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            check=True,
+            capture_output=True,
+        )
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        import psycopg
+
+        opts = f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            [
+                *self.as_user,
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                opts,
+                "-l",
+                str(self.tmp / "log"),
+                "-w",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        _wait(lambda: psycopg.connect(self.url).close() is None, "postgres")
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.as_user, _pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"], capture_output=True
+        )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
-    """A private PostgreSQL cluster (initdb in a temp dir, run as 'postgres' when we are root); yields a URL."""
-    import psycopg
-
-    tmp = Path(tempfile.mkdtemp(prefix="aw-pg-"))
-    data, port = tmp / "data", free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(tmp, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*as_user, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    """A private PostgreSQL server on a free port for the duration; yields its URL."""
+    cluster = PostgresCluster()
     try:
-        _wait(lambda: psycopg.connect(url).close() is None, "postgres")
-        yield url
+        cluster.start()
+        yield cluster.url
     finally:
-        subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        cluster.remove()
 
 
 @contextmanager

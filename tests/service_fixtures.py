@@ -35,6 +35,14 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def s3_credentials(monkeypatch):
+    """Credentials for the moto S3 servers the storage tests start."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
 def clean_redis(redis_url):
     redis.Redis.from_url(redis_url).flushall()
     return redis_url

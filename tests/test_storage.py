@@ -31,13 +31,6 @@ def s3_endpoint():
     server.stop()
 
 
-@pytest.fixture
-def s3_credentials(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
 def exercise(store: ObjectStore, tmp_path) -> None:
     store.put_bytes("u1/j1/input.wav", b"RIFF....")
     local = tmp_path / "x.flac"

@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Literal
 
-import redis
-import sqlalchemy.exc
 from fastapi import Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -32,6 +30,7 @@ from audiowave.service.auth import AuthError, issue_token, user_for_key, user_fo
 from audiowave.service.db import Job, User
 from audiowave.service.feedback import check_feedback
 from audiowave.service.jobs import JobService, NotFound
+from audiowave.service.outages import OUTAGES
 from audiowave.service.privacy import account_info, erase_user, export_user, set_consent
 from audiowave.service.services import Services
 
@@ -94,9 +93,6 @@ def create_app(services: Services) -> FastAPI:
         detail = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "reason": str(exc.detail)}
         return JSONResponse(detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(redis.exceptions.ConnectionError)
-    @app.exception_handler(redis.exceptions.TimeoutError)
-    @app.exception_handler(sqlalchemy.exc.OperationalError)
     async def _dependency_down(_request: Request, exc: Exception) -> JSONResponse:
         log.warning("dependency unavailable: %s", exc)
         return JSONResponse(
@@ -104,6 +100,9 @@ def create_app(services: Services) -> FastAPI:
             status_code=503,
             headers={"Retry-After": "5"},
         )
+
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, _dependency_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

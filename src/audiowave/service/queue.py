@@ -113,8 +113,10 @@ class JobQueue:
         """Reset the idle time of a long-running delivery so it is not re-claimed while alive."""
         self.r.xclaim(d.stream, GROUP, consumer, 0, [d.message_id], justid=True)
 
-    def retry_later(self, d: Delivery, delay_s: float) -> None:
-        item = json.dumps({"job_id": d.job_id, "priority": d.priority, "attempt": d.attempt + 1})
+    def retry_later(self, d: Delivery, delay_s: float, same_attempt: bool = False) -> None:
+        """Move the job to the delayed set, due in ``delay_s``, as its next attempt (or the same one again)."""
+        attempt = d.attempt if same_attempt else d.attempt + 1
+        item = json.dumps({"job_id": d.job_id, "priority": d.priority, "attempt": attempt})
         pipe = self.r.pipeline()
         pipe.zadd(self.delayed_key, {item: time.time() + delay_s})
         pipe.xack(d.stream, GROUP, d.message_id)

@@ -11,12 +11,30 @@ import io
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from audiowave.service.crypto import MAGIC, Keyring, decrypt_stream, encrypt_stream, key_id_of
+from audiowave.service.crypto import MAGIC, DecryptionError, Keyring, decrypt_stream, encrypt_stream, key_id_of
+
+
+class StorageUnavailable(Exception):
+    """The storage backend cannot be reached or fails (not: a missing object, a bad key, a damaged object)."""
+
+
+@contextmanager
+def _backend(key: str) -> Iterator[None]:
+    """Turn backend failures (network, S3 errors, disk) into :class:`StorageUnavailable`."""
+    try:
+        yield
+    except (FileNotFoundError, ValueError, DecryptionError, PermissionError):
+        raise
+    except Exception as exc:  # s3fs/botocore/aiohttp/OS errors have no common base short of Exception
+        raise StorageUnavailable(f"storage unavailable ({key or 'root'}): {type(exc).__name__}: {exc}") from exc
+
 
 _KEY = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 
@@ -25,8 +43,14 @@ class ObjectStore:
     """put/get/delete/list under one root URL (``/dir``, ``file:///dir`` or ``s3://bucket/prefix``)."""
 
     def __init__(self, url: str, s3_endpoint_url: str = "", keyring: Keyring | None = None, **storage_options) -> None:
-        if url.startswith("s3://") and s3_endpoint_url:
-            storage_options.setdefault("client_kwargs", {})["endpoint_url"] = s3_endpoint_url
+        if url.startswith("s3://"):
+            if s3_endpoint_url:
+                storage_options.setdefault("client_kwargs", {})["endpoint_url"] = s3_endpoint_url
+            # Fail within seconds when the store is down (the API answers 503, the worker retries later)
+            # instead of s3fs/botocore retrying for minutes while a request hangs.
+            storage_options.setdefault(
+                "config_kwargs", {"connect_timeout": 3, "read_timeout": 60, "retries": {"max_attempts": 2}}
+            )
         self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
         self.root = root.rstrip("/")
         self.url = url
@@ -58,6 +82,11 @@ class ObjectStore:
 
     def _put(self, key: str, src, path: str = "") -> str:
         path = path or self._path(key)
+        with _backend(key):
+            self._write(key, src, path)
+        return key
+
+    def _write(self, key: str, src, path: str) -> None:
         self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         with self.fs.open(path, "wb") as dst:
             if self.keyring is None:
@@ -65,10 +94,9 @@ class ObjectStore:
                     dst.write(chunk)
             else:
                 encrypt_stream(self.keyring.refresh(), src, dst, key)
-        return key
 
     def _get(self, key: str, dst) -> None:
-        with self.fs.open(self._path(key), "rb") as src:
+        with _backend(key), self.fs.open(self._path(key), "rb") as src:
             head = src.read(len(MAGIC))
             if head == MAGIC:
                 if self.keyring is None:
@@ -81,7 +109,7 @@ class ObjectStore:
 
     def key_id(self, key: str) -> str | None:
         """The id of the key that sealed an object (None: stored unencrypted)."""
-        with self.fs.open(self._path(key), "rb") as src:
+        with _backend(key), self.fs.open(self._path(key), "rb") as src:
             return key_id_of(src.read(64))
 
     def key_usage(self, prefix: str = "") -> Counter:
@@ -97,28 +125,31 @@ class ObjectStore:
             self._get(key, plain)
             plain.seek(0)
             self._put(key, plain, staged)
-        self.fs.mv(staged, self._path(key))  # the old copy stays whole until the new one is complete
+        with _backend(key):
+            self.fs.mv(staged, self._path(key))  # the old copy stays whole until the new one is complete
         return True
 
     def exists(self, key: str) -> bool:
-        return self.fs.exists(self._path(key))
+        path = self._path(key)
+        with _backend(key):
+            return self.fs.exists(path)
 
     def list(self, prefix: str = "") -> list[str]:
         """Every key under ``prefix`` (recursively)."""
         base = self._path(prefix) if prefix else self.root
-        if not self.fs.exists(base):
-            return []
-        found = self.fs.find(base)
+        with _backend(prefix):
+            found = self.fs.find(base) if self.fs.exists(base) else []
         return sorted(p[len(self.root) + 1 :] for p in found if not p.endswith(".reencrypting"))
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix``; returns how many were removed."""
         keys = self.list(prefix)
-        for key in keys:
-            self.fs.rm_file(self._path(key))
         base = self._path(prefix)
-        if self.fs.exists(base) and self.fs.isdir(base):
-            self.fs.rm(base, recursive=True)
+        with _backend(prefix):
+            for key in keys:
+                self.fs.rm_file(self._path(key))
+            if self.fs.exists(base) and self.fs.isdir(base):
+                self.fs.rm(base, recursive=True)
         return len(keys)
 
 

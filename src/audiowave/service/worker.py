@@ -24,6 +24,7 @@ from audiowave.service.db import Job
 from audiowave.service.jobs import FINAL, overall_percent, set_progress
 from audiowave.service.logs import job_context
 from audiowave.service.metrics import job_cost
+from audiowave.service.outages import MAX_OUTAGE_BACKOFF_S, OUTAGES
 from audiowave.service.queue import Delivery
 from audiowave.service.services import Services
 from audiowave.writer import write_analysis
@@ -110,6 +111,9 @@ class JobWorker:
             self._fail(d, "failed", str(exc))
             self.s.queue.dead_letter(d, f"bad input: {exc}")
             return "failed"
+        except OUTAGES as exc:
+            self._outage(d, kind, exc)
+            return None
         except Exception as exc:  # any other failure is retried, then dead-lettered with its traceback
             log.exception("job attempt %s failed", d.attempt)
             detail = f"{type(exc).__name__}: {exc}"
@@ -130,6 +134,22 @@ class JobWorker:
         self.s.metrics.inc("audiowave_cost_dollars", {"kind": kind}, cost)
         log.info("job done in %.1f s", seconds, extra={"kind": kind, "seconds": round(seconds, 2), "cost": cost})
         return "done"
+
+    def _outage(self, d: Delivery, kind: str, exc: BaseException) -> None:
+        """A dependency is down: try again later, at the same attempt (the job is not at fault).
+
+        If Redis is the one down the exception propagates: the message stays pending and is re-claimed."""
+        delay = min(self.s.settings.retry_base_s * 2 ** (d.attempt - 1), MAX_OUTAGE_BACKOFF_S)
+        log.warning("job waits for a dependency (retry in %.0f s): %s", delay, exc)
+        self.s.queue.retry_later(d, delay, same_attempt=True)
+        self.s.metrics.inc("audiowave_job_retries", {"kind": kind})
+        try:
+            with self.s.sessions.begin() as session:
+                set_progress(
+                    session, d.job_id, status="retrying", attempts=d.attempt - 1, error=f"waiting: {exc}"[:500]
+                )
+        except OUTAGES:  # the database is the one down; the row says 'running' until the retry runs
+            pass
 
     def _run(self, d: Delivery, user_id: str, key: str, progress: JobProgress) -> None:
         with tempfile.TemporaryDirectory(prefix="aw-job-") as tmp:
