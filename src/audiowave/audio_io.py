@@ -101,7 +101,8 @@ def probe(path: str | Path, settings: Settings | None = None) -> tuple[str, floa
                 stream = c.streams.audio[0]
                 sr = int(stream.rate or 0)
                 duration = float(c.duration / 1_000_000) if c.duration else 0.0
-        except (av.error.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
+        # PyAV raises AttributeError for a stream whose codec it cannot set up (found by fuzzing)
+        except (av.error.FFmpegError, ValueError, OSError, AttributeError) as exc:  # type: ignore[attr-defined]
             raise InputError(f"{path.name}: could not read the audio header ({exc})") from exc
     _check_header(Path(path.name), sr, duration, settings)
     return container, duration
@@ -212,7 +213,7 @@ def _decode_with_av(path: Path, settings: Settings) -> tuple[np.ndarray, int]:
                     raise InputError(f"{path}: longer than the limit of {settings.max_duration_s:.0f} s")
     except InputError:
         raise
-    except (av.error.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, ValueError, OSError, AttributeError) as exc:  # type: ignore[attr-defined]
         raise InputError(f"{path}: could not decode audio ({exc}); unsupported, truncated or corrupt file") from exc
     if not chunks:
         raise InputError(f"{path}: the file contains no audio samples")
