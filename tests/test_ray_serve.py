@@ -1,8 +1,8 @@
 """The Ray Serve application on a real local Ray cluster with one logical GPU.
 
 Proves: fractional GPU placement (0.5 separation + 0.25 tagging leaves 0.25), jobs submitted over
-HTTP finish through the deployments, a JobRunner replica killed mid-job does not lose the job, and
-the job runners scale out with the queue depth.
+HTTP finish through the deployments, a JobRunner or model replica (Separator, Tagger) killed mid-job does not
+lose the job, and the job runners scale out with the queue depth.
 """
 
 from __future__ import annotations
@@ -146,6 +146,24 @@ def test_killed_job_runner_does_not_lose_the_job(cluster):
             ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=False)
         job = wait_for(client, job_id, key)
     assert job["status"] == "done" and job["attempts"] >= 2
+
+
+def test_killed_model_replica_mid_job_is_replaced_and_the_job_finishes(cluster):
+    services, url = cluster
+    _, key = new_user(services, "eve")
+    with httpx.Client(base_url=url, timeout=60) as client:
+        job_id = submit(client, key, "separation,rhythm,tonal,tagging,notes")
+        wait_for(client, job_id, key, statuses=("running",), timeout=60)
+        killed = [a for a in ray.util.list_named_actors(all_namespaces=True) if "Separator" in a["name"]]
+        killed += [a for a in ray.util.list_named_actors(all_namespaces=True) if "Tagger" in a["name"]]
+        assert killed
+        for actor in killed:
+            ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=False)
+        job = wait_for(client, job_id, key)
+    assert job["status"] == "done", job["error"]
+    assert job["result"]["backends"]["tagging"]["name"] == "panns-cnn14"  # the replacement Tagger answered
+    sep = serve.get_deployment_handle("Separator", app_name="audiowave").info.remote().result()
+    assert sep["gpu_ids"]  # a new replica holds the GPU share again
 
 
 def test_job_runners_scale_out_with_queue_depth(cluster):
