@@ -4,16 +4,18 @@ views go to AUDIOWAVE_SCREENSHOTS (default test-screenshots/) for review."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
 
-from audiowave.service.db import Feedback, Job
+from audiowave.service.db import Feedback, Job, User
 from audiowave.ui import streamlit_command, ui_environment
 
 from servers import free_port
@@ -117,9 +119,30 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
                 page.get_by_role("button", name="Delete this job").click()
                 expect(page.get_by_text("deleted")).to_be_visible(timeout=30_000)
                 page.screenshot(path=str(SHOTS / "4-deleted.png"))
+                with services.sessions() as session:  # the analysis is gone; the recipe made from it remains
+                    assert [j.options.get("kind") for j in session.scalars(select(Job))] == ["suggest"]
+
+                page.get_by_text("Contribute my future uploads").click()
+                settle(page)
+                with services.sessions() as session:
+                    assert session.scalars(select(User)).one().contribute
+                page.get_by_role("button", name="Prepare my data export").click()
+                settle(page)
+                with page.expect_download() as export:
+                    page.get_by_role("button", name="Download export (zip)").click()
+                with zipfile.ZipFile(export.value.path()) as archive:
+                    assert json.loads(archive.read("account.json"))["contribute_to_library"] is True
+                    assert any(n.endswith("files/out/preview.flac") for n in archive.namelist())
+                page.get_by_label("Type your user name").fill("ada")
+                page.get_by_label("Type your user name").press("Enter")
+                settle(page)
+                page.screenshot(path=str(SHOTS / "5-account.png"))
+                page.get_by_role("button", name="Erase my account").click()
+                expect(page.get_by_text("account erased")).to_be_visible(timeout=30_000)
                 browser.close()
         finally:
             ui.terminate()
             ui.wait(10)
-    with services.sessions() as session:  # the analysis is gone; the recipe made from it is a job of its own
-        assert [j.options.get("kind") for j in session.scalars(select(Job))] == ["suggest"]
+    with services.sessions() as session:  # erased: no user, no job, no stored file
+        assert session.scalars(select(User)).all() == [] and session.scalars(select(Job)).all() == []
+    assert services.store.list() == []

@@ -3,7 +3,8 @@
 Run by ``audiowave ui`` (``streamlit run`` of this file); the service URL comes from ``AUDIOWAVE_URL``.
 Sign in with an API key; upload (drag and drop); watch the job's stage and percent; read the result
 (pictures, facts, stems, instruments, techniques with evidence, samples with proof players, recipes with
-previews and Vital presets), send feedback on each field, download the report, delete jobs.
+previews and Vital presets), send feedback on each field, download the report, delete jobs; export, opt in
+to contributing, or erase the account.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 
 import streamlit as st
 
-from audiowave.api_models import JobView
-from audiowave.client import ApiError, Client
+from audiowave.api_models import AccountView, JobView
+from audiowave.client import ApiError, Client, Request
 from audiowave.pipeline import STAGES
 from audiowave.ui.views import facts_rows, feedback_targets, recipes_of, stem_links
 
@@ -54,6 +55,12 @@ def finished_job(job_id: str, api_key: str) -> JobView:
 def report_html(job_id: str, api_key: str) -> str:
     with connect(api_key) as aw:
         return aw.report(job_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def account_of(api_key: str) -> AccountView:
+    with connect(api_key) as aw:
+        return aw.account()
 
 
 def sign_in() -> None:
@@ -198,13 +205,43 @@ def history_view(aw: Client) -> None:
             st.session_state["job_id"] = job.job_id
 
 
+def account_view(aw: Client) -> None:
+    """Your data: opt-in to shared libraries, export of everything stored, erasure of the account."""
+    with st.sidebar:
+        st.subheader("Your data")
+        account = account_of(st.session_state["api_key"])
+        jobs = f"{account.jobs} job" + ("s" if account.jobs != 1 else "")
+        st.caption(f"{account.name}: {jobs}; uploads and results are encrypted at rest")
+        wanted = st.checkbox(
+            "Contribute my future uploads to shared sample libraries", value=account.contribute_to_library
+        )
+        if wanted != account.contribute_to_library:
+            aw.set_consent(wanted)
+            account_of.clear()
+            st.rerun()
+        if st.button("Prepare my data export"):
+            st.session_state["export"] = aw.send(Request("GET", "/v1/users/me/export")).content
+        if export := st.session_state.get("export"):
+            st.download_button("Download export (zip)", export, f"audiowave-{account.name}.zip", "application/zip")
+        confirm = st.text_input("Type your user name to erase your account and all its data")
+        if st.button("Erase my account", disabled=confirm != account.name):
+            erased = aw.erase_account(confirm)
+            for key in ("api_key", "job_id", "export"):
+                st.session_state.pop(key, None)
+            st.session_state["erased"] = f"account erased: {erased.jobs} jobs, {erased.objects_removed} files"
+            st.rerun()
+
+
 def main() -> None:
     st.set_page_config(page_title="Audiowave", layout="wide")
     sign_in()
     aw = client()
     if aw is None:
+        if note := st.session_state.pop("erased", ""):
+            st.success(note)
         st.info("Sign in with your API key (audiowave serve prints one; `audiowave users create NAME` makes more).")
         return
+    account_view(aw)
     upload_view(aw)
     history_view(aw)
     if job_id := st.session_state.get("job_id"):
