@@ -189,3 +189,21 @@ def test_redis_outage_answers_503_with_retry_after_not_500(tmp_path):
         assert r.status_code == 503 and r.headers["Retry-After"] == "5" and r.json()["error"] == "unavailable"
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("error")
+
+
+def test_history_pages_newest_first_and_filters_by_kind(api):
+    services, client = api
+    _, key = new_user(services, "ada")
+    h = {"X-API-Key": key}
+    ids = [submit(client, key, stages="loudness").json()["job_id"] for _ in range(3)]
+    recipe = client.post("/v1/suggest", headers=h, files={"file": ("hit.wav", wav_bytes(0.5))}).json()["job_id"]
+    newest_first = [*reversed(ids)]
+    pages = [
+        client.get("/v1/analyze", headers=h, params={"limit": 2, "offset": o, "kind": "analysis"}).json()
+        for o in (0, 2, 4)
+    ]
+    assert [[j["job_id"] for j in p] for p in pages] == [newest_first[:2], newest_first[2:], []]
+    assert [j["job_id"] for j in client.get("/v1/analyze", headers=h, params={"kind": "recipe"}).json()] == [recipe]
+    assert len(client.get("/v1/analyze", headers=h).json()) == 4
+    bad = client.get("/v1/analyze", headers=h, params={"limit": 0})
+    assert bad.status_code == 422 and "limit" in bad.json()["reason"]

@@ -13,6 +13,8 @@ import zipfile
 from pathlib import Path
 
 import httpx
+from cli_runner import cli
+from sample_library import write_library, write_track
 from sqlalchemy import select
 
 from audiowave.service.db import Feedback, Job, User
@@ -55,15 +57,29 @@ def settle(page) -> None:
     expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0, timeout=120_000)
 
 
-def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp_path, clean_redis):
+def shoot_whole(page, name: str) -> None:
+    """Streamlit scrolls inside its main block, so a full-page screenshot shows one screen: grow the window to the
+    content's height for the picture, then restore it."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 12000)})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / name))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp_path, clean_redis, isolated_home):
     from playwright.sync_api import expect, sync_playwright
 
     from audiowave.service.api import create_app
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    services = make_services(tmp_path, clean_redis)
+    services = make_services(tmp_path, clean_redis, rate_limit="600/minute")  # a page rerun makes several calls
     _, key = new_user(services, "ada")
     (tmp_path / "notes.wav").write_text("this is not audio")
+    write_library(tmp_path / "lib")
+    indexed = cli("index", str(tmp_path / "lib"), "--index", str(isolated_home / "index"), "--no-db")
+    assert indexed.returncode == 0, indexed.stderr
+    write_track(tmp_path / "track.wav", [1.0, 3.0, 4.5])
     with live_server(create_app(services)) as api_url, BackgroundWorker(services):
         ui, ui_url = start_ui(api_url)
         try:
@@ -98,7 +114,7 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
                 expect(page.get_by_role("button", name="Delete this job")).to_be_visible(timeout=60_000)
                 assert page.locator("img").count() >= 3  # spectrogram, waveform, evidence
                 page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
-                page.screenshot(path=str(SHOTS / "2-result.png"), full_page=True)
+                shoot_whole(page, "2-result.png")
 
                 page.get_by_role("button", name="Make a recipe").click()
                 expect(page.get_by_role("button", name="Vital preset")).to_be_visible(timeout=120_000)
@@ -122,6 +138,28 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
                 with services.sessions() as session:  # the analysis is gone; the recipe made from it remains
                     assert [j.options.get("kind") for j in session.scalars(select(Job))] == ["suggest"]
 
+                # A track built on a library one-shot: stems and the sample's proof snippets play in the page.
+                page.locator('input[type="file"]').set_input_files(str(tmp_path / "track.wav"))
+                expect(page.get_by_text("track.wav").first).to_be_visible(timeout=30_000)
+                page.locator('[data-testid="stMultiSelect"] input').click()
+                page.keyboard.press("Backspace")
+                page.keyboard.press("Backspace")
+                page.keyboard.press("Backspace")
+                for stage in ("separation", "samples"):
+                    page.keyboard.type(stage)
+                    page.keyboard.press("Enter")
+                page.keyboard.press("Escape")
+                page.get_by_role("button", name="Analyze").click()
+                expect(page.get_by_text("hit1.wav").first).to_be_visible(timeout=180_000)
+                expect(page.get_by_text("pitch -1 st").first).to_be_visible()
+                expect(page.get_by_text("stem: bass")).to_be_visible()
+                settle(page)
+                players = page.locator("audio")
+                assert players.count() >= 6  # four stems + the track excerpt and the library sample
+                assert all(players.nth(i).get_attribute("src") for i in range(players.count()))
+                expect(page.get_by_text("ada: 1 job;")).to_be_visible()
+                shoot_whole(page, "5-samples.png")
+
                 page.get_by_text("Contribute my future uploads").click()
                 settle(page)
                 with services.sessions() as session:
@@ -136,7 +174,7 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
                 page.get_by_label("Type your user name").fill("ada")
                 page.get_by_label("Type your user name").press("Enter")
                 settle(page)
-                page.screenshot(path=str(SHOTS / "5-account.png"))
+                page.screenshot(path=str(SHOTS / "6-account.png"))
                 page.get_by_role("button", name="Erase my account").click()
                 expect(page.get_by_text("account erased")).to_be_visible(timeout=30_000)
                 browser.close()

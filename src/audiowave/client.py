@@ -146,6 +146,10 @@ class _Requests:
         return Request("GET", f"/v1/analyze/{job_id}/report", params=params)
 
     @staticmethod
+    def jobs(limit: int, offset: int, kind: str) -> Request:
+        return Request("GET", "/v1/analyze", params={"limit": limit, "offset": offset, "kind": kind})
+
+    @staticmethod
     def consent(contribute_to_library: bool) -> Request:
         return Request("PUT", "/v1/users/me/consent", json={"contribute_to_library": contribute_to_library})
 
@@ -241,8 +245,9 @@ class Client:
     def job(self, job_id: str) -> JobView:
         return JobView.model_validate(self.send(Request("GET", f"/v1/analyze/{job_id}")).json())
 
-    def jobs(self) -> list[JobView]:
-        return [JobView.model_validate(j) for j in self.send(Request("GET", "/v1/analyze")).json()]
+    def jobs(self, limit: int = 100, offset: int = 0, kind: Literal["", "analysis", "recipe"] = "") -> list[JobView]:
+        """Your jobs, newest first, a page at a time."""
+        return [JobView.model_validate(j) for j in self.send(_Requests.jobs(limit, offset, kind)).json()]
 
     def wait(
         self,
@@ -371,8 +376,10 @@ class AsyncClient:
     async def job(self, job_id: str) -> JobView:
         return JobView.model_validate((await self.send(Request("GET", f"/v1/analyze/{job_id}"))).json())
 
-    async def jobs(self) -> list[JobView]:
-        return [JobView.model_validate(j) for j in (await self.send(Request("GET", "/v1/analyze"))).json()]
+    async def jobs(
+        self, limit: int = 100, offset: int = 0, kind: Literal["", "analysis", "recipe"] = ""
+    ) -> list[JobView]:
+        return [JobView.model_validate(j) for j in (await self.send(_Requests.jobs(limit, offset, kind))).json()]
 
     async def wait(
         self,

@@ -237,7 +237,8 @@ def create_app(services: Services) -> FastAPI:
         if job.status != "done" or (job.options or {}).get("kind") == "suggest":
             raise ApiError(409, "not_ready", f"job {job_id} is not a finished analysis ({job.status})")
         result = AnalysisResult.model_validate(job.result)
-        recipes = [j.result for j in jobs.list(user) if (j.options or {}).get("source_job") == job_id and j.result]
+        made = jobs.list(user, limit=500, kind="recipe")
+        recipes = [j.result for j in made if (j.options or {}).get("source_job") == job_id and j.result]
         images: dict[str, bytes] = {}
 
         def link(path: str) -> str:
@@ -265,8 +266,14 @@ def create_app(services: Services) -> FastAPI:
         return Response(page, media_type="text/html; charset=utf-8", headers=headers)
 
     @app.get("/v1/analyze", response_model=list[JobView], tags=["analysis"])
-    def list_jobs(user: UserDep) -> list[JobView]:
-        return [job_view(j, with_result=False) for j in jobs.list(user)]
+    def list_jobs(
+        user: UserDep,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        kind: Annotated[Literal["", "analysis", "recipe"], Query(description="only analyses or recipes")] = "",
+    ) -> list[JobView]:
+        """Your jobs, newest first, ``limit`` at a time from ``offset`` (history paging)."""
+        return [job_view(j, with_result=False) for j in jobs.list(user, limit, offset, kind)]
 
     @app.delete("/v1/analyze/{job_id}", tags=["analysis"])
     def delete(job_id: str, user: UserDep) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from audiowave.pipeline import STAGES
@@ -92,11 +92,16 @@ class JobService:
                 raise NotFound(job_id)
             return job
 
-    def list(self, user: User, limit: int = 100) -> list[Job]:
+    def list(self, user: User, limit: int = 100, offset: int = 0, kind: str = "") -> list[Job]:
+        """The user's jobs, newest first, a page at a time; ``kind`` 'analysis' or 'recipe' filters."""
+        query = select(Job).where(Job.user_id == user.id)
+        recipe = Job.options["kind"].as_string() == "suggest"
+        if kind == "recipe":
+            query = query.where(recipe)
+        elif kind == "analysis":
+            query = query.where(or_(Job.options["kind"].as_string().is_(None), ~recipe))
         with self.s.sessions() as session:
-            return list(
-                session.scalars(select(Job).where(Job.user_id == user.id).order_by(Job.created_at.desc()).limit(limit))
-            )
+            return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id).offset(offset).limit(limit)))
 
     def delete(self, user: User, job_id: str) -> int:
         """Remove the job's row, feedback and every stored object; returns the number of objects removed."""

@@ -21,6 +21,7 @@ from audiowave.ui.views import facts_rows, feedback_targets, recipes_of, stem_li
 
 AUDIO_TYPES = ["wav", "flac", "mp3", "ogg", "m4a", "aac", "aif", "aiff"]
 POLL_S = 0.5
+HISTORY_PAGE = 10
 
 
 def connect(api_key: str) -> Client:
@@ -97,6 +98,7 @@ def upload_view(aw: Client) -> None:
         except ApiError as exc:
             st.error(f"upload refused: {exc.reason}")
             return
+        account_of.clear()  # its job count changed
         job = wait_with_progress(aw, job)
         if job.status != "done":
             st.error(f"analysis {job.status}: {job.error}")
@@ -130,7 +132,7 @@ def recipe_view(aw: Client, analysis: JobView) -> None:
                     st.error(f"recipe {job.status}: {job.error}")
             except ApiError as exc:
                 st.error(f"recipe refused: {exc.reason}")
-    for job in recipes_of(aw.jobs(), analysis.job_id):
+    for job in recipes_of(aw.jobs(limit=500, kind="recipe"), analysis.job_id):
         if job.status != "done":
             continue
         recipe = finished_job(job.job_id, st.session_state["api_key"]).recipe()
@@ -191,18 +193,29 @@ def result_view(aw: Client, job_id: str) -> None:
     )
     if st.button("Delete this job"):
         aw.delete(job_id)
+        account_of.clear()
         st.session_state.pop("job_id", None)
         st.success("deleted")
 
 
 def history_view(aw: Client) -> None:
     st.subheader("History")
-    for job in [j for j in aw.jobs() if j.kind == "analysis"]:
+    page = st.session_state.get("history_page", 0)
+    shown = aw.jobs(limit=HISTORY_PAGE + 1, offset=page * HISTORY_PAGE, kind="analysis")
+    for job in shown[:HISTORY_PAGE]:
         cols = st.columns([5, 2, 1])
         cols[0].write(f"{job.filename} — {job.created_at[:19]}")
         cols[1].write(job.status)
         if job.status == "done" and cols[2].button("open", key=f"open-{job.job_id}"):
             st.session_state["job_id"] = job.job_id
+    newer, label, older = st.columns([1, 4, 1])
+    if page and newer.button("newer"):
+        st.session_state["history_page"] = page - 1
+        st.rerun()
+    label.caption(f"page {page + 1}")
+    if len(shown) > HISTORY_PAGE and older.button("older"):
+        st.session_state["history_page"] = page + 1
+        st.rerun()
 
 
 def account_view(aw: Client) -> None:
@@ -220,7 +233,10 @@ def account_view(aw: Client) -> None:
             account_of.clear()
             st.rerun()
         if st.button("Prepare my data export"):
-            st.session_state["export"] = aw.send(Request("GET", "/v1/users/me/export")).content
+            try:
+                st.session_state["export"] = aw.send(Request("GET", "/v1/users/me/export")).content
+            except ApiError as exc:
+                st.error(f"export failed: {exc.reason}")
         if export := st.session_state.get("export"):
             st.download_button("Download export (zip)", export, f"audiowave-{account.name}.zip", "application/zip")
         confirm = st.text_input("Type your user name to erase your account and all its data")
