@@ -100,7 +100,7 @@ def annotated_spectrogram(mono: np.ndarray, sr: int, result: AnalysisResult, pat
     for row, (_, spans, colour) in enumerate(lanes):
         ax_lanes.broken_barh(spans, (row + 0.15, 0.7), color=colour)
     ax_lanes.set_yticks([r + 0.5 for r in range(len(lanes))], [label for label, _, _ in lanes], fontsize=7)
-    ax_lanes.set_ylim(len(lanes), 0)
+    ax_lanes.set_ylim(max(len(lanes), 1), 0)  # an empty lane strip still needs a height
     ax_lanes.set_xlabel("seconds")
     ax_spec.set_xlabel("")
     ax_spec.set_xlim(0, duration)
