@@ -126,6 +126,8 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
                 assert "<html" in html and "A minor" in html and "data:image/png;base64," in html
                 settle(page)
 
+                expect(page.get_by_text("meter 4/4")).to_be_visible()  # every field has its feedback buttons
+                expect(page.get_by_text("chords (").first).to_be_visible()
                 page.get_by_role("button", name="right").first.click()
                 expect(page.get_by_text("thanks:").first).to_be_visible(timeout=30_000)
                 with services.sessions() as session:

@@ -42,6 +42,12 @@ def feedback_targets(r: AnalysisResult) -> list[FeedbackTarget]:
         out.append(FeedbackTarget("tempo", f"tempo {r.tempo.bpm:.1f} BPM"))
     if r.key:
         out.append(FeedbackTarget("key", f"key {r.key.label}"))
+    if r.meter:
+        out.append(FeedbackTarget("meter", f"meter {r.meter.label}"))
+    if r.chords and r.chords.segments:
+        out.append(FeedbackTarget("chords", f"chords ({len(r.chords.segments)} changes)"))
+    if r.structure and r.structure.sections:
+        out.append(FeedbackTarget("structure", f"sections ({len(r.structure.sections)})"))
     for inst in r.instruments:
         out.append(FeedbackTarget(f"instrument:{inst.label}@{inst.source}", f"{inst.label} in {inst.source}"))
     for t in r.forensics.techniques if r.forensics else []:
