@@ -41,7 +41,7 @@ from audiowave.service.auth import create_user  # noqa: E402
 from audiowave.service.services import Services  # noqa: E402
 from audiowave.service.settings import ServiceSettings  # noqa: E402
 
-from servers import free_port, redis_server  # noqa: E402
+from servers import free_port, redis_server, service_args  # noqa: E402
 
 WATCHED = ("JobRunner", "Ingress")
 
@@ -102,16 +102,9 @@ def main() -> None:
     console = Console(width=120)
     home = Path(tempfile.mkdtemp(prefix="aw-load-"))
     with redis_server() as redis_url:
-        cfg = {
-            "redis_url": redis_url,
-            "database_url": f"sqlite:///{home / 'aw.db'}",
-            "storage_url": str(home / "objects"),
-            "keyring_file": str(home / "keyring.json"),
-            "jwt_secret": "load-" + "z" * 40,
-            "max_pending_jobs": 1000,
-            "rate_limit": "100000/minute",
-            "submit_rate_limit": "100000/minute",
-        }
+        cfg = service_args(
+            home, redis_url, max_pending_jobs=1000, rate_limit="100000/minute", submit_rate_limit="100000/minute"
+        )
         url = start_app(
             cfg, read_serve_config(), free_port(), num_gpus=1, num_cpus=8, env={"AUDIOWAVE_HOME": str(home)}
         )

@@ -14,6 +14,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def service_args(home: Path, redis_url: str, **overrides) -> dict:
+    """Service settings for a Ray-hosted test service whose state all lives under ``home``."""
+    return {
+        "redis_url": redis_url,
+        "database_url": f"sqlite:///{home / 'aw.db'}",
+        "storage_url": str(home / "objects"),
+        "keyring_file": str(home / "keyring.json"),
+        "jwt_secret": "test-service-secret-" + "s" * 32,
+        **overrides,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

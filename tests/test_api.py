@@ -207,3 +207,5 @@ def test_history_pages_newest_first_and_filters_by_kind(api):
     assert len(client.get("/v1/analyze", headers=h).json()) == 4
     bad = client.get("/v1/analyze", headers=h, params={"limit": 0})
     assert bad.status_code == 422 and "limit" in bad.json()["reason"]
+    huge = client.get("/v1/analyze", headers=h, params={"offset": 10**28})  # found by the schemathesis run
+    assert huge.status_code == 422 and "offset" in huge.json()["reason"]

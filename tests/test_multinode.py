@@ -21,7 +21,7 @@ from audiowave.ray_apps.launch import read_serve_config
 from audiowave.service.services import Services
 from audiowave.service.settings import ServiceSettings
 
-from servers import free_port, redis_server
+from servers import free_port, redis_server, service_args
 from service_fixtures import new_user
 from signals import EXAMPLE
 
@@ -32,14 +32,7 @@ pytestmark = pytest.mark.ray
 def multinode(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     with redis_server() as redis_url:
-        args = {
-            "redis_url": redis_url,
-            "database_url": f"sqlite:///{home / 'aw.db'}",
-            "storage_url": str(home / "objects"),
-            "keyring_file": str(home / "keyring.json"),
-            "jwt_secret": "multinode-secret-" + "z" * 32,
-            "claim_idle_s": 4.0,
-        }
+        args = service_args(home, redis_url, claim_idle_s=4.0)
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
         gpu_node = cluster.add_node(num_cpus=2, num_gpus=1, labels={"audiowave.io/pool": "gpu"})  # as in cluster/
         cpu_nodes = [cluster.add_node(num_cpus=3) for _ in range(2)]

@@ -24,7 +24,7 @@ from audiowave.service.services import Services
 from audiowave.service.settings import ServiceSettings
 
 from models_fixtures import save_random_cnn14
-from servers import free_port, redis_server
+from servers import free_port, redis_server, service_args
 from service_fixtures import new_user
 from signals import EXAMPLE
 
@@ -43,14 +43,7 @@ def cluster(tmp_path_factory):
     indexed = cli("index", str(home / "lib"), "--index", str(home / "index"), "--no-db")
     assert indexed.returncode == 0, indexed.stderr
     with redis_server() as redis_url:
-        args = {
-            "redis_url": redis_url,
-            "database_url": f"sqlite:///{home / 'aw.db'}",
-            "storage_url": str(home / "objects"),
-            "keyring_file": str(home / "keyring.json"),
-            "jwt_secret": "ray-test-secret-" + "y" * 32,
-            "claim_idle_s": 4.0,
-        }
+        args = service_args(home, redis_url, claim_idle_s=4.0)
         env = {"AUDIOWAVE_HOME": str(home), "AUDIOWAVE_SAMPLE_SHARDS": "2"}
         url = start_app(
             args,
@@ -134,16 +127,21 @@ def test_sample_matches_over_http_come_from_the_shard_actors(cluster, tmp_path):
     assert info["ready"] and len(info["shard_sizes"]) == 2 and sum(info["shard_sizes"]) == 4
 
 
+def kill_replicas(deployment: str) -> int:
+    """Kill every replica actor of ``deployment`` (Serve starts new ones); returns how many were killed."""
+    actors = [a for a in ray.util.list_named_actors(all_namespaces=True) if deployment in a["name"]]
+    for actor in actors:
+        ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=False)
+    return len(actors)
+
+
 def test_killed_job_runner_does_not_lose_the_job(cluster):
     services, url = cluster
     _, key = new_user(services, "bob")
     with httpx.Client(base_url=url, timeout=30) as client:
         job_id = submit(client, key, "separation,rhythm,tonal,notes,pitch")
         wait_for(client, job_id, key, statuses=("running",), timeout=60)
-        runners = [a for a in ray.util.list_named_actors(all_namespaces=True) if "JobRunner" in a["name"]]
-        assert runners
-        for actor in runners:
-            ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=False)
+        assert kill_replicas("JobRunner")
         job = wait_for(client, job_id, key)
     assert job["status"] == "done" and job["attempts"] >= 2
 
@@ -154,11 +152,7 @@ def test_killed_model_replica_mid_job_is_replaced_and_the_job_finishes(cluster):
     with httpx.Client(base_url=url, timeout=60) as client:
         job_id = submit(client, key, "separation,rhythm,tonal,tagging,notes")
         wait_for(client, job_id, key, statuses=("running",), timeout=60)
-        killed = [a for a in ray.util.list_named_actors(all_namespaces=True) if "Separator" in a["name"]]
-        killed += [a for a in ray.util.list_named_actors(all_namespaces=True) if "Tagger" in a["name"]]
-        assert killed
-        for actor in killed:
-            ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=False)
+        assert kill_replicas("Separator") and kill_replicas("Tagger")
         job = wait_for(client, job_id, key)
     assert job["status"] == "done", job["error"]
     assert job["result"]["backends"]["tagging"]["name"] == "panns-cnn14"  # the replacement Tagger answered

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import socket
 import struct
 import tempfile
@@ -33,6 +34,7 @@ from service_fixtures import live_server, make_services, new_user, worker_for
 from signals import EXAMPLE
 
 LIMITS = Settings(max_duration_s=60.0)
+FUZZ_EXAMPLES = int(os.environ.get("AUDIOWAVE_FUZZ_EXAMPLES", "50"))  # per API operation
 
 
 def wav_bytes(seconds: float = 0.5, sr: int = 22050) -> bytes:
@@ -60,13 +62,23 @@ def decode_or_refuse(data: bytes, suffix: str) -> None:
                 assert np.isfinite(out.samples).all()
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=10 * FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize=FUZZ_EXAMPLES <= 50,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.binary(max_size=2048), st.sampled_from([".wav", ".flac", ".mp3", ".ogg", ".bin"]))
 def test_decoders_refuse_random_bytes_cleanly(data, suffix):
     decode_or_refuse(data, suffix)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=10 * FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize=FUZZ_EXAMPLES <= 50,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     st.sampled_from(sorted(SEEDS)),
     st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)), max_size=12),
@@ -245,7 +257,13 @@ def test_openapi_fuzz_finds_no_server_errors_and_leaks_no_files(service):
 
     for operation in operations:
 
-        @settings(max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=FUZZ_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=FUZZ_EXAMPLES <= 50,  # the default tier is reproducible; a longer run explores
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def fuzz(case) -> None:
             response = case.call_and_validate(

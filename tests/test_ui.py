@@ -57,6 +57,23 @@ def settle(page) -> None:
     expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0, timeout=120_000)
 
 
+def analyse(page, path: Path, stages: tuple[str, ...]) -> None:
+    """Drop ``path`` on the uploader, choose exactly ``stages`` and press Analyze."""
+    from playwright.sync_api import expect
+
+    page.locator('input[type="file"]').set_input_files(str(path))
+    expect(page.get_by_text(path.name).first).to_be_visible(timeout=30_000)
+    chosen = page.locator('[data-testid="stMultiSelect"] input')
+    chosen.click()
+    for _ in range(4):  # clear what an earlier analysis chose
+        page.keyboard.press("Backspace")
+    for stage in stages:
+        page.keyboard.type(stage)
+        page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Analyze").click()
+
+
 def shoot_whole(page, name: str) -> None:
     """Streamlit scrolls inside its main block, so a full-page screenshot shows one screen: grow the window to the
     content's height for the picture, then restore it."""
@@ -100,14 +117,7 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
                 expect(page.get_by_text("upload refused")).to_be_visible(timeout=60_000)
                 expect(page.get_by_text("not an audio file")).to_be_visible()
 
-                page.locator('input[type="file"]').set_input_files(str(EXAMPLE))
-                expect(page.get_by_text("example.flac").first).to_be_visible(timeout=30_000)
-                page.locator('[data-testid="stMultiSelect"] input').click()
-                for stage in ("rhythm", "tonal", "forensics"):
-                    page.keyboard.type(stage)
-                    page.keyboard.press("Enter")
-                page.keyboard.press("Escape")
-                page.get_by_role("button", name="Analyze").click()
+                analyse(page, EXAMPLE, ("rhythm", "tonal", "forensics"))
                 expect(page.get_by_text("120.0 BPM").first).to_be_visible(timeout=120_000)
                 expect(page.get_by_text("A minor").first).to_be_visible()
                 expect(page.get_by_text("band_limit").first).to_be_visible()
@@ -141,17 +151,7 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
                     assert [j.options.get("kind") for j in session.scalars(select(Job))] == ["suggest"]
 
                 # A track built on a library one-shot: stems and the sample's proof snippets play in the page.
-                page.locator('input[type="file"]').set_input_files(str(tmp_path / "track.wav"))
-                expect(page.get_by_text("track.wav").first).to_be_visible(timeout=30_000)
-                page.locator('[data-testid="stMultiSelect"] input').click()
-                page.keyboard.press("Backspace")
-                page.keyboard.press("Backspace")
-                page.keyboard.press("Backspace")
-                for stage in ("separation", "samples"):
-                    page.keyboard.type(stage)
-                    page.keyboard.press("Enter")
-                page.keyboard.press("Escape")
-                page.get_by_role("button", name="Analyze").click()
+                analyse(page, tmp_path / "track.wav", ("separation", "samples"))
                 expect(page.get_by_text("hit1.wav").first).to_be_visible(timeout=180_000)
                 expect(page.get_by_text("pitch -1 st").first).to_be_visible()
                 expect(page.get_by_text("stem: bass")).to_be_visible()

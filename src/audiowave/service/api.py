@@ -269,7 +269,7 @@ def create_app(services: Services) -> FastAPI:
     def list_jobs(
         user: UserDep,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
         kind: Annotated[Literal["", "analysis", "recipe"], Query(description="only analyses or recipes")] = "",
     ) -> list[JobView]:
         """Your jobs, newest first, ``limit`` at a time from ``offset`` (history paging)."""
