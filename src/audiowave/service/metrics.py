@@ -14,10 +14,16 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlalchemy import func, select
+
+from audiowave.service.db import Job
+
+if TYPE_CHECKING:
+    from audiowave.service.services import Services
 
 log = logging.getLogger("audiowave.metrics")
 KEY = "aw:metrics"
@@ -54,8 +60,8 @@ SPECS = {
 class Metrics:
     """Records events into Redis and collects them (plus live gauges) for Prometheus."""
 
-    def __init__(self, client: redis.Redis, services=None) -> None:
-        self.r, self.services = client, services
+    def __init__(self, client: redis.Redis, services: Services | None = None) -> None:
+        self.r, self.services = client, services  # services: for the gauges read at scrape time
 
     def inc(self, name: str, labels: dict[str, str], amount: float = 1.0) -> None:
         self._write([(_field(name, labels, "total"), amount)])
@@ -124,8 +130,6 @@ class Metrics:
             "audiowave_queue_oldest_age_seconds", "Age of the oldest waiting job", value=stats["oldest_waiting_s"]
         )
         yield GaugeMetricFamily("audiowave_dead_letters", "Messages in the dead-letter stream", value=stats["dead"])
-        from audiowave.service.db import Job
-
         by_status = GaugeMetricFamily("audiowave_jobs", "Jobs in the database by status", labels=("status",))
         with self.services.sessions() as session:
             for status, n in session.execute(select(Job.status, func.count()).group_by(Job.status)):
