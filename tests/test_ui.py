@@ -50,11 +50,14 @@ def start_ui(service_url: str) -> tuple[subprocess.Popen, str]:
 
 
 def settle(page) -> None:
-    """Wait until the Streamlit script has finished its run (its Stop button is gone)."""
+    """Wait until the Streamlit script has finished its runs: its Stop button is gone, and still gone a moment
+    later (a script that ends in ``st.rerun()`` shows no Stop button between its two runs)."""
     from playwright.sync_api import expect
 
-    page.wait_for_timeout(300)
-    expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0, timeout=120_000)
+    stop = page.get_by_role("button", name="Stop", exact=True)
+    for _ in range(2):
+        page.wait_for_timeout(500)
+        expect(stop).to_have_count(0, timeout=120_000)
 
 
 def analyse(page, path: Path, stages: tuple[str, ...]) -> None:
@@ -163,11 +166,13 @@ def test_a_new_user_analyses_reads_gives_feedback_and_deletes_in_the_browser(tmp
                 shoot_whole(page, "5-samples.png")
 
                 page.get_by_text("Contribute my future uploads").click()
+                expect(page.get_by_role("checkbox", name="Contribute my future uploads")).to_be_checked()
                 settle(page)
                 with services.sessions() as session:
                     assert session.scalars(select(User)).one().contribute
                 page.get_by_role("button", name="Prepare my data export").click()
                 settle(page)
+                expect(page.get_by_role("button", name="Download export (zip)")).to_be_visible(timeout=60_000)
                 with page.expect_download() as export:
                     page.get_by_role("button", name="Download export (zip)").click()
                 with zipfile.ZipFile(export.value.path()) as archive:
