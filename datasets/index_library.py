@@ -21,7 +21,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 
-from audiowave.samples.index_store import ROW_SCHEMA, SHARDS, live_rows, read_catalog, write_catalog, write_source
+from audiowave.samples.index_store import (
+    ROW_SCHEMA,
+    drop_other_versions,
+    live_rows,
+    read_catalog,
+    shards_dir,
+    write_catalog,
+    write_source,
+)
 from audiowave.samples.indexing import describe_file, hash_file, plan, record_in_database
 from audiowave.samples.library import list_library
 
@@ -74,7 +82,7 @@ def run_index(
     work = plan(hashed, catalog, index_dir)
     failed: list[dict[str, str]] = []
     new_rows: list[dict[str, Any]] = []
-    run_dir = index_dir / SHARDS / datetime.now(UTC).strftime("run-%Y%m%dT%H%M%S%f")
+    run_dir = shards_dir(index_dir) / datetime.now(UTC).strftime("run-%Y%m%dT%H%M%S%f")
     if work.todo:
         described = (
             ray.data.from_items(work.todo)
@@ -99,6 +107,7 @@ def run_index(
     bad = {f["path"] for f in failed}
     live = {p: k for p, k in work.current.items() if p not in bad}
     write_catalog(index_dir, live)
+    drop_other_versions(index_dir)
     write_source(index_dir, library, files[0].url[: -len(files[0].path)] if files else source)
     if db_url:
         record_in_database(db_url, library, new_rows, live)

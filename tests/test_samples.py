@@ -13,7 +13,7 @@ from sample_library import SR, background, embed, one_shot, write_library, write
 from sqlalchemy import select
 
 from audiowave.samples import matcher
-from audiowave.samples.descriptors import describe
+from audiowave.samples.descriptors import DESCRIPTOR_VERSION, describe
 from audiowave.samples.index_store import IndexEntry, SampleIndex
 from audiowave.service.db import LibrarySample, make_engine, session_factory
 
@@ -47,6 +47,64 @@ def test_matcher_reports_nothing_for_a_track_without_library_samples():
     index = index_of({f"s{i}.wav": one_shot(i) for i in range(3)})
     track = embed(background(5.0), one_shot(7), [1.0, 3.0], gain=1.5)  # a sample that is not in the library
     assert matcher.match(index, track, SR) == []
+
+
+def loud_chord(seconds: float) -> np.ndarray:
+    """A sustained chord with its harmonics, loud: the kind of background a waveform match drowns in."""
+    t = np.arange(int(seconds * SR)) / SR
+    tones = [
+        a / h * np.sin(2 * np.pi * f * h * t) for f, a in ((220.0, 1), (277.2, 0.8), (329.6, 0.7)) for h in (1, 2, 3)
+    ]
+    return (0.3 * sum(tones) / 3).astype(np.float32)
+
+
+def sbr_db(sample: np.ndarray, bg: np.ndarray, gain: float) -> float:
+    """Sample-to-background ratio over the sample's first 0.1 s."""
+    n = int(0.1 * SR)
+    return float(10 * np.log10(np.sum((gain * sample[:n]) ** 2) / np.sum(bg[:n] ** 2)))
+
+
+def test_whitening_finds_a_hit_well_below_a_loud_tonal_background():
+    lib = {f"s{i}.wav": one_shot(i) for i in range(4)}
+    bg = loud_chord(6.0)
+    assert sbr_db(lib["s2.wav"], bg, 0.1) < -8  # the chord is 8+ dB louder than the hit where it sounds
+    track = embed(bg, lib["s2.wav"], [1.0, 3.0, 4.5], gain=0.1)
+    found = {index_of(lib).entries[m.entry].meta["name"]: m for m in matcher.match(index_of(lib), track, SR)}
+    assert set(found) == {"s2.wav"}
+    assert [round(o.start_s, 1) for o in found["s2.wav"].occurrences] == [1.0, 3.0, 4.5]
+    assert found["s2.wav"].gain_db == pytest.approx(-20.0, abs=2.0)
+
+
+def test_whitener_turns_down_the_background_and_passes_nothing_outside_the_track_band():
+    from audiowave.samples.whitening import Whitener
+
+    track = matcher.to_matcher_rate(loud_chord(4.0) + 0.01 * one_shot(5, 4.0), SR)
+    w = Whitener.of_track(track, matcher.SAMPLE_RATE, top_hz=8000.0)
+    at = dict(zip(w.freqs, w.gain, strict=True))
+    near = lambda hz: at[min(at, key=lambda f: abs(f - hz))]  # noqa: E731
+    assert near(220.0) < 0.2 * near(3000.0)  # the chord's fundamental is held down ...
+    assert near(9000.0) == 0.0 and near(10.0) == 0.0  # ... and nothing passes outside the band
+
+
+def test_a_hit_between_two_samples_of_the_matcher_grid_is_found():
+    hat = np.diff(one_shot(3), prepend=0.0).astype(np.float32)  # bright: most energy above 5 kHz
+    lib = {"hat.wav": hat, "other.wav": one_shot(8)}
+    bg = background(5.0)
+    odd = [round(s * SR + 1) / SR for s in (1.0, 2.0, 3.0)]  # odd 44.1 kHz offsets: half a 22.05 kHz sample
+    found = matcher.match(index_of(lib), embed(bg, hat, odd, gain=0.5), SR)
+    assert [index_of(lib).entries[m.entry].meta["name"] for m in found] == ["hat.wav"]
+    assert found[0].confidence > 0.95
+
+
+def test_a_sound_that_only_begins_like_the_sample_is_not_taken_for_it():
+    rng = np.random.default_rng(11)
+    t = np.arange(int(0.6 * SR)) / SR
+    sample = (0.4 * rng.standard_normal(t.size) * np.exp(-t * 2)).astype(np.float32)  # a long noisy hit
+    impostor = sample.copy()
+    impostor[int(0.1 * SR) :] = 0.4 * rng.standard_normal(t.size - int(0.1 * SR)) * np.exp(-t[int(0.1 * SR) :] * 2)
+    index = index_of({"long.wav": sample})
+    assert matcher.match(index, embed(background(5.0), impostor, [1.0, 3.0], gain=1.0), SR) == []
+    assert len(matcher.match(index, embed(background(5.0), sample, [1.0, 3.0], gain=1.0), SR)) == 1
 
 
 def test_landmark_baseline_finds_an_exact_loop():
@@ -88,6 +146,29 @@ def test_index_job_is_incremental_and_records_metadata(tmp_path):
     # the changed sample is found by its new content, not its old one
     track = embed(background(4.0), one_shot(11), [1.0, 2.5], gain=1.5)
     assert [index.entries[m.entry].meta["path"] for m in matcher.match(index, track, SR)] == ["kit_a/hit0.wav"]
+
+
+@pytest.mark.ray
+def test_an_index_from_an_older_matcher_is_refused_then_rebuilt(tmp_path):
+    import pyarrow.parquet as pq
+
+    from audiowave.datasets.index_library import run_index
+    from audiowave.samples.identify import missing_index
+
+    lib, idx = tmp_path / "lib", tmp_path / "index"
+    write_library(lib)
+    run_index(str(lib), idx, library="demo", workers=2)
+    assert missing_index(idx) is None
+    # what an index of the previous layout looks like: a catalogue without a version, shards right under shards/
+    pq.write_table(pq.read_table(idx / "catalog.parquet").replace_schema_metadata({}), idx / "catalog.parquet")
+    for run in (idx / "shards" / DESCRIPTOR_VERSION).iterdir():
+        run.rename(idx / "shards" / run.name)
+    (idx / "shards" / DESCRIPTOR_VERSION).rmdir()
+    assert "older matcher" in missing_index(idx) and SampleIndex.load(idx).entries == []
+    rebuilt = run_index(str(lib), idx, library="demo", workers=2)
+    assert (rebuilt.described, rebuilt.unchanged) == (4, 0)
+    assert missing_index(idx) is None and len(SampleIndex.load(idx).entries) == 4
+    assert [p.name for p in (idx / "shards").iterdir()] == [DESCRIPTOR_VERSION]
 
 
 def test_index_cli_rejects_a_missing_source(tmp_path):

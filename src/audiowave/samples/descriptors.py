@@ -1,7 +1,7 @@
 """What the index stores for one library sample: waveform templates for the matched-filter matcher and
 landmark hashes for the baseline.
 
-A template is ``N_CHUNKS`` consecutive chunks of ``CHUNK`` samples at 11.025 kHz, each unit-normalised,
+A template is ``N_CHUNKS`` consecutive chunks of ``CHUNK`` samples at 22.05 kHz, each unit-normalised,
 taken at the sample's first onset (one-shots) or every half second (loops and phrases, at most
 ``MAX_TEMPLATES``). Chunks are matched independently, which is what makes the matcher tolerate time
 stretch: WSOLA and similar stretchers move chunks but keep their waveform.
@@ -10,22 +10,19 @@ stretch: WSOLA and similar stretchers move chunks but keep their waveform.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import soxr
-from scipy.signal import butter, sosfiltfilt
 
 from audiowave.samples import landmarks
 
-SAMPLE_RATE = 11025
-LOWPASS_HZ = 3500.0
-CHUNK = 1024
+SAMPLE_RATE = 22050
+CHUNK = 2048
 N_CHUNKS = 8
 MAX_TEMPLATES = 8
 LONG_S = 2.5
 ONSET_FRACTION = 0.05
-DESCRIPTOR_VERSION = "mf1"
+DESCRIPTOR_VERSION = "mf2"
 
 
 @dataclass
@@ -47,19 +44,12 @@ class SampleDescriptor:
 
 
 def to_matcher_rate(mono: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mono at 11.025 kHz, low-passed at ``LOWPASS_HZ`` so that sub-sample misalignment (a sample placed
-    between two matcher samples, or interpolated by a pitch shift) costs little correlation."""
+    """Mono at 22.05 kHz: the band of hi-hats and cymbals is kept (the matcher whitens it, see
+    :mod:`audiowave.samples.whitening`; it also tries half-sample offsets, so fine alignment costs little)."""
     mono = np.asarray(mono, dtype=np.float32)
     if sample_rate != SAMPLE_RATE:
         mono = soxr.resample(mono, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    if mono.size > 30:
-        mono = sosfiltfilt(_lowpass(), mono).astype(np.float32)
     return mono
-
-
-@lru_cache(maxsize=1)
-def _lowpass() -> np.ndarray:
-    return butter(6, LOWPASS_HZ, fs=SAMPLE_RATE, output="sos")
 
 
 def describe(mono: np.ndarray, sample_rate: int) -> SampleDescriptor:

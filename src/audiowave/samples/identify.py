@@ -21,14 +21,15 @@ import numpy as np
 
 from audiowave.config import Settings
 from audiowave.samples.descriptors import DESCRIPTOR_VERSION
-from audiowave.samples.index_store import CATALOG, SampleIndex, read_sources
+from audiowave.samples.index_store import SampleIndex, catalog_version, read_sources
 from audiowave.samples.matcher import DEFAULT_THRESHOLD, Occurrence, SampleMatch, match
 from audiowave.schema import BackendInfo, SampleMatchResult, SampleOccurrence
 
 BACKEND = BackendInfo(
     name="audiowave-matched-filter",
     version=DESCRIPTOR_VERSION,
-    model="chunked waveform matched filter, pitch -3..+3 st, stretch 0.85..1.15",
+    model="chunked waveform matched filter, whitened against the track's background, pitch -3..+3 st,"
+    " stretch 0.85..1.15",
     note="signal processing; no trained model",
 )
 
@@ -173,9 +174,15 @@ class LocalSampleMatcher:
 
 def missing_index(index_dir: Path) -> str | None:
     """Why there is no usable sample index at ``index_dir`` (with how to build one), or None."""
-    if (index_dir / CATALOG).exists():
+    version = catalog_version(index_dir)
+    if version == DESCRIPTOR_VERSION:
         return None
-    return f"no sample index at {index_dir} (build one with `audiowave index LIBRARY --index {index_dir}`)"
+    if version is None:
+        return f"no sample index at {index_dir} (build one with `audiowave index LIBRARY --index {index_dir}`)"
+    return (
+        f"the sample index at {index_dir} was built by an older matcher ({version or 'mf1'}, now"
+        f" {DESCRIPTOR_VERSION}): run `audiowave index LIBRARY --index {index_dir}` again to rebuild it"
+    )
 
 
 def load_sample_matcher(settings: Settings) -> tuple[SampleMatcher | None, str | None]:

@@ -2,16 +2,19 @@
 
 One Parquet row per library file: metadata (library, path, pack, name, content hash, duration, kind,
 licence) and its :class:`SampleDescriptor` with numpy arrays stored as raw little-endian bytes. A shard
-is any ``*.parquet`` file under ``<index>/shards/``; ``<index>/catalog.parquet`` lists the live rows
-(content hash per library path), so removed or changed files drop out without rewriting shards.
+is any ``*.parquet`` file under ``<index>/shards/<descriptor version>/``; ``<index>/catalog.parquet`` lists
+the live rows (content hash per library path), so removed or changed files drop out without rewriting
+shards. The catalogue records the descriptor version it was built with: an index from another version is
+read as empty, and the next indexing run describes every file again (and drops the old shards).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,16 +65,24 @@ def row_descriptor(row: dict[str, Any]) -> SampleDescriptor:
 
 
 def write_catalog(index_dir: Path, live: dict[str, str]) -> None:
-    """Record the live rows: library path -> content hash."""
+    """Record the live rows (library path -> content hash) and the descriptor version that described them."""
     table = pa.table({"path": list(live), "key": list(live.values())})
-    pq.write_table(table, index_dir / CATALOG)
+    pq.write_table(table.replace_schema_metadata({"descriptor_version": DESCRIPTOR_VERSION}), index_dir / CATALOG)
+
+
+def catalog_version(index_dir: Path) -> str | None:
+    """The descriptor version of the index at ``index_dir`` ('' for an index older than versions), or None."""
+    path = index_dir / CATALOG
+    if not path.exists():
+        return None
+    return (pq.read_schema(path).metadata or {}).get(b"descriptor_version", b"").decode()
 
 
 def read_catalog(index_dir: Path) -> dict[str, str]:
-    path = index_dir / CATALOG
-    if not path.exists():
+    """Live rows, or none where the catalogue is missing or from another descriptor version."""
+    if catalog_version(index_dir) != DESCRIPTOR_VERSION:
         return {}
-    t = pq.read_table(path).to_pydict()
+    t = pq.read_table(index_dir / CATALOG).to_pydict()
     return dict(zip(t["path"], t["key"], strict=True))
 
 
@@ -115,7 +126,6 @@ class SampleIndex:
     norms: np.ndarray
     landmarks: LandmarkIndex
     version: str = ""
-    _spectra: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_entries(cls, entries: list[IndexEntry]) -> SampleIndex:
@@ -148,20 +158,25 @@ class SampleIndex:
         index.version = index_version(index_dir, part)
         return index
 
-    def first_chunk_spectra(self, fft_size: int) -> np.ndarray:
-        """Conjugate spectra of every template's first chunk (computed once per index and FFT size)."""
-        if fft_size not in self._spectra:
-            spectra = np.conj(np.fft.rfft(self.chunks[:, 0, :], fft_size, axis=1))
-            self._spectra[fft_size] = spectra.astype(np.complex64)
-        return self._spectra[fft_size]
-
     @property
     def nbytes(self) -> int:
         return int(self.chunks.nbytes + self.landmarks.hash.nbytes * 3)
 
 
+def shards_dir(index_dir: Path) -> Path:
+    """Where shards of the current descriptor version live."""
+    return index_dir / SHARDS / DESCRIPTOR_VERSION
+
+
 def shard_paths(index_dir: Path) -> list[Path]:
-    return sorted((index_dir / SHARDS).rglob("*.parquet"))
+    return sorted(shards_dir(index_dir).rglob("*.parquet"))
+
+
+def drop_other_versions(index_dir: Path) -> None:
+    """Delete shards written by other descriptor versions (after a run has described everything again)."""
+    for path in (index_dir / SHARDS).iterdir() if (index_dir / SHARDS).exists() else []:
+        if path.name != DESCRIPTOR_VERSION:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def live_rows(index_dir: str | Path, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
