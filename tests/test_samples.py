@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,57 @@ def test_an_index_from_an_older_matcher_is_refused_then_rebuilt(tmp_path):
     assert (rebuilt.described, rebuilt.unchanged) == (4, 0)
     assert missing_index(idx) is None and len(SampleIndex.load(idx).entries) == 4
     assert [p.name for p in (idx / "shards").iterdir()] == [DESCRIPTOR_VERSION]
+
+
+def test_sample_eval_reads_matches_at_any_threshold_and_fits_it_on_half_the_queries():
+    from audiowave.evaluation.samples import at_threshold, fitted_threshold, threshold_sweep, two_fold
+
+    def row(query: str, confidence: float, false: dict[str, float], negative: bool = False) -> dict:
+        hits = [] if negative else [{"name": "a.wav", "kind": "one-shot", "confidence": confidence, "loc_err": 0.01}]
+        hits = [h | {"pitch_ok": True, "stretch_ok": True} for h in hits]
+        return {"query": query, "tier": "clean", "negative": negative, "method": "matched-filter", "seconds": 1.0,
+                "hits": hits, "false": false}  # fmt: skip
+
+    rows = [row("Q0", 0.9, {}), row("Q1", 0.7, {"b.wav": 0.65}), row("Q2", 0.0, {"c.wav": 0.72}, negative=True)]
+    low = at_threshold(rows, 0.6)
+    assert [h["found"] for r in low for h in r["hits"]] == [True, True] and low[2]["false"] == ["c.wav"]
+    high = at_threshold(rows, 0.8)
+    assert [h["found"] for r in high for h in r["hits"]] == [True, False] and high[1]["hits"][0]["loc_err"] is None
+    sweep = {t: (recall, precision, negatives) for t, recall, precision, negatives in threshold_sweep(rows)}
+    assert sweep[0.6] == (1.0, 0.5, 1.0) and sweep[0.74] == (0.5, 1.0, 0.0)
+    assert fitted_threshold(rows) == 0.74  # 0.7 keeps both hits but matches the negative query
+    folds = two_fold(rows)  # fit on Q0+Q2, score Q1; fit on Q1 (no negative query to match), score Q0+Q2
+    assert [t for t, *_ in folds] == [0.74, 0.7]
+    assert folds[0][1] == 0.0 and np.isnan(folds[0][2])  # nothing found on Q1 at 0.74: precision undefined
+    assert folds[1][1:] == (1.0, 0.5, 1.0)
+
+
+@pytest.mark.ray
+def test_eval_samples_from_the_cli_on_a_small_corpus(tmp_path):
+    corpus = tmp_path / "corpus"
+    write_library(corpus / "library")
+    (corpus / "queries").mkdir()
+    write_track(corpus / "queries" / "Q000.wav", [1.0, 2.5, 4.0])  # hit1, a semitone down
+    sf.write(corpus / "queries" / "Q001.wav", background(5.0), SR)
+    embedded = {
+        "library_path": "library/kit_a/hit1.wav",
+        "kind": "one-shot",
+        "occurrences": [{"start_s": s} for s in (1.0, 2.5, 4.0)],
+        "transform": {"pitch_semitones": -1, "pitch_method": "varispeed", "time_stretch": 1.0},
+    }
+    queries = [
+        {"id": "Q000", "path": "queries/Q000.wav", "tier": "pitch", "is_negative": False, "embedded": [embedded]},
+        {"id": "Q001", "path": "queries/Q001.wav", "tier": "neg_plain", "is_negative": True, "embedded": []},
+    ]
+    (corpus / "ground_truth.json").write_text(json.dumps({"queries": queries}))
+    proc = cli("eval", str(corpus), "--samples", "--out", str(tmp_path / "eval"))
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "recall (all embedded) │ 1.000 │" in out and "negative queries with a match (n=1) │ 0.000" in out
+    assert "threshold fitted on half the queries" in out and "matched filter by threshold" in out
+    rows = json.loads((tmp_path / "eval" / "samples.json").read_text())["queries"]
+    hit = next(r for r in rows if r["method"] == "matched-filter" and r["query"] == "Q000")["hits"][0]
+    assert hit["pitch_ok"] and hit["confidence"] >= 0.78 and hit["loc_err"] < 0.05
 
 
 def test_index_cli_rejects_a_missing_source(tmp_path):

@@ -184,7 +184,8 @@ def run_sample_eval(
 ) -> dict[str, dict[str, float]]:
     """Index ``corpus/library`` (Ray Data job), match every query with both matchers, print the table."""
     from audiowave.datasets.index_library import run_index
-    from audiowave.evaluation.samples import evaluate_samples, summary_rows
+    from audiowave.evaluation.samples import SWEEP_FLOOR, evaluate_samples, summary_rows, threshold_sweep, two_fold
+    from audiowave.samples import matcher
     from audiowave.samples.index_store import SampleIndex
 
     console = console or Console()
@@ -203,10 +204,23 @@ def run_sample_eval(
     for metric, values in summary_rows(summaries):
         table.add_row(metric, *values)
     console.print(table)
+    matched = [r for r in rows if r["method"] == "matched-filter"]
+    sweep = Table(title=f"matched filter by threshold (shipped {matcher.DEFAULT_THRESHOLD}, fitted on all queries)")
+    for column in ("threshold", "recall", "precision", "negative queries matched"):
+        sweep.add_column(column, justify="right")
+    for t, recall, precision, negatives in threshold_sweep(matched):
+        sweep.add_row(f"{t:.2f}", f"{recall:.3f}", f"{precision:.3f}", f"{negatives:.2f}")
+    console.print(sweep)
+    for t, recall, precision, negatives in two_fold(matched):
+        console.print(
+            f"threshold fitted on half the queries: {t:.2f}; on the other half recall {recall:.3f}, "
+            f"precision {precision:.3f}, negative queries matched {negatives:.2f}"
+        )
     hours = report.audio_hours
     console.print(
         f"indexing: {report.files} files, {hours * 3600:.0f} s of audio in {report.seconds:.1f} s; "
-        f"index {index.nbytes / 1e6:.1f} MB in memory ({index.nbytes / 1e6 / max(hours, 1e-9):.0f} MB per hour)"
+        f"index {index.nbytes / 1e6:.1f} MB in memory ({index.nbytes / 1e6 / max(hours, 1e-9):.0f} MB per hour); "
+        f"matches kept down to confidence {SWEEP_FLOOR} for the sweep"
     )
     return summaries
 
