@@ -165,7 +165,7 @@ def test_an_index_from_an_older_matcher_is_refused_then_rebuilt(tmp_path):
     for run in (idx / "shards" / DESCRIPTOR_VERSION).iterdir():
         run.rename(idx / "shards" / run.name)
     (idx / "shards" / DESCRIPTOR_VERSION).rmdir()
-    assert "older matcher" in missing_index(idx) and SampleIndex.load(idx).entries == []
+    assert "another matcher version (mf1" in missing_index(idx) and SampleIndex.load(idx).entries == []
     rebuilt = run_index(str(lib), idx, library="demo", workers=2)
     assert (rebuilt.described, rebuilt.unchanged) == (4, 0)
     assert missing_index(idx) is None and len(SampleIndex.load(idx).entries) == 4

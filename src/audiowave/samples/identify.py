@@ -180,7 +180,7 @@ def missing_index(index_dir: Path) -> str | None:
     if version is None:
         return f"no sample index at {index_dir} (build one with `audiowave index LIBRARY --index {index_dir}`)"
     return (
-        f"the sample index at {index_dir} was built by an older matcher ({version or 'mf1'}, now"
+        f"the sample index at {index_dir} was built for another matcher version ({version or 'mf1'}, this is"
         f" {DESCRIPTOR_VERSION}): run `audiowave index LIBRARY --index {index_dir}` again to rebuild it"
     )
 
