@@ -154,7 +154,8 @@ def _summary(rows: list[dict]) -> dict[str, float]:
     fp = sum(len(r["false"]) for r in rows)
     out["precision"] = tp / (tp + fp) if tp + fp else float("nan")
     neg = [r for r in rows if r["negative"]]
-    out[f"negative queries with a match (n={len(neg)})"] = float(np.mean([bool(r["false"]) for r in neg]))
+    matched = [bool(r["false"]) for r in neg]
+    out[f"negative queries with a match (n={len(neg)})"] = float(np.mean(matched)) if neg else float("nan")
     errs = [h["loc_err"] for h in hits if h["loc_err"] is not None]
     out["median localisation error (s)"] = float(np.median(errs)) if errs else float("nan")
     pitch = [h["pitch_ok"] for h in hits if h["pitch_ok"] is not None]
