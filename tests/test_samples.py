@@ -77,10 +77,10 @@ def test_whitening_finds_a_hit_well_below_a_loud_tonal_background():
 
 
 def test_whitener_turns_down_the_background_and_passes_nothing_outside_the_track_band():
-    from audiowave.samples.whitening import Whitener
+    from audiowave.samples.whitening import BackgroundSpectrum
 
     track = matcher.to_matcher_rate(loud_chord(4.0) + 0.01 * one_shot(5, 4.0), SR)
-    w = Whitener.of_track(track, matcher.SAMPLE_RATE, top_hz=8000.0)
+    w = BackgroundSpectrum.of_track(track, matcher.SAMPLE_RATE).whitener(top_hz=8000.0)
     at = dict(zip(w.freqs, w.gain, strict=True))
     near = lambda hz: at[min(at, key=lambda f: abs(f - hz))]  # noqa: E731
     assert near(220.0) < 0.2 * near(3000.0)  # the chord's fundamental is held down ...

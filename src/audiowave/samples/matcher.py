@@ -29,7 +29,7 @@ from scipy.signal import correlate, find_peaks
 from audiowave.samples import landmarks
 from audiowave.samples.descriptors import CHUNK, N_CHUNKS, SAMPLE_RATE, to_matcher_rate
 from audiowave.samples.index_store import SampleIndex
-from audiowave.samples.whitening import ALPHA, Whitener
+from audiowave.samples.whitening import ALPHA, BackgroundSpectrum, Whitener
 
 PITCHES = (-3, -2, -1, 0, 1, 2, 3)
 STRETCHES = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15)
@@ -69,6 +69,22 @@ class SampleMatch:
 
 
 @dataclass
+class LibraryLevels:
+    """The index's template chunks at their levels within each template, and each first chunk's norm at the
+    library level: what every track's filter starts from (computed once per query)."""
+
+    relative: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def of(cls, index: SampleIndex) -> LibraryLevels:
+        return cls(
+            relative=index.chunks * index.weights[:, :, None],
+            scale=index.norms / np.maximum(index.weights[:, 0], 1e-3),
+        )
+
+
+@dataclass
 class Templates:
     """The index's templates through one track's filter, once per phase: unit chunks (n, N_CHUNKS, CHUNK),
     chunk weights, the first chunk's norm at the library level (for the gain), and which template each is."""
@@ -79,9 +95,10 @@ class Templates:
     template: np.ndarray
 
     @classmethod
-    def filtered(cls, index: SampleIndex, whitener: Whitener, phases: tuple[float, ...]) -> Templates:
-        relative = index.chunks * index.weights[:, :, None]  # chunks at their levels within each template
-        scale = index.norms / np.maximum(index.weights[:, 0], 1e-3)  # the first chunk's norm at library level
+    def filtered(
+        cls, index: SampleIndex, library: LibraryLevels, whitener: Whitener, phases: tuple[float, ...]
+    ) -> Templates:
+        relative, scale = library.relative, library.scale
         parts = []
         for phase in phases:
             seg = whitener.apply(relative.reshape(relative.shape[0], -1), SAMPLE_RATE, phase)
@@ -207,6 +224,7 @@ def match(
     if not index.entries:
         return []
     x = to_matcher_rate(mono, sample_rate)
+    library = LibraryLevels.of(index)
     best: dict[int, SampleMatch] = {}
     for p in PITCHES:
         ratio = 2.0 ** (p / 12)
@@ -214,10 +232,11 @@ def match(
         if track.size < CHUNK:
             continue
         top_hz = TOP_OF_BAND * SAMPLE_RATE / 2 / max(ratio, 1.0)  # the band a track upsampled here still has
+        background = BackgroundSpectrum.of_track(track, SAMPLE_RATE)
         for alpha, phases in DOMAINS:
-            whitener = Whitener.of_track(track, SAMPLE_RATE, alpha, top_hz)
+            whitener = background.whitener(alpha, top_hz)
             filtered = whitener.apply(track, SAMPLE_RATE)
-            templates = Templates.filtered(index, whitener, phases)
+            templates = Templates.filtered(index, library, whitener, phases)
             energy = np.concatenate([[0.0], np.cumsum(filtered.astype(np.float64) ** 2)])
             win = np.sqrt(np.maximum(energy[CHUNK:] - energy[:-CHUNK], 1e-12)).astype(np.float32)
             blocks = _track_blocks(filtered)

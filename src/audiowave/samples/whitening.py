@@ -29,30 +29,39 @@ BAND_HZ = (30.0, 10000.0)
 
 
 @dataclass
+class BackgroundSpectrum:
+    """A track's short-time power per frequency: a low percentile (the background) and the mean."""
+
+    freqs: np.ndarray
+    floor_power: np.ndarray
+    mean_power: np.ndarray
+
+    @classmethod
+    def of_track(cls, track: np.ndarray, sample_rate: int) -> BackgroundSpectrum:
+        nperseg = min(NPERSEG, 1 << int(np.log2(max(track.size, 64))))
+        freqs, _, z = stft(track, sample_rate, nperseg=nperseg, noverlap=nperseg // 2, boundary=None)
+        power = np.abs(z) ** 2
+        return cls(freqs, np.percentile(power, PERCENTILE, axis=1), power.mean(axis=1))
+
+    def whitener(self, alpha: float = ALPHA, top_hz: float = BAND_HZ[1]) -> Whitener:
+        """The filter that whitens this background to the power ``alpha`` (0: only the band limits), passing
+        nothing above ``top_hz`` nor in bands the track does not carry."""
+        in_band = (self.freqs >= BAND_HZ[0]) & (self.freqs <= min(top_hz, BAND_HZ[1]))
+        if in_band.any():
+            in_band &= self.mean_power >= DEAD * float(np.median(self.mean_power[in_band]))
+        median = float(np.median(self.floor_power[in_band])) if in_band.any() else 0.0
+        if median <= 0:
+            return Whitener(self.freqs, in_band.astype(np.float64))
+        gain = np.where(in_band, np.maximum(self.floor_power, FLOOR * median) ** (-alpha / 2), 0.0)
+        return Whitener(self.freqs, gain / gain.max())
+
+
+@dataclass
 class Whitener:
     """Magnitude response ``gain`` at ``freqs`` (Hz): the track's background, inverted."""
 
     freqs: np.ndarray
     gain: np.ndarray
-
-    @classmethod
-    def of_track(
-        cls, track: np.ndarray, sample_rate: int, alpha: float = ALPHA, top_hz: float = BAND_HZ[1]
-    ) -> Whitener:
-        """The filter that whitens ``track``'s background (a low percentile of its short-time power) to the
-        power ``alpha`` (0: only the band limits), passing nothing above ``top_hz``."""
-        nperseg = min(NPERSEG, 1 << int(np.log2(max(track.size, 64))))
-        freqs, _, z = stft(track, sample_rate, nperseg=nperseg, noverlap=nperseg // 2, boundary=None)
-        power = np.abs(z) ** 2
-        floor_power, mean_power = np.percentile(power, PERCENTILE, axis=1), power.mean(axis=1)
-        in_band = (freqs >= BAND_HZ[0]) & (freqs <= min(top_hz, BAND_HZ[1]))
-        if in_band.any():
-            in_band &= mean_power >= DEAD * float(np.median(mean_power[in_band]))
-        median = float(np.median(floor_power[in_band])) if in_band.any() else 0.0
-        if median <= 0:
-            return cls(freqs, in_band.astype(np.float64))
-        gain = np.where(in_band, np.maximum(floor_power, FLOOR * median) ** (-alpha / 2), 0.0)
-        return cls(freqs, gain / gain.max())
 
     def response(self, n_fft: int, sample_rate: int, delay: float = 0.0) -> np.ndarray:
         """The filter on the rfft grid of ``n_fft`` points, delayed by ``delay`` samples (fractional)."""
