@@ -16,7 +16,7 @@ from audiowave.evaluation.forensics import fit_thresholds, redecide, score_case,
 from audiowave.evaluation.runner import run_forensics_eval
 from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
-from audiowave.forensics.evalset import SR, Material, make_cases
+from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
 from audiowave.forensics.rules import FIXED, RULES, decide
 from audiowave.forensics.space import diffuseness
 from audiowave.forensics.stereo import detect_stereo
@@ -40,6 +40,8 @@ EFFECTS = (
     "vibrato",
     "tape_stop",
     "glide",
+    "chorus",
+    "flanger",
 )
 # What the detectors must not report on the untouched synthetic song (its saw waves have a low crest factor,
 # so compression/distortion are not in this list; see the issue notes for their false-alarm rates).
@@ -56,6 +58,8 @@ CLEAN = (
     "vibrato",
     "tape_stop",
     "glide",
+    "chorus",
+    "flanger",
 )
 
 
@@ -80,6 +84,10 @@ def test_effect_is_detected_with_parameters_within_target(rows, effect):
         # short synthetic stop; its fall must still stand far above the untouched song's
         fall, untouched = (rows[e][1]["measured"]["tape_stop"]["fall_octaves"] for e in ("tape_stop", "none"))
         assert fall >= 2.0 > untouched + 1.0
+    elif effect == "flanger":  # likewise: the shipped threshold (0.40) is above this wide, low flanger's track
+        # (swinging 0.7-7 ms, partly under the cepstrum's 0.3 ms floor); it must still stand out of the untouched song
+        score, untouched = (rows[e][1]["measured"]["flanger"]["track_score"] for e in ("flanger", "none"))
+        assert score >= 0.12 and score >= untouched + 0.15
     else:
         assert row["detected"][effect], f"{effect} missed ({case.truth})"
     for name, (error, ok, unit) in row["errors"].items():
@@ -164,7 +172,7 @@ def test_eval_forensics_prints_the_per_effect_table(tmp_path):
     by_effect = {s["effect"]: s for s in summary}
     assert by_effect["clipping"]["tp"] == 1 and by_effect["delay"]["recall"] == 1.0
     saved = json.loads((tmp_path / "out" / "forensics.json").read_text())
-    assert len(saved["cases"]) == 16 and saved["cases"][0]["effect"] == "none"
+    assert len(saved["cases"]) == len(CASE_EFFECTS) and saved["cases"][0]["effect"] == "none"
 
 
 def test_thresholds_are_fitted_on_measurements_and_reapplied():
@@ -212,5 +220,31 @@ def test_eval_forensics_cli_fits_thresholds_on_half_the_clips(tmp_path):
     fitted = json.loads((tmp_path / "out" / "forensics-thresholds.json").read_text())
     assert fitted["fitted_on"] == ["C00"] and set(fitted["thresholds"]) <= set(RULES) - FIXED
     report = json.loads((tmp_path / "out" / "forensics.json").read_text())
-    assert report["thresholds"] == fitted["thresholds"] and len(report["cases"]) == 32
+    assert report["thresholds"] == fitted["thresholds"] and len(report["cases"]) == 2 * len(CASE_EFFECTS)
     assert {s["cases"] for s in report["summary_held_out"]} == {1}  # scored on the other clip only
+
+
+def test_a_found_chorus_or_flanger_becomes_a_recipe_fx_hint_with_its_delay_line(rows):
+    import pedalboard as pb
+
+    from audiowave.recipes.hints import hints_from_forensics
+    from audiowave.recipes.synth import effect_plugin
+
+    chorus, _ = rows["chorus"]  # the generated case; the flanger one is below the shipped threshold (see above)
+    material = synthetic_material(seconds=12.0)
+    flanger = pb.Pedalboard([pb.Chorus(rate_hz=0.3, depth=0.2, centre_delay_ms=3.5, feedback=0.6, mix=0.5)])
+    cases = (
+        ("chorus", chorus.audio, chorus.truth),
+        ("flanger", flanger(material.mix, SR), {"rate_hz": 0.3, "centre_delay_ms": 3.5, "depth_ms": 2.0}),
+    )
+    for effect, audio, truth in cases:
+        rate, centre, depth = truth["rate_hz"], truth["centre_delay_ms"], truth["depth_ms"] / 10
+        (_, finding), *_ = examine(audio, SR, material.beats, effects=(effect,))
+        assert finding.detected, finding.parameters
+        (hint,) = hints_from_forensics([finding.to_technique("mix").model_dump()])
+        assert hint.kind == "chorus"
+        assert hint.params["centre_delay_ms"] == pytest.approx(centre, rel=0.2)
+        assert hint.params["rate_hz"] == pytest.approx(rate, rel=0.2)
+        assert hint.params["depth"] == pytest.approx(depth, rel=0.2)
+        assert (hint.params["feedback"] > 0) == (effect == "flanger")
+        effect_plugin(hint)  # pedalboard takes the parameters as they are

@@ -74,6 +74,14 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
         ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
         ("depth", "%", lambda t, p: _rel(t["depth_cents"], p["depth_cents"])),
     ],
+    "chorus": [
+        ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
+        ("centre delay", "%", lambda t, p: _rel(t["centre_delay_ms"], p["centre_delay_ms"])),
+    ],
+    "flanger": [
+        ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
+        ("centre delay", "%", lambda t, p: _rel(t["centre_delay_ms"], p["centre_delay_ms"])),
+    ],
     "tape_stop": [("start time", "s", lambda t, p: _span_time(t, t["start_s"], p["span_start_s"]))],
     "glide": [
         ("glides found", "% missed", lambda t, p: _glide_recall(t, p)),

@@ -24,6 +24,7 @@ class Evidence:
     marks: list[tuple[float, str]] = field(default_factory=list)
     image: np.ndarray | None = None  # (rows, len(x)) drawn above the curves
     image_label: str = ""
+    image_y: tuple[float, float] | None = None  # the image's row range in ylabel's units (default: row numbers)
 
 
 @dataclass
@@ -81,6 +82,13 @@ class Signal:
         import librosa
 
         return librosa.onset.onset_strength(y=self.mono, sr=self.sr, hop_length=int(self.sr * ENV_HOP_S))
+
+    @cached_property
+    def swept_comb(self):
+        """The strongest LFO-swept comb delay (see :mod:`comb`), shared by the chorus and flanger detectors."""
+        from audiowave.forensics.comb import swept_comb
+
+        return swept_comb(self.mono, self.sr)
 
     @cached_property
     def drift(self) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audiowave import __version__
+from audiowave.forensics.comb import detect_chorus, detect_flanger
 from audiowave.forensics.common import ENV_HOP_S, Finding, Signal
 from audiowave.forensics.dynamics import detect_clipping, detect_compression, detect_limiting
 from audiowave.forensics.gestures import detect_glide, detect_tape_stop, detect_vibrato
@@ -40,6 +41,9 @@ DETECTORS = (
     Detector("filter_sweep", detect_filter_sweep, True),
     Detector("tremolo", detect_tremolo, True),
     Detector("vibrato", detect_vibrato, True),
+    # chorus/flanger on the mix only for now: their cepstral path search costs ~2 s per 12 s of audio
+    Detector("chorus", detect_chorus, False),
+    Detector("flanger", detect_flanger, False),
     Detector("tape_stop", detect_tape_stop, False),
     Detector("glide", detect_glide, True),
     Detector("stereo", detect_stereo, False),
@@ -50,7 +54,7 @@ EFFECTS = tuple(d.effect for d in DETECTORS)
 BACKEND = BackendInfo(
     name="audiowave-forensics",
     version=__version__,
-    model="signal processing (HPSS, decay fitting, PHAT autocorrelation, level statistics)",
+    model="signal processing (HPSS, decay fitting, PHAT autocorrelation, level statistics, cepstral delay tracks)",
 )
 
 

@@ -32,6 +32,8 @@ CASE_EFFECTS = (
     "vibrato",
     "tape_stop",
     "glide",
+    "chorus",
+    "flanger",
 )
 # Detections that an effect legitimately causes as well (neither a hit nor a false alarm).
 IMPLIES = {
@@ -294,6 +296,25 @@ def _glide(m: Material, rng: np.random.Generator):
     return _peak_normalise(audio), {"glides": float(len(glides)), "spans": glides}
 
 
+def _chorus(m: Material, rng: np.random.Generator):
+    """pedalboard's (JUCE's) chorus: its delay swings centre +/- depth x 10 ms (measured on its output)."""
+    import pedalboard as pb
+
+    rate, depth, centre = float(rng.uniform(0.2, 2.0)), float(rng.uniform(0.1, 0.3)), float(rng.uniform(7, 15))
+    fx = pb.Chorus(rate_hz=rate, depth=depth, centre_delay_ms=centre, feedback=float(rng.uniform(0, 0.2)), mix=0.5)
+    return _peak_normalise(_board(fx)(m.mix, SR)), {"rate_hz": rate, "centre_delay_ms": centre, "depth_ms": 10 * depth}
+
+
+def _flanger(m: Material, rng: np.random.Generator):
+    """The same delay line, short and fed back: a flanger (swinging 0.6 ms or more, staying above 0.5 ms)."""
+    import pedalboard as pb
+
+    rate, centre = float(rng.uniform(0.15, 0.8)), float(rng.uniform(2.5, 4.5))
+    depth = float(rng.uniform(0.3, 1.0)) * (centre - 0.5) / 10
+    fx = pb.Chorus(rate_hz=rate, depth=depth, centre_delay_ms=centre, feedback=float(rng.uniform(0.3, 0.7)), mix=0.5)
+    return _peak_normalise(_board(fx)(m.mix, SR)), {"rate_hz": rate, "centre_delay_ms": centre, "depth_ms": 10 * depth}
+
+
 APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dict]]] = {
     "none": lambda m, rng: (m.mix, {}),
     "sidechain": _sidechain,
@@ -311,6 +332,8 @@ APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dic
     "vibrato": _vibrato,
     "tape_stop": _tape_stop,
     "glide": _glide,
+    "chorus": _chorus,
+    "flanger": _flanger,
 }
 
 

@@ -26,9 +26,9 @@ def draw_evidence(finding: Finding, source: str, path: Path) -> Path:
             aspect="auto",
             origin="lower",
             cmap="magma",
-            extent=(float(ev.x[0]), float(ev.x[-1]), 0, ev.image.shape[0]),
+            extent=(float(ev.x[0]), float(ev.x[-1]), *(ev.image_y or (0, ev.image.shape[0]))),
         )
-        ax.set_ylabel(ev.image_label)
+        ax.set_ylabel(ev.ylabel if ev.image_y else ev.image_label)
     ax = axes[-1, 0]
     for label, y in ev.curves.items():
         ax.plot(ev.x, y, label=label, linewidth=1.0)

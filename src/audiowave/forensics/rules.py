@@ -36,6 +36,8 @@ RULES: dict[str, Rule] = {
     "reverb": Rule("diffuseness", 0.6, 0.1),
     "delay": Rule("peak", 0.12, 0.04),
     "filter_sweep": Rule("abs_octaves", 1.5, 0.3, requires=(("linearity_r2", 0.8),)),
+    "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0),)),
+    "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0),)),
     "tremolo": Rule("line_ratio", 12.0, 6.0),
     "vibrato": Rule("line_ratio", 10.0, 5.0, requires=(("depth_cents", 8.0),)),
     "tape_stop": Rule("fall_octaves", 1.5, 0.2, requires=(("steadiness", 0.3), ("duration_s", 0.5))),

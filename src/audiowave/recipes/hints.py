@@ -29,6 +29,17 @@ def _effect(effect: str, p: dict) -> Effect | None:
                 "mix": 0.3,
             },
         )
+    if effect in ("chorus", "flanger"):  # both a swept delay line: pedalboard's Chorus swings depth x 10 ms
+        return Effect(
+            kind="chorus",
+            params={
+                "rate_hz": float(np.clip(p.get("rate_hz", 1.0), 0.05, 10.0)),
+                "depth": float(np.clip(p.get("depth_ms", 2.5) / 10, 0.0, 1.0)),
+                "centre_delay_ms": float(np.clip(p.get("centre_delay_ms", 7.0), 0.5, 30.0)),
+                "feedback": 0.5 if effect == "flanger" else 0.0,
+                "mix": 0.5,
+            },
+        )
     if effect == "distortion":
         return Effect(kind="distortion", params={"drive_db": 25.0 if p.get("kind") == "hard/fuzz" else 12.0})
     if effect == "bitcrush":

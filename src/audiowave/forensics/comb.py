@@ -1,0 +1,218 @@
+"""Chorus and flanger: the sound mixed with a copy of itself delayed by a few milliseconds, the delay swept
+by a low-frequency oscillator (a flanger's delay is short, 0.5-5 ms, usually with feedback; a chorus's
+longer, 5-30 ms).
+
+Hand-written (no library detects them). Mixing a signal with a copy delayed by d puts a comb on its
+spectrum, which is a peak at quefrency d in the real cepstrum; the LFO moves that peak along a sinusoid.
+So: the cepstrogram (0.3-25 ms), normalised per quefrency and held still parts removed (a sustained
+note's pitch is a horizontal line, a drum hit a vertical one); the period of what is left once only
+oblique structure is kept (its temporal autocorrelation) proposes LFO rates; at each, the sinusoidal
+path (centre, depth, phase) with the highest mean cepstral level is searched. How far its median level
+(high only where the line runs through the whole clip) stands above the controls' (the best paths at
+rates 27 % off) is the evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage
+import scipy.signal
+
+from audiowave.forensics.common import Evidence, Finding, Signal, note_value
+from audiowave.forensics.rules import decide
+
+QUEFRENCY_MS = (0.3, 25.0)
+FRAME_S = 0.046  # analysis window; hop half of it
+POOL = 4  # quefrency bins pooled (max) into one: ~0.09 ms at 44.1 kHz
+MAX_DEPTH_MS = 8.0  # the largest delay swing searched (half the peak-to-peak)
+MIN_DEPTH_MS = 0.5
+MAX_RATE_HZ = 5.0
+CONTROL_RATIO = 1.27  # the control rates: the found rate times and divided by this factor
+FLANGER_MAX_MS = 5.0  # a centre delay below this is a flanger, at or above it a chorus
+PHASES = 16
+
+
+@dataclass
+class CombTrack:
+    """The best LFO-swept comb delay found: rate (Hz), centre and depth (ms, half the swing), phase, the
+    median normalised cepstral level along it and along the controls' best paths."""
+
+    rate_hz: float
+    centre_ms: float
+    depth_ms: float
+    phase: float
+    level: float
+    control: float
+    times: np.ndarray  # frame times of the cepstrogram
+    quefrency_ms: np.ndarray
+    image: np.ndarray  # pooled normalised cepstrogram (frames, bins) for the evidence picture
+
+    @property
+    def score(self) -> float:
+        return self.level - self.control
+
+    def path_ms(self) -> np.ndarray:
+        return self.centre_ms + self.depth_ms * np.sin(2 * np.pi * self.rate_hz * self.times + self.phase)
+
+
+def cepstrogram(mono: np.ndarray, sr: int) -> tuple[np.ndarray, float, float]:
+    """(frames, quefrency bins) of normalised pooled cepstrum with held lines removed; the frame rate (Hz)
+    and the quefrency of bin 0 (ms)."""
+    n_fft = 1 << int(np.round(np.log2(FRAME_S * sr)))
+    hop = n_fft // 2
+    if len(mono) < 4 * n_fft:
+        return np.zeros((0, 0)), sr / hop, QUEFRENCY_MS[0]
+    frames = np.lib.stride_tricks.sliding_window_view(mono.astype(np.float64), n_fft)[::hop] * np.hanning(n_fft)
+    mag = np.abs(np.fft.rfft(frames, axis=1))
+    ceps = np.fft.irfft(np.log(mag + 1e-3 * np.median(mag) + 1e-12), axis=1)
+    lo, hi = (int(q * 1e-3 * sr) for q in QUEFRENCY_MS)
+    c = ceps[:, lo:hi]
+    c = c - np.median(c, axis=0)
+    c = c - np.median(c, axis=1, keepdims=True)  # broadband frames (hits) lift every quefrency
+    z = _robust_z(c)
+    z = _robust_z(z - scipy.ndimage.median_filter(z, size=(5, 1), mode="nearest"))  # held lines out
+    q = z.shape[1] // POOL * POOL
+    pooled = z[:, :q].reshape(z.shape[0], -1, POOL).max(axis=2)
+    return _robust_z(pooled - np.median(pooled, axis=0)), sr / hop, lo / sr * 1e3
+
+
+def _robust_z(x: np.ndarray) -> np.ndarray:
+    return x / (1.4826 * np.median(np.abs(x), axis=0) + 1e-9)
+
+
+def candidate_periods(image: np.ndarray, fps: float, count: int = 3) -> list[float]:
+    """The strongest periods (s) of the image's oblique structure (its 2-D spectrum away from both axes):
+    a swept delay repeats with the LFO, held notes and drum hits are removed first."""
+    n_frames, n_bins = image.shape
+    spectrum = np.fft.fft2(image - image.mean())
+    kt = np.abs(np.fft.fftfreq(n_frames))[:, None]
+    kq = np.abs(np.fft.fftfreq(n_bins))[None, :]
+    oblique = np.real(np.fft.ifft2(spectrum * ((kt >= 0.02) & (kq >= 0.02))))
+    padded = np.fft.rfft(oblique - oblique.mean(axis=0), 2 * n_frames, axis=0)
+    ac = np.fft.irfft(np.abs(padded) ** 2, 2 * n_frames, axis=0)[:n_frames].sum(axis=1)
+    ac = ac / (ac[0] + 1e-12) * n_frames / (n_frames - np.arange(n_frames))
+    lags = np.arange(n_frames) / fps
+    band = (lags >= 0.2) & (lags <= lags[-1] / 2)
+    peaks, _ = scipy.signal.find_peaks(np.where(band, ac, -np.inf))
+    return [float(lags[k]) for k in sorted(peaks, key=lambda k: -ac[k])[:count]]
+
+
+def best_path(
+    image: np.ndarray, times: np.ndarray, rate: float, depths: np.ndarray, phases: int = PHASES
+) -> tuple[float, int, float, float]:
+    """(mean level, centre bin, depth in bins, phase) of the best sinusoidal path at ``rate`` Hz."""
+    n_frames, n_bins = image.shape
+    rows = np.arange(n_frames)[None, :, None]
+    best = (-np.inf, 0, 0.0, 0.0)
+    angles = np.linspace(0, 2 * np.pi, phases, endpoint=False)
+    for depth in depths:
+        reach = int(np.ceil(depth))
+        centres = np.arange(reach, n_bins - reach)
+        if not centres.size:
+            continue
+        offsets = np.round(depth * np.sin(2 * np.pi * rate * times[None, :] + angles[:, None])).astype(int)
+        levels = image[rows, centres[None, None, :] + offsets[:, :, None]].mean(axis=1)  # (phases, centres)
+        p, c = np.unravel_index(int(np.argmax(levels)), levels.shape)
+        if levels[p, c] > best[0]:
+            best = (float(levels[p, c]), int(centres[c]), float(depth), float(angles[p]))
+    return best
+
+
+def path_median(image: np.ndarray, times: np.ndarray, rate: float, centre: int, depth: float, phase: float) -> float:
+    """The median level along one sinusoidal path: high only where the line runs the whole clip."""
+    rows = np.round(centre + depth * np.sin(2 * np.pi * rate * times + phase)).astype(int)
+    return float(np.median(image[np.arange(len(times)), np.clip(rows, 0, image.shape[1] - 1)]))
+
+
+def swept_comb(mono: np.ndarray, sr: int) -> CombTrack | None:
+    """The strongest LFO-swept comb delay in ``mono``; None when the clip is too short to measure one.
+    Rates are compared on a grid of depths 4 bins apart over frames pooled in pairs; the best one's path and
+    the controls' are refined to one bin and scored by their median level."""
+    image, fps, q0 = cepstrogram(mono, sr)
+    if image.shape[0] < 40:
+        return None
+    bin_ms = POOL / sr * 1e3
+    coarse = image[: image.shape[0] // 2 * 2].reshape(-1, 2, image.shape[1]).mean(axis=1)
+    coarse_times = (np.arange(coarse.shape[0]) + 0.25) * 2 / fps
+    depths = np.arange(max(MIN_DEPTH_MS / bin_ms, 1.0), MAX_DEPTH_MS / bin_ms, 4.0)
+    # a period found may be a multiple of the LFO's (the pattern repeats every 2 or 3 cycles too) or half of it
+    # (a stereo chorus's two opposite tracks together repeat twice per cycle)
+    rates = {round(f / period, 4) for period in candidate_periods(image, fps) for f in (0.5, 1.0, 2.0, 3.0)}
+    rates = {r for r in rates if r * coarse_times[-1] >= 2.0 and r <= MAX_RATE_HZ}  # two LFO cycles at least
+    if not rates:
+        return None
+    times = np.arange(image.shape[0]) / fps
+
+    def refined(rate: float) -> tuple[float, int, float, float]:
+        """(median level, centre bin, depth bins, phase) of the best path at ``rate``: found on the coarse grid,
+        refined to one bin and a finer phase on the full image."""
+        depth = best_path(coarse, coarse_times, rate, depths)[2]
+        fine = np.arange(max(depth - 3, MIN_DEPTH_MS / bin_ms), depth + 3.5, 1.0)
+        _, centre, depth, phase = best_path(image, times, rate, fine, phases=2 * PHASES)
+        return path_median(image, times, rate, centre, depth, phase), centre, depth, phase
+
+    rate = max(rates, key=lambda r: best_path(coarse, coarse_times, r, depths)[0])
+    level, centre, depth, phase = refined(rate)
+    control = max(refined(rate * f)[0] for f in (CONTROL_RATIO, 1 / CONTROL_RATIO))
+    return CombTrack(
+        rate_hz=rate,
+        centre_ms=q0 + centre * bin_ms,
+        depth_ms=depth * bin_ms,
+        phase=phase,
+        level=level,
+        control=control,
+        times=times,
+        quefrency_ms=q0 + np.arange(image.shape[1]) * bin_ms,
+        image=image,
+    )
+
+
+def _finding(effect: str, sig: Signal, track: CombTrack | None) -> Finding:
+    if track is None:
+        return Finding(effect, False, 0.0, description="clip too short for two LFO cycles")
+    label, _ = note_value(1 / track.rate_hz, sig.beat_grid[0])
+    params: dict[str, float | str] = {
+        "rate_hz": track.rate_hz,
+        "note_value": label,
+        "centre_delay_ms": track.centre_ms,
+        "depth_ms": track.depth_ms,
+        "track_score": track.score,
+        "track_level": track.level,
+        # a flanger's delay is short, a chorus's long: each rule requires its side of FLANGER_MAX_MS
+        "delay_above_flanger_ms": track.centre_ms - FLANGER_MAX_MS,
+        "delay_below_flanger_ms": FLANGER_MAX_MS - track.centre_ms,
+    }
+    detected, confidence = decide(effect, params)
+    swing = f"{track.centre_ms - track.depth_ms:.1f}-{track.centre_ms + track.depth_ms:.1f} ms"
+    return Finding(
+        effect,
+        detected,
+        confidence,
+        parameters=params,
+        description=(
+            f"{effect}: a delayed copy swept {swing} at {track.rate_hz:.2f} Hz{f' ({label} note)' if label else ''}"
+            if detected
+            else f"no {effect}"
+        ),
+        spans=[(0.0, float(track.times[-1]))] if detected else [],
+        evidence=Evidence(
+            title=f"Cepstrogram: a swept delay is a sinusoidal line (found: {swing} at {track.rate_hz:.2f} Hz)",
+            x=track.times,
+            curves={"delay found (ms)": track.path_ms()},
+            xlabel="time (s)",
+            ylabel="delay / quefrency (ms)",
+            image=np.clip(track.image.T, -1, 6),
+            image_label="cepstral level (z)",
+            image_y=(float(track.quefrency_ms[0]), float(track.quefrency_ms[-1])),
+        ),
+    )
+
+
+def detect_chorus(sig: Signal) -> Finding:
+    return _finding("chorus", sig, sig.swept_comb)
+
+
+def detect_flanger(sig: Signal) -> Finding:
+    return _finding("flanger", sig, sig.swept_comb)
