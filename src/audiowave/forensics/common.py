@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from audiowave.schema import Technique, TimeSpan
+
+if TYPE_CHECKING:
+    from audiowave.forensics.comb import CombTrack
 
 ENV_HOP_S = 0.01  # envelope frame hop: 10 ms
 
@@ -84,7 +88,7 @@ class Signal:
         return librosa.onset.onset_strength(y=self.mono, sr=self.sr, hop_length=int(self.sr * ENV_HOP_S))
 
     @cached_property
-    def swept_comb(self):
+    def swept_comb(self) -> CombTrack | None:
         """The strongest LFO-swept comb delay (see :mod:`comb`), shared by the chorus and flanger detectors."""
         from audiowave.forensics.comb import swept_comb
 
