@@ -35,6 +35,11 @@ def _db(truth: float, est: float) -> tuple[float, bool]:
     return err, err <= LEVEL_TOLERANCE_DB
 
 
+SWEPT_DELAY = [  # chorus and flanger: one delay line, measured the same way
+    ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
+    ("centre delay", "%", lambda t, p: _rel(t["centre_delay_ms"], p["centre_delay_ms"])),
+]
+
 PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, bool]]]]] = {
     "sidechain": [
         ("depth (dB)", "dB", lambda t, p: _db(t["depth_db"], p["depth_db"])),
@@ -74,14 +79,8 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
         ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
         ("depth", "%", lambda t, p: _rel(t["depth_cents"], p["depth_cents"])),
     ],
-    "chorus": [
-        ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
-        ("centre delay", "%", lambda t, p: _rel(t["centre_delay_ms"], p["centre_delay_ms"])),
-    ],
-    "flanger": [
-        ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
-        ("centre delay", "%", lambda t, p: _rel(t["centre_delay_ms"], p["centre_delay_ms"])),
-    ],
+    "chorus": SWEPT_DELAY,
+    "flanger": SWEPT_DELAY,
     "tape_stop": [("start time", "s", lambda t, p: _span_time(t, t["start_s"], p["span_start_s"]))],
     "glide": [
         ("glides found", "% missed", lambda t, p: _glide_recall(t, p)),

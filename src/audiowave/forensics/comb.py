@@ -145,17 +145,19 @@ def swept_comb(mono: np.ndarray, sr: int) -> CombTrack | None:
         return None
     times = np.arange(image.shape[0]) / fps
 
-    def refined(rate: float) -> tuple[float, int, float, float]:
-        """(median level, centre bin, depth bins, phase) of the best path at ``rate``: found on the coarse grid,
+    def refined(rate: float, coarse_depth: float) -> tuple[float, int, float, float]:
+        """(median level, centre bin, depth bins, phase) of the best path at ``rate``, from its coarse-grid depth
         refined to one bin and a finer phase on the full image."""
-        depth = best_path(coarse, coarse_times, rate, depths)[2]
-        fine = np.arange(max(depth - 3, MIN_DEPTH_MS / bin_ms), depth + 3.5, 1.0)
+        fine = np.arange(max(coarse_depth - 3, MIN_DEPTH_MS / bin_ms), coarse_depth + 3.5, 1.0)
         _, centre, depth, phase = best_path(image, times, rate, fine, phases=2 * PHASES)
         return path_median(image, times, rate, centre, depth, phase), centre, depth, phase
 
-    rate = max(rates, key=lambda r: best_path(coarse, coarse_times, r, depths)[0])
-    level, centre, depth, phase = refined(rate)
-    control = max(refined(rate * f)[0] for f in (CONTROL_RATIO, 1 / CONTROL_RATIO))
+    def coarse_depth(rate: float) -> float:
+        return best_path(coarse, coarse_times, rate, depths)[2]
+
+    (_, _, depth, _), rate = max((best_path(coarse, coarse_times, r, depths), r) for r in rates)
+    level, centre, depth, phase = refined(rate, depth)
+    control = max(refined(r, coarse_depth(r))[0] for r in (rate * CONTROL_RATIO, rate / CONTROL_RATIO))
     return CombTrack(
         rate_hz=rate,
         centre_ms=q0 + centre * bin_ms,

@@ -41,7 +41,7 @@ DETECTORS = (
     Detector("filter_sweep", detect_filter_sweep, True),
     Detector("tremolo", detect_tremolo, True),
     Detector("vibrato", detect_vibrato, True),
-    # chorus/flanger on the mix only for now: their cepstral path search costs ~2 s per 12 s of audio
+    # chorus/flanger on the mix only for now: their shared cepstral path search costs ~3 s per 30 s of audio
     Detector("chorus", detect_chorus, False),
     Detector("flanger", detect_flanger, False),
     Detector("tape_stop", detect_tape_stop, False),

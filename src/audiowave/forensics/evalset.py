@@ -296,23 +296,24 @@ def _glide(m: Material, rng: np.random.Generator):
     return _peak_normalise(audio), {"glides": float(len(glides)), "spans": glides}
 
 
-def _chorus(m: Material, rng: np.random.Generator):
-    """pedalboard's (JUCE's) chorus: its delay swings centre +/- depth x 10 ms (measured on its output)."""
+def _swept_delay(m: Material, rate: float, depth: float, centre: float, feedback: float):
+    """pedalboard's (JUCE's) chorus delay line: its delay swings centre +/- depth x 10 ms (measured on its output)."""
     import pedalboard as pb
 
-    rate, depth, centre = float(rng.uniform(0.2, 2.0)), float(rng.uniform(0.1, 0.3)), float(rng.uniform(7, 15))
-    fx = pb.Chorus(rate_hz=rate, depth=depth, centre_delay_ms=centre, feedback=float(rng.uniform(0, 0.2)), mix=0.5)
+    fx = pb.Chorus(rate_hz=rate, depth=depth, centre_delay_ms=centre, feedback=feedback, mix=0.5)
     return _peak_normalise(_board(fx)(m.mix, SR)), {"rate_hz": rate, "centre_delay_ms": centre, "depth_ms": 10 * depth}
+
+
+def _chorus(m: Material, rng: np.random.Generator):
+    rate, depth, centre = float(rng.uniform(0.2, 2.0)), float(rng.uniform(0.1, 0.3)), float(rng.uniform(7, 15))
+    return _swept_delay(m, rate, depth, centre, feedback=float(rng.uniform(0, 0.2)))
 
 
 def _flanger(m: Material, rng: np.random.Generator):
     """The same delay line, short and fed back: a flanger (swinging 0.6 ms or more, staying above 0.5 ms)."""
-    import pedalboard as pb
-
     rate, centre = float(rng.uniform(0.15, 0.8)), float(rng.uniform(2.5, 4.5))
     depth = float(rng.uniform(0.3, 1.0)) * (centre - 0.5) / 10
-    fx = pb.Chorus(rate_hz=rate, depth=depth, centre_delay_ms=centre, feedback=float(rng.uniform(0.3, 0.7)), mix=0.5)
-    return _peak_normalise(_board(fx)(m.mix, SR)), {"rate_hz": rate, "centre_delay_ms": centre, "depth_ms": 10 * depth}
+    return _swept_delay(m, rate, depth, centre, feedback=float(rng.uniform(0.3, 0.7)))
 
 
 APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dict]]] = {
