@@ -42,6 +42,7 @@ EFFECTS = (
     "glide",
     "chorus",
     "flanger",
+    "phaser",
 )
 # What the detectors must not report on the untouched synthetic song (its saw waves have a low crest factor,
 # so compression/distortion are not in this list; see the issue notes for their false-alarm rates).
@@ -60,6 +61,7 @@ CLEAN = (
     "glide",
     "chorus",
     "flanger",
+    "phaser",
 )
 
 
@@ -248,3 +250,26 @@ def test_a_found_chorus_or_flanger_becomes_a_recipe_fx_hint_with_its_delay_line(
         assert hint.params["depth"] == pytest.approx(depth, rel=0.2)
         assert (hint.params["feedback"] > 0) == (effect == "flanger")
         effect_plugin(hint)  # pedalboard takes the parameters as they are
+
+
+def test_a_found_phaser_becomes_a_recipe_fx_hint_that_sweeps_the_same_way(rows):
+    """The hint's pedalboard phaser, rendered on the untouched song, is found again at the rate and sweep."""
+    from audiowave.recipes.hints import hints_from_forensics
+    from audiowave.recipes.patch import Oscillator, Patch
+    from audiowave.recipes.synth import effect_plugin
+    from audiowave.recipes.vital import to_vital
+
+    case, _ = rows["phaser"]
+    material = synthetic_material(seconds=12.0)
+    (_, finding), *_ = examine(case.audio, SR, material.beats, effects=("phaser",))
+    (hint,) = hints_from_forensics([finding.to_technique("mix").model_dump()])
+    assert hint.kind == "phaser"
+    rerendered = effect_plugin(hint)(material.mix, SR)
+    (_, again), *_ = examine(rerendered, SR, material.beats, effects=("phaser",))
+    assert again.detected
+    assert again.parameters["rate_hz"] == pytest.approx(case.truth["rate_hz"], rel=0.05)
+    assert again.parameters["swing_octaves"] == pytest.approx(case.truth["swing_octaves"], rel=0.2)
+    saw = [Oscillator(waveform="saw")]
+    patch = Patch(source="subtractive", note_midi=45, duration_s=0.5, oscillators=saw, fx=[hint])
+    settings = to_vital(patch, "phased")["settings"]
+    assert settings["phaser_on"] == 1.0 and 2 ** settings["phaser_frequency"] == pytest.approx(hint.params["rate_hz"])

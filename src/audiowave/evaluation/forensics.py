@@ -81,6 +81,10 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
     ],
     "chorus": SWEPT_DELAY,
     "flanger": SWEPT_DELAY,
+    "phaser": [
+        ("rate", "%", lambda t, p: _rel(t["rate_hz"], p["rate_hz"])),
+        ("sweep (octaves)", "%", lambda t, p: _rel(t["swing_octaves"], p["swing_octaves"])),
+    ],
     "tape_stop": [("start time", "s", lambda t, p: _span_time(t, t["start_s"], p["span_start_s"]))],
     "glide": [
         ("glides found", "% missed", lambda t, p: _glide_recall(t, p)),

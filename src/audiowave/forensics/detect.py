@@ -13,6 +13,7 @@ from audiowave.forensics.common import ENV_HOP_S, Finding, Signal
 from audiowave.forensics.dynamics import detect_clipping, detect_compression, detect_limiting
 from audiowave.forensics.gestures import detect_glide, detect_tape_stop, detect_vibrato
 from audiowave.forensics.modulation import detect_tremolo
+from audiowave.forensics.phaser import detect_phaser
 from audiowave.forensics.provenance import detect_band_limit, detect_tuning
 from audiowave.forensics.pumping import detect_sidechain
 from audiowave.forensics.saturation import detect_bitcrush, detect_distortion
@@ -44,6 +45,7 @@ DETECTORS = (
     # chorus/flanger on the mix only for now: their shared cepstral path search costs ~3 s per 30 s of audio
     Detector("chorus", detect_chorus, False),
     Detector("flanger", detect_flanger, False),
+    Detector("phaser", detect_phaser, False),  # ~1.5 s per 30 s: the mix only, like chorus/flanger
     Detector("tape_stop", detect_tape_stop, False),
     Detector("glide", detect_glide, True),
     Detector("stereo", detect_stereo, False),
@@ -54,7 +56,10 @@ EFFECTS = tuple(d.effect for d in DETECTORS)
 BACKEND = BackendInfo(
     name="audiowave-forensics",
     version=__version__,
-    model="signal processing (HPSS, decay fitting, PHAT autocorrelation, level statistics, cepstral delay tracks)",
+    model=(
+        "signal processing (HPSS, decay fitting, PHAT autocorrelation, level statistics, cepstral delay tracks, "
+        "swept notch alignment)"
+    ),
 )
 
 

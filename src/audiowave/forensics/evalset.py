@@ -34,6 +34,7 @@ CASE_EFFECTS = (
     "glide",
     "chorus",
     "flanger",
+    "phaser",
 )
 # Detections that an effect legitimately causes as well (neither a hit nor a false alarm).
 IMPLIES = {
@@ -316,6 +317,19 @@ def _flanger(m: Material, rng: np.random.Generator):
     return _swept_delay(m, rate, depth, centre, feedback=float(rng.uniform(0.3, 0.7)))
 
 
+def _phaser(m: Material, rng: np.random.Generator):
+    """pedalboard's (JUCE's) six-stage phaser on the mix. Its LFO moves the all-pass cutoff on a log scale from
+    20 Hz to 20 kHz (log2(1000) octaves) by +/- depth / 2 of that range around the centre: a half swing of
+    depth x 4.98 octaves (measured on its output); the draws keep the sweep inside the range."""
+    import pedalboard as pb
+
+    rate, depth = float(rng.uniform(0.2, 1.5)), float(rng.uniform(0.2, 0.6))
+    centre = float(np.exp(rng.uniform(np.log(400), np.log(2000))))
+    fx = pb.Phaser(rate_hz=rate, depth=depth, centre_frequency_hz=centre, feedback=float(rng.uniform(0, 0.6)), mix=0.5)
+    swing = depth / 2 * np.log2(1000)
+    return _peak_normalise(_board(fx)(m.mix, SR)), {"rate_hz": rate, "swing_octaves": swing, "centre_hz": centre}
+
+
 APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dict]]] = {
     "none": lambda m, rng: (m.mix, {}),
     "sidechain": _sidechain,
@@ -335,6 +349,7 @@ APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dic
     "glide": _glide,
     "chorus": _chorus,
     "flanger": _flanger,
+    "phaser": _phaser,
 }
 
 

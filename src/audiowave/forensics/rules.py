@@ -38,6 +38,7 @@ RULES: dict[str, Rule] = {
     "filter_sweep": Rule("abs_octaves", 1.5, 0.3, requires=(("linearity_r2", 0.8),)),
     "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0),)),
     "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0),)),
+    "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),
     "tremolo": Rule("line_ratio", 12.0, 6.0),
     "vibrato": Rule("line_ratio", 10.0, 5.0, requires=(("depth_cents", 8.0),)),
     "tape_stop": Rule("fall_octaves", 1.5, 0.2, requires=(("steadiness", 0.3), ("duration_s", 0.5))),

@@ -71,6 +71,12 @@ def _effect(effect: Effect) -> str:
         delay = f", delay {p['centre_delay_ms']:.1f} ms" if "centre_delay_ms" in p else ""
         feedback = f", feedback {p['feedback'] * 100:.0f} %" if p.get("feedback") else ""
         return f"chorus {p.get('rate_hz', 1):.2f} Hz, depth {depth:.0f} %{delay}{feedback}, mix {mix:.0f} %"
+    if effect.kind == "phaser":
+        return (
+            f"phaser {p.get('rate_hz', 1):.2f} Hz, depth {p.get('depth', 0.5) * 100:.0f} %, centre "
+            f"{p.get('centre_frequency_hz', 1300):.0f} Hz, feedback {p.get('feedback', 0) * 100:.0f} %, "
+            f"mix {p.get('mix', 0.5) * 100:.0f} %"
+        )
     if effect.kind == "bitcrush":
         return f"bit crusher to {p.get('bit_depth', 8):.0f} bits"
     return f"compressor, threshold {p.get('threshold_db', 0):.0f} dB, ratio {p.get('ratio', 1):.1f}:1"

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Waveform = Literal["sine", "triangle", "saw", "square", "custom"]
 Source = Literal["subtractive", "wavetable", "fm", "drum", "sample"]
 FilterType = Literal["off", "lowpass", "highpass", "bandpass"]
-EffectKind = Literal["distortion", "bitcrush", "chorus", "delay", "reverb", "compressor"]
+EffectKind = Literal["distortion", "bitcrush", "chorus", "phaser", "delay", "reverb", "compressor"]
 
 
 class _Model(BaseModel):

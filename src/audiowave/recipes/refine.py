@@ -59,6 +59,7 @@ EFFECT_KNOBS = {
     "reverb": (("room_size", 0.0, 1.0, False), ("wet_level", 0.0, 1.0, False)),
     "delay": (("feedback", 0.0, 0.9, False), ("mix", 0.0, 1.0, False)),
     "chorus": (("rate_hz", 0.05, 10.0, True), ("depth", 0.0, 1.0, False), ("mix", 0.0, 1.0, False)),
+    "phaser": (("rate_hz", 0.05, 10.0, True), ("depth", 0.0, 1.0, False), ("mix", 0.0, 1.0, False)),
     "compressor": (("threshold_db", -40.0, 0.0, False), ("ratio", 1.0, 20.0, True)),
     "bitcrush": (("bit_depth", 2.0, 16.0, False),),
 }

@@ -153,6 +153,7 @@ def effect_plugin(effect: Effect) -> pedalboard.Plugin:
         "distortion": pedalboard.Distortion,
         "bitcrush": pedalboard.Bitcrush,
         "chorus": pedalboard.Chorus,
+        "phaser": pedalboard.Phaser,
         "delay": pedalboard.Delay,
         "reverb": pedalboard.Reverb,
         "compressor": pedalboard.Compressor,

@@ -6,7 +6,7 @@ MIDI notes, envelope times as the 4th root of seconds, levels quadratic), the mo
 wavetable per oscillator; each wavetable keyframe is 2048 float32 samples in base64. Parameters left out keep
 Vital's defaults. Mapped here: oscillators (cycle, octave, tune, unison), the sample slot's white noise, FM
 from oscillator 2, filter 1 (analogue 12 dB: low/band/high by its blend), envelope 1 (amplitude), envelope 2
-on the cutoff, envelope 3 on the pitch, distortion, chorus, delay, reverb and compressor. Unison spread, FM
+on the cutoff, envelope 3 on the pitch, distortion, chorus, phaser, delay, reverb and compressor. Unison spread, FM
 depth and decay curves are approximations (Vital's curves differ from ours): the steps say so.
 """
 
@@ -23,6 +23,8 @@ from audiowave.recipes.synth import oscillator_harmonics, wavetable
 
 VITAL_VERSION = "1.5.5"
 WAVE_SIZE = 2048
+# pedalboard's phaser sweeps its cutoff +/- depth x log2(1000) / 2 octaves: that sweep peak to peak, in semitones
+SEMITONES_PER_PHASER_DEPTH = 12 * float(np.log2(1000))
 FILTER_BLEND = {"lowpass": 0.0, "bandpass": 1.0, "highpass": 2.0}
 
 
@@ -162,6 +164,16 @@ def _effects(s: dict, patch: Patch) -> None:
                 "chorus_frequency": float(np.log2(p.get("rate_hz", 1.0))),
                 "chorus_mod_depth": float(p.get("depth", 0.25)),
                 "chorus_dry_wet": float(p.get("mix", 0.5)),
+            }
+        elif effect.kind == "phaser":  # Vital sweeps its phaser's centre by mod depth semitones around it
+            s |= {
+                "phaser_on": 1.0,
+                "phaser_sync": 0.0,
+                "phaser_frequency": float(np.log2(p.get("rate_hz", 1.0))),
+                "phaser_center": _hz_to_note(p.get("centre_frequency_hz", 1300.0)),
+                "phaser_mod_depth": float(np.clip(p.get("depth", 0.5) * SEMITONES_PER_PHASER_DEPTH, 0.0, 48.0)),
+                "phaser_feedback": float(np.clip(p.get("feedback", 0.0), 0.0, 1.0)),
+                "phaser_dry_wet": float(p.get("mix", 0.5)),
             }
         elif effect.kind == "compressor":
             s |= {"compressor_on": 1.0}
