@@ -73,7 +73,8 @@ def band_hz(k: int | np.ndarray) -> np.ndarray:
 
 
 def band_levels(mono: np.ndarray, sr: int) -> np.ndarray:
-    """(frames, bands) level in dB of 1/12-octave bands from LOWEST_HZ to HIGHEST_HZ (or Nyquist)."""
+    """(frames, bands) level in dB of the 1/BANDS_PER_OCTAVE-octave bands from LOWEST_HZ to HIGHEST_HZ (or near
+    Nyquist)."""
     hop = int(sr * HOP_S)
     if len(mono) < N_FFT + 8 * hop:
         return np.zeros((0, 0))
