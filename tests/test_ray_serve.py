@@ -62,8 +62,14 @@ def cluster(tmp_path_factory):
 
 def wait_for(client, job_id, key, statuses=("done", "failed", "dead"), timeout=240):
     deadline = time.monotonic() + timeout
+    job = {"status": "not polled"}
     while time.monotonic() < deadline:
-        job = client.get(f"/v1/analyze/{job_id}", headers={"X-API-Key": key}).json()
+        r = client.get(f"/v1/analyze/{job_id}", headers={"X-API-Key": key})
+        if r.status_code in (429, 503):  # a poller over the key's rate limit, or a replica being replaced
+            time.sleep(float(r.headers.get("Retry-After", 1)))
+            continue
+        assert r.status_code == 200, r.text
+        job = r.json()
         if job["status"] in statuses:
             return job
         time.sleep(0.5)
