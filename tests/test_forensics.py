@@ -263,6 +263,7 @@ def test_a_found_chorus_or_flanger_becomes_a_recipe_fx_hint_with_its_delay_line(
 
 def test_a_found_phaser_becomes_a_recipe_fx_hint_that_sweeps_the_same_way(rows):
     """The hint's pedalboard phaser, rendered on the untouched song, is found again at the rate and sweep."""
+    from audiowave.recipes.describe import steps
     from audiowave.recipes.hints import hints_from_forensics
     from audiowave.recipes.patch import Oscillator, Patch
     from audiowave.recipes.synth import effect_plugin
@@ -280,5 +281,6 @@ def test_a_found_phaser_becomes_a_recipe_fx_hint_that_sweeps_the_same_way(rows):
     assert again.parameters["swing_octaves"] == pytest.approx(case.truth["swing_octaves"], rel=0.2)
     saw = [Oscillator(waveform="saw")]
     patch = Patch(source="subtractive", note_midi=45, duration_s=0.5, oscillators=saw, fx=[hint])
+    assert any(step.startswith("Effects, in order: phaser") for step in steps(patch))
     settings = to_vital(patch, "phased")["settings"]
     assert settings["phaser_on"] == 1.0 and 2 ** settings["phaser_frequency"] == pytest.approx(hint.params["rate_hz"])

@@ -318,15 +318,16 @@ def _flanger(m: Material, rng: np.random.Generator):
 
 
 def _phaser(m: Material, rng: np.random.Generator):
-    """pedalboard's (JUCE's) six-stage phaser on the mix. Its LFO moves the all-pass cutoff on a log scale from
-    20 Hz to 20 kHz (log2(1000) octaves) by +/- depth / 2 of that range around the centre: a half swing of
-    depth x 4.98 octaves (measured on its output); the draws keep the sweep inside the range."""
+    """pedalboard's (JUCE's) six-stage phaser on the mix, sweeping +/- depth x PHASER_OCTAVES_PER_DEPTH (4.98)
+    octaves around its centre; the draws keep the sweep inside its 20 Hz-20 kHz range."""
     import pedalboard as pb
+
+    from audiowave.recipes.patch import PHASER_OCTAVES_PER_DEPTH
 
     rate, depth = float(rng.uniform(0.2, 1.5)), float(rng.uniform(0.2, 0.6))
     centre = float(np.exp(rng.uniform(np.log(400), np.log(2000))))
     fx = pb.Phaser(rate_hz=rate, depth=depth, centre_frequency_hz=centre, feedback=float(rng.uniform(0, 0.6)), mix=0.5)
-    swing = depth / 2 * np.log2(1000)
+    swing = depth * PHASER_OCTAVES_PER_DEPTH
     return _peak_normalise(_board(fx)(m.mix, SR)), {"rate_hz": rate, "swing_octaves": swing, "centre_hz": centre}
 
 

@@ -193,6 +193,7 @@ def swept_notches(mono: np.ndarray, sr: int) -> PhaserTrack | None:
     if not rates:
         return None
 
+    @cache  # the candidate search asks again for the rates it refined to
     def aligned(rate: float) -> tuple[float, int, int, np.ndarray]:
         return best_alignment(fold(residual, times, rate), energy)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from audiowave.recipes.patch import Effect
+from audiowave.recipes.patch import PHASER_OCTAVES_PER_DEPTH, Effect
 
 
 def _effect(effect: str, p: dict) -> Effect | None:
@@ -40,12 +40,12 @@ def _effect(effect: str, p: dict) -> Effect | None:
                 "mix": 0.5,
             },
         )
-    if effect == "phaser":  # pedalboard's phaser sweeps +/- depth x log2(1000) / 2 octaves around its centre
+    if effect == "phaser":
         return Effect(
             kind="phaser",
             params={
                 "rate_hz": float(np.clip(p.get("rate_hz", 1.0), 0.05, 10.0)),
-                "depth": float(np.clip(2 * p.get("swing_octaves", 2.5) / np.log2(1000), 0.0, 1.0)),
+                "depth": float(np.clip(p.get("swing_octaves", 2.5) / PHASER_OCTAVES_PER_DEPTH, 0.0, 1.0)),
                 "centre_frequency_hz": float(np.clip(p.get("notch_hz", 1300.0), 40.0, 16000.0)),
                 "feedback": 0.0,
                 "mix": 0.5,

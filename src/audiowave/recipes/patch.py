@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 Waveform = Literal["sine", "triangle", "saw", "square", "custom"]
 Source = Literal["subtractive", "wavetable", "fm", "drum", "sample"]
 FilterType = Literal["off", "lowpass", "highpass", "bandpass"]
 EffectKind = Literal["distortion", "bitcrush", "chorus", "phaser", "delay", "reverb", "compressor"]
+# pedalboard's (JUCE's) phaser moves its all-pass cutoff on a log scale over 20 Hz-20 kHz (log2(1000) octaves) by
+# +/- depth / 2 of that range: the half sweep, in octaves, per unit of its ``depth`` (measured on its output)
+PHASER_OCTAVES_PER_DEPTH = float(np.log2(1000)) / 2
 
 
 class _Model(BaseModel):

@@ -18,13 +18,12 @@ import json
 import numpy as np
 
 from audiowave import __version__
-from audiowave.recipes.patch import Envelope, Patch
+from audiowave.recipes.patch import PHASER_OCTAVES_PER_DEPTH, Envelope, Patch
 from audiowave.recipes.synth import oscillator_harmonics, wavetable
 
 VITAL_VERSION = "1.5.5"
 WAVE_SIZE = 2048
-# pedalboard's phaser sweeps its cutoff +/- depth x log2(1000) / 2 octaves: that sweep peak to peak, in semitones
-SEMITONES_PER_PHASER_DEPTH = 12 * float(np.log2(1000))
+SEMITONES_PER_PHASER_DEPTH = 2 * 12 * PHASER_OCTAVES_PER_DEPTH  # pedalboard's phaser sweep, peak to peak
 FILTER_BLEND = {"lowpass": 0.0, "bandpass": 1.0, "highpass": 2.0}
 
 
