@@ -1,12 +1,14 @@
 """Sample-index scale test: query latency and memory as the index grows, with synthetic indexes.
 
-    python bench/sample_scale.py --landmark-hours 1 10 100 1000 --filter-hours 0.1 0.25 0.5
+    python bench/sample_scale.py --landmark-hours 1 10 100 1000 --filter-hours 0.1 0.25 0.5 --candidate-hours 1 10
 
-Two tables. The landmark table (the candidate stage / baseline) is filled with random hashes at the
+Three tables. The landmark table (the candidate stage / baseline) is filled with random hashes at the
 density that ``landmarks.hashes`` produces on music-like audio; the matched-filter index with random unit
 templates, one per 1.5 s of library audio (a one-shot library). Both answer a 30 s query made of tones and
 noise bursts. Random references give the matched filter no candidates to verify, so its time is the
-scan cost that grows with the index; verification adds a constant per real candidate.
+scan cost that grows with the index; verification adds a constant per real candidate. The candidate table
+times the stage that picks which (template, pitch) pairs of a large index the matched filter scans
+(``samples/candidates``), on the same synthetic templates, with the scan of the pairs it keeps.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ def filter_table(hours: list[float], query: np.ndarray) -> None:
     per_hour = []
     for h in hours:
         index = synthetic_index(h)
-        seconds = timed(lambda index=index: matcher.match(index, query, SR), repeats=1)
+        every = index.chunks.shape[0] * len(matcher.PITCHES)  # every pair: no candidate stage
+        seconds = timed(lambda index=index, every=every: matcher.match(index, query, SR, pairs=every), repeats=1)
         per_hour.append(seconds / h)
         mb = index.nbytes / 1e6
         print(f"{h:>7g} {index.chunks.shape[0]:>10,} {mb:>10.0f} {seconds:>8.2f} {seconds / h:>17.1f}")
@@ -106,10 +109,28 @@ def filter_table(hours: list[float], query: np.ndarray) -> None:
     print(f"projected 100-hour index: {100 * rate:.0f} s per 30 s query on one core")
 
 
+def candidate_table(hours: list[float], query: np.ndarray) -> None:
+    share = matcher.CANDIDATE_SHARE
+    print(f"\ncandidate stage (scores every template x pitch, keeps {share:.0%} of the pairs for the scan)")
+    print(f"{'hours':>7} {'templates':>10} {'build s':>8} {'memory MB':>10} {'stage s':>8} {'stage+scan s':>13}")
+    x = matcher.to_matcher_rate(query, SR)
+    for h in hours:
+        index = synthetic_index(h)
+        t0 = time.perf_counter()
+        cand = index.candidates
+        build = time.perf_counter() - t0
+        mb = (cand.power.nbytes + cand.band_energy.nbytes) / 1e6
+        stage = timed(lambda index=index: matcher.scan_plan(index, x), repeats=1)
+        total = timed(lambda index=index: matcher.match(index, query, SR), repeats=1)
+        print(f"{h:>7g} {index.chunks.shape[0]:>10,} {build:>8.1f} {mb:>10.0f} {stage:>8.2f} {total:>13.2f}")
+        del index
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--landmark-hours", type=float, nargs="+", default=[1, 10, 100, 1000])
     parser.add_argument("--filter-hours", type=float, nargs="+", default=[0.1, 0.25, 0.5])
+    parser.add_argument("--candidate-hours", type=float, nargs="+", default=[1, 5])
     parser.add_argument("--query-s", type=float, default=30.0)
     args = parser.parse_args()
     print(f"CPU cores: {os.cpu_count()}; query: {args.query_s:.0f} s")
@@ -118,6 +139,7 @@ def main() -> None:
     density = landmarks.hashes(lib, SR)[0].size / 600
     landmark_table(args.landmark_hours, query, density)
     filter_table(args.filter_hours, query)
+    candidate_table(args.candidate_hours, query)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,46 @@ def test_a_sound_that_only_begins_like_the_sample_is_not_taken_for_it():
     assert len(matcher.match(index, embed(background(5.0), sample, [1.0, 3.0], gain=1.0), SR)) == 1
 
 
+def varied_hit(seed: int) -> np.ndarray:
+    """A hit of its own colour: a decaying tone at a random pitch over band-passed noise with its own decay."""
+    from scipy.signal import butter, sosfilt
+
+    rng = np.random.default_rng(1000 + seed)
+    t = np.arange(int(0.4 * SR)) / SR
+    lo = rng.uniform(100, 6000)
+    noise = sosfilt(
+        butter(2, [lo, min(lo * rng.uniform(1.5, 3), 18000)], "bandpass", fs=SR, output="sos"),
+        rng.standard_normal(t.size),
+    )
+    tone = np.sin(2 * np.pi * rng.uniform(60, 1500) * t) * np.exp(-t * rng.uniform(4, 20))
+    hit = rng.uniform(0.2, 1) * tone + noise / np.abs(noise).max() * np.exp(-t * rng.uniform(8, 40))
+    return (0.5 * hit / np.abs(hit).max()).astype(np.float32)
+
+
+def test_the_candidate_stage_keeps_the_used_sample_among_few_pairs_of_a_larger_library():
+    lib = {f"v{i}.wav": varied_hit(i) for i in range(60)}
+    index = index_of(lib)
+    used = 17
+    down1 = soxr.resample(lib[f"v{used}.wav"], SR, SR / 2 ** (-1 / 12)).astype(np.float32)
+    track = embed(loud_chord(6.0), down1, [1.0, 2.5, 4.0], gain=0.3)
+    x = matcher.to_matcher_rate(track, SR)
+    pairs = 42  # 10 % of the 60 templates x 7 pitch hypotheses
+    plan = matcher.scan_plan(index, x, pairs)
+    assert sum(rows.size for rows in plan.values()) == pairs
+    assert used in plan[-1]  # kept at its own pitch
+    assert matcher.scan_plan(index, x, 60 * 7) == dict.fromkeys(matcher.PITCHES)  # small enough: scan it all
+    pruned = matcher.match(index, track, SR, pairs=pairs)
+    assert [(m.entry, m.pitch_semitones) for m in pruned] == [(used, -1)]
+    assert pruned == matcher.match(index, track, SR, pairs=60 * 7)  # the same match as the exhaustive scan
+
+
+def test_a_template_the_filter_leaves_without_weight_is_no_evidence():
+    # a loop that starts softly can lose every chunk's weight to the whitening; it once scored NaN, which
+    # passed the threshold test and was reported as a match
+    no_weight = np.zeros(matcher.N_CHUNKS, np.float32)
+    assert matcher.evidence(0.9, 1.0, matcher.ChainFit([], 1.0), no_weight, chance=0.1) == 0.0
+
+
 def test_landmark_baseline_finds_an_exact_loop():
     rng = np.random.default_rng(3)
     loop = np.concatenate([one_shot(int(k)) for k in rng.integers(0, 6, 8)])
@@ -212,11 +252,19 @@ def test_eval_samples_from_the_cli_on_a_small_corpus(tmp_path):
         {"id": "Q000", "path": "queries/Q000.wav", "tier": "pitch", "is_negative": False, "embedded": [embedded]},
         {"id": "Q001", "path": "queries/Q001.wav", "tier": "neg_plain", "is_negative": True, "embedded": []},
     ]
-    (corpus / "ground_truth.json").write_text(json.dumps({"queries": queries}))
-    proc = cli("eval", str(corpus), "--samples", "--out", str(tmp_path / "eval"))
+    others = tmp_path / "other-kit"  # distractors: other hits, and a file the corpus drew hit1 from (left out)
+    others.mkdir()
+    for i in range(5):
+        sf.write(others / f"v{i}.wav", varied_hit(i), SR)
+    sf.write(others / "used.wav", one_shot(1), SR)
+    library = [{"path": "library/kit_a/hit1.wav", "source_file": str(others / "used.wav")}]
+    (corpus / "ground_truth.json").write_text(json.dumps({"library": library, "queries": queries}))
+    proc = cli("eval", str(corpus), "--samples", "--out", str(tmp_path / "eval"), "--distractors", str(others))
     assert proc.returncode == 0, proc.stderr
     out = " ".join(proc.stdout.split())
+    assert "5 distractor samples indexed beside the library" in out and "4 library + 5 distractor samples" in out
     assert "recall (all embedded) │ 1.000 │" in out and "negative queries with a match (n=1) │ 0.000" in out
+    assert "precision │ 1.000" in out  # used.wav, which is hit1, was not indexed as a distractor
     assert "threshold fitted on half the queries" in out and "matched filter by threshold" in out
     rows = json.loads((tmp_path / "eval" / "samples.json").read_text())["queries"]
     hit = next(r for r in rows if r["method"] == "matched-filter" and r["query"] == "Q000")["hits"][0]

@@ -529,6 +529,14 @@ def evaluate(
         bool,
         typer.Option("--recipes", help="Score recipe suggestion on generated one-shots with known patches instead."),
     ] = False,
+    distractors: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--distractors",
+            help="--samples: a folder of other samples to index beside the library (repeatable; files the corpus"
+            " was made from are left out), so the index is larger than the corpus' own",
+        ),
+    ] = None,
     cases: Annotated[int, typer.Option(min=1, help="--recipes: how many one-shots.")] = 30,
     budget: Annotated[float, typer.Option(min=1.0, help="--recipes: search budget per recipe (s).")] = 10.0,
 ) -> None:
@@ -539,7 +547,7 @@ def evaluate(
         if recipes:
             run_recipes_eval(corpus, out_dir, cases, budget, console=out, progress_console=err)
         elif samples:
-            run_sample_eval(corpus, out_dir, console=out, progress_console=err)
+            run_sample_eval(corpus, out_dir, console=out, progress_console=err, distractors=distractors)
         elif forensics:
             run_forensics_eval(corpus, out_dir, limit, console=out, progress_console=err)
         else:

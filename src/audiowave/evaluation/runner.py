@@ -180,11 +180,23 @@ def run_eval(
 
 
 def run_sample_eval(
-    corpus: Path, out_dir: Path, console: Console | None = None, progress_console: Console | None = None
+    corpus: Path,
+    out_dir: Path,
+    console: Console | None = None,
+    progress_console: Console | None = None,
+    distractors: list[Path] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Index ``corpus/library`` (Ray Data job), match every query with both matchers, print the table."""
+    """Index ``corpus/library`` (Ray Data job), match every query with both matchers, print the table.
+    ``distractors``: folders of other samples indexed beside the library (files the corpus used left out)."""
     from audiowave.datasets.index_library import run_index
-    from audiowave.evaluation.samples import SWEEP_FLOOR, evaluate_samples, summary_rows, threshold_sweep, two_fold
+    from audiowave.evaluation.samples import (
+        SWEEP_FLOOR,
+        evaluate_samples,
+        summary_rows,
+        threshold_sweep,
+        two_fold,
+        with_distractors,
+    )
     from audiowave.samples import matcher
     from audiowave.samples.index_store import SampleIndex
 
@@ -192,12 +204,24 @@ def run_sample_eval(
     n_queries = len(json.loads((corpus / "ground_truth.json").read_text())["queries"])
     report = run_index(str(corpus / "library"), out_dir / "sample-index", library="dev-corpus")
     index = SampleIndex.load(out_dir / "sample-index")
+    added = 0
+    if distractors:
+        extra = [out_dir / f"distractor-index-{i}" for i in range(len(distractors))]
+        for folder, index_dir in zip(distractors, extra, strict=True):
+            run_index(str(folder), index_dir, library=folder.name)
+        index, added = with_distractors(index, corpus, extra)
+        console.print(f"{added} distractor samples indexed beside the library (files the corpus used left out)")
     with Progress(console=progress_console or console, transient=True) as progress:
         task = progress.add_task("matching queries", total=n_queries)
         summaries, rows = evaluate_samples(corpus, index, on_query=lambda _q: progress.advance(task))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "samples.json").write_text(json.dumps({"summary": summaries, "queries": rows}, indent=1))
-    table = Table(title=f"sample identification ({len(index.entries)} library samples, {n_queries} queries)")
+    pairs = index.chunks.shape[0] * len(matcher.PITCHES)
+    plan = "every pair scanned" if matcher.scan_plan_is_exhaustive(pairs) else "candidate stage"
+    table = Table(
+        title=f"sample identification ({len(index.entries) - added} library + {added} distractor samples,"
+        f" {n_queries} queries; {pairs:,} template x pitch pairs: {plan})"
+    )
     table.add_column("metric")
     for method in summaries:
         table.add_column(method, justify="right")

@@ -19,7 +19,7 @@ import numpy as np
 
 from audiowave.audio_io import load_audio
 from audiowave.samples import matcher
-from audiowave.samples.index_store import SampleIndex
+from audiowave.samples.index_store import IndexEntry, SampleIndex, read_sources
 
 # library file name -> (occurrence starts, pitch semitones, duration ratio, confidence); None where a matcher has
 # no estimate (the landmark baseline reports every reference with enough votes, at confidence 1)
@@ -28,6 +28,28 @@ SWEEP_FLOOR = 0.5
 SWEEP = (0.6, 0.65, 0.7, 0.74, 0.78, 0.82, 0.86, 0.9)
 MIN_PRECISION, MAX_NEGATIVE_SHARE = 0.95, 0.1  # the issue's targets, which a fitted threshold must meet
 MEASURED = ("loc_err", "pitch_ok", "stretch_ok")  # what a hit tells only when it is found
+
+
+def corpus_sources(corpus: Path) -> set[Path]:
+    """Files the corpus was made from: its library samples' sources and the queries' distractor sounds."""
+    gt = json.loads((corpus / "ground_truth.json").read_text())
+    used = [e["source_file"] for e in gt.get("library", []) if "source_file" in e]
+    used += [d["source_file"] for q in gt["queries"] for d in q.get("distractors", []) if "source_file" in d]
+    return {Path(p).resolve() for p in used}
+
+
+def with_distractors(index: SampleIndex, corpus: Path, indexes: list[Path]) -> tuple[SampleIndex, int]:
+    """``index`` plus the entries of other sample indexes (say the whole kits the corpus drew from), leaving out
+    every file the corpus used, so a match to one of them is a false match; and how many were added. Added
+    entries are named by library and path, so files of the same name in different packs stay apart."""
+    used = corpus_sources(corpus)
+    extra = []
+    for index_dir in indexes:
+        roots = read_sources(index_dir)
+        for e in SampleIndex.load(index_dir).entries:
+            if (Path(roots.get(e.meta["library"], "")) / e.meta["path"]).resolve() not in used:
+                extra.append(IndexEntry({**e.meta, "name": f"{e.meta['library']}/{e.meta['path']}"}, e.descriptor))
+    return SampleIndex.from_entries(index.entries + extra), len(extra)
 
 
 def run_matchers(index: SampleIndex, path: Path, threshold: float = SWEEP_FLOOR) -> dict[str, tuple[Found, float]]:

@@ -15,6 +15,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from audiowave.samples.candidates import CandidateIndex
 from audiowave.samples.descriptors import CHUNK, DESCRIPTOR_VERSION, N_CHUNKS, SampleDescriptor
 from audiowave.samples.landmarks import LandmarkIndex
 
@@ -157,6 +159,11 @@ class SampleIndex:
         index = cls.from_entries(entries)
         index.version = index_version(index_dir, part)
         return index
+
+    @cached_property
+    def candidates(self) -> CandidateIndex:
+        """The candidate stage's summary of every template (built on first use, then kept)."""
+        return CandidateIndex.of(self.chunks * self.weights[:, :, None])
 
     @property
     def nbytes(self) -> int:

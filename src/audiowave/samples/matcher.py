@@ -46,6 +46,9 @@ Z_SCALE = 16.5
 TOP_OF_BAND = 0.88  # of Nyquist: where the resampler to the matcher's rate starts to roll off
 DEFAULT_THRESHOLD = 0.78
 TEMPLATE_BATCH = 32
+# the candidate stage (audiowave.samples.candidates) prunes the scan once an index has more pairs than this
+FULL_SCAN_PAIRS = 2048
+CANDIDATE_SHARE = 0.1
 
 
 @dataclass
@@ -96,9 +99,16 @@ class Templates:
 
     @classmethod
     def filtered(
-        cls, index: SampleIndex, library: LibraryLevels, whitener: Whitener, phases: tuple[float, ...]
+        cls,
+        index: SampleIndex,
+        library: LibraryLevels,
+        whitener: Whitener,
+        phases: tuple[float, ...],
+        rows: np.ndarray | None = None,
     ) -> Templates:
-        relative, scale = library.relative, library.scale
+        """The templates ``rows`` (all by default) through ``whitener`` at each sub-sample phase."""
+        rows = np.arange(index.chunks.shape[0]) if rows is None else rows
+        relative, scale, index_weights = library.relative[rows], library.scale[rows], index.weights[rows]
         parts = []
         for phase in phases:
             seg = whitener.apply(relative.reshape(relative.shape[0], -1), SAMPLE_RATE, phase)
@@ -106,14 +116,13 @@ class Templates:
             seg -= seg.mean(axis=2, keepdims=True)
             norms = np.linalg.norm(seg, axis=2)
             weights = np.sqrt(norms**2 / np.maximum((norms**2).max(axis=1, keepdims=True), 1e-24))
-            weights[(weights < 0.05) | (index.weights == 0)] = 0.0
+            weights[(weights < 0.05) | (index_weights == 0)] = 0.0
             parts.append((seg / np.maximum(norms, 1e-12)[:, :, None], weights, norms[:, 0] * scale))
-        n = index.chunks.shape[0]
         return cls(
             chunks=np.concatenate([c for c, _, _ in parts]).astype(np.float32),
             weights=np.concatenate([w for _, w, _ in parts]).astype(np.float32),
             level=np.concatenate([lv for _, _, lv in parts]),
-            template=np.tile(np.arange(n), len(phases)),
+            template=np.tile(rows, len(phases)),
         )
 
     def first_chunk_spectra(self) -> np.ndarray:
@@ -201,6 +210,8 @@ def evidence(first: float, level: float, fit: ChainFit, weights: np.ndarray, cha
     how much of the correlation the first chunk predicts for the later chunks they show (at most 1)."""
     gains = [weights[0] / max(level, 1e-12)] + [weights[k] / max(m, 1e-12) for k, _, m in fit.chunks]
     nccs = [first] + [r for _, r, _ in fit.chunks]
+    if not np.any(gains):  # no chunk with weight left after the filter (a loop that starts softly): no evidence
+        return 0.0
     combined = float(np.dot(gains, nccs) / np.linalg.norm(gains))
     noise = 1.0 / min(first, 0.999) ** 2 - 1.0  # background/sample energy under the first chunk
     shown = expected = 0.0
@@ -217,16 +228,48 @@ def _peaks(series: np.ndarray, floor: float) -> np.ndarray:
     return idx[np.argsort(series[idx])[::-1]]
 
 
+def pairs_to_scan(total: int) -> int:
+    """How many (template, pitch) pairs the matcher scans of an index with ``total``: all up to
+    ``FULL_SCAN_PAIRS``, then ``CANDIDATE_SHARE`` of them (at least ``FULL_SCAN_PAIRS``)."""
+    return max(FULL_SCAN_PAIRS, int(CANDIDATE_SHARE * total))
+
+
+def scan_plan_is_exhaustive(total: int) -> bool:
+    return total <= pairs_to_scan(total)
+
+
+def scan_plan(index: SampleIndex, x: np.ndarray, pairs: int | None = None) -> dict[int, np.ndarray | None]:
+    """Templates to scan per pitch hypothesis: all of them (None) while the index has at most ``pairs``
+    (template, pitch) pairs (default :func:`pairs_to_scan`), else the ``pairs`` the candidate stage ranks best."""
+    total = index.chunks.shape[0] * len(PITCHES)
+    pairs = pairs_to_scan(total) if pairs is None else pairs
+    if total <= pairs:
+        return dict.fromkeys(PITCHES)
+    scores = index.candidates.scores(x, PITCHES)
+    best = np.argpartition(-scores.reshape(-1), pairs - 1)[:pairs]
+    template, pitch = np.unravel_index(best, scores.shape)
+    return {p: np.sort(template[pitch == j]) for j, p in enumerate(PITCHES)}
+
+
 def match(
-    index: SampleIndex, mono: np.ndarray, sample_rate: int, threshold: float = DEFAULT_THRESHOLD
+    index: SampleIndex,
+    mono: np.ndarray,
+    sample_rate: int,
+    threshold: float = DEFAULT_THRESHOLD,
+    pairs: int | None = None,
 ) -> list[SampleMatch]:
-    """Library samples found in ``mono`` with confidence at least ``threshold``, best first."""
+    """Library samples found in ``mono`` with confidence at least ``threshold``, best first; a large index is
+    scanned only at the (template, pitch) pairs its candidate stage picks (see :func:`scan_plan`)."""
     if not index.entries:
         return []
     x = to_matcher_rate(mono, sample_rate)
     library = LibraryLevels.of(index)
+    plan = scan_plan(index, x, pairs)
     best: dict[int, SampleMatch] = {}
     for p in PITCHES:
+        rows = plan[p]
+        if rows is not None and rows.size == 0:
+            continue
         ratio = 2.0 ** (p / 12)
         track = soxr.resample(x, SAMPLE_RATE, SAMPLE_RATE * ratio).astype(np.float32) if p else x
         if track.size < CHUNK:
@@ -236,7 +279,7 @@ def match(
         for alpha, phases in DOMAINS:
             whitener = background.whitener(alpha, top_hz)
             filtered = whitener.apply(track, SAMPLE_RATE)
-            templates = Templates.filtered(index, library, whitener, phases)
+            templates = Templates.filtered(index, library, whitener, phases, rows)
             energy = np.concatenate([[0.0], np.cumsum(filtered.astype(np.float64) ** 2)])
             win = np.sqrt(np.maximum(energy[CHUNK:] - energy[:-CHUNK], 1e-12)).astype(np.float32)
             blocks = _track_blocks(filtered)
