@@ -160,10 +160,14 @@ class SampleIndex:
         index.version = index_version(index_dir, part)
         return index
 
+    def relative_chunks(self) -> np.ndarray:
+        """Template chunks at their levels within each template (the unit chunks times their weights)."""
+        return self.chunks * self.weights[:, :, None]
+
     @cached_property
     def candidates(self) -> CandidateIndex:
         """The candidate stage's summary of every template (built on first use, then kept)."""
-        return CandidateIndex.of(self.chunks * self.weights[:, :, None])
+        return CandidateIndex.of(self.relative_chunks())
 
     @property
     def nbytes(self) -> int:

@@ -82,7 +82,7 @@ class LibraryLevels:
     @classmethod
     def of(cls, index: SampleIndex) -> LibraryLevels:
         return cls(
-            relative=index.chunks * index.weights[:, :, None],
+            relative=index.relative_chunks(),
             scale=index.norms / np.maximum(index.weights[:, 0], 1e-3),
         )
 
@@ -235,6 +235,7 @@ def pairs_to_scan(total: int) -> int:
 
 
 def scan_plan_is_exhaustive(total: int) -> bool:
+    """Whether an index with ``total`` pairs is scanned whole by default (no candidate stage)."""
     return total <= pairs_to_scan(total)
 
 
