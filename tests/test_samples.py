@@ -148,6 +148,22 @@ def test_a_template_the_filter_leaves_without_weight_is_no_evidence():
     assert matcher.evidence(0.9, 1.0, matcher.ChainFit([], 1.0), no_weight, chance=0.1) == 0.0
 
 
+def test_identical_recordings_at_other_gains_are_one_group_and_other_sounds_are_not():
+    from audiowave.samples.identical import Signature, group_identical
+
+    hit = one_shot(2)
+    quantised = np.round(0.05 * hit * 32767) / 32767  # a 16-bit layer 26 dB softer: same waveform, other noise
+    lib = {"hard.wav": hit, "soft.wav": quantised, "late.wav": np.concatenate([np.zeros(40), hit])}
+    lib |= {"other.wav": one_shot(3), "shorter.wav": hit[: hit.size // 2]}
+    index = index_of(lib)
+    groups = group_identical(index.entries, lambda e: Signature.of(e.descriptor))
+    assert [(g.meta["name"], [o.meta["name"] for o in others]) for g, others in groups] == [
+        ("hard.wav", ["soft.wav", "late.wav"]),  # the same recording; a few samples of silence before it do not count
+        ("other.wav", []),
+        ("shorter.wav", []),  # a cut of it is another file's worth of sound
+    ]
+
+
 def test_landmark_baseline_finds_an_exact_loop():
     rng = np.random.default_rng(3)
     loop = np.concatenate([one_shot(int(k)) for k in rng.integers(0, 6, 8)])
@@ -213,7 +229,7 @@ def test_an_index_from_an_older_matcher_is_refused_then_rebuilt(tmp_path):
 
 
 def test_sample_eval_reads_matches_at_any_threshold_and_fits_it_on_half_the_queries():
-    from audiowave.evaluation.samples import at_threshold, fitted_threshold, threshold_sweep, two_fold
+    from audiowave.evaluation.samples import at_threshold, credited, fitted_threshold, threshold_sweep, two_fold
 
     def row(query: str, confidence: float, false: dict[str, float], negative: bool = False) -> dict:
         hits = [] if negative else [{"name": "a.wav", "kind": "one-shot", "confidence": confidence, "loc_err": 0.01}]
@@ -233,6 +249,10 @@ def test_sample_eval_reads_matches_at_any_threshold_and_fits_it_on_half_the_quer
     assert [t for t, *_ in folds] == [0.74, 0.7]
     assert folds[0][1] == 0.0 and np.isnan(folds[0][2])  # nothing found on Q1 at 0.74: precision undefined
     assert folds[1][1:] == (1.0, 0.5, 1.0)
+
+    # a match naming another file of the same recording counts as the embedded sample, once; else as one false match
+    layers = {"hard.wav": ([1.0], 0, 1.0, 0.9, ["soft.wav", "a.wav"]), "b.wav": ([2.0], 0, 1.0, 0.8, ["c.wav"])}
+    assert credited(layers, {"a.wav"}) == {"a.wav": layers["hard.wav"], "b.wav": layers["b.wav"]}
 
 
 @pytest.mark.ray
@@ -285,17 +305,22 @@ def test_index_then_analyze_from_the_cli_reports_matches_with_proof_and_caches(t
     home = tmp_path / "home"
     env = {"AUDIOWAVE_HOME": str(home)}
     write_library(tmp_path / "lib")
+    sf.write(tmp_path / "lib" / "kit_b" / "hit1_soft.wav", 0.1 * one_shot(1), SR, subtype="PCM_16")  # hit1, 20 dB down
     write_track(tmp_path / "track.wav", [1.0, 3.0, 4.5])
     indexed = cli("index", str(tmp_path / "lib"), "--no-db", "--workers", "2", env=env)
     assert indexed.returncode == 0, indexed.stderr
 
     first = cli("analyze", str(tmp_path / "track.wav"), "--stages", "samples", "-o", str(tmp_path / "out"), env=env)
     assert first.returncode == 0, first.stderr
-    assert "kit_a/hit1.wav at 1.00, 3.00, 4.50 s: pitch -1 st" in " ".join(first.stdout.split())
+    printed = " ".join(first.stdout.split())
+    assert "kit_a/hit1.wav at 1.00, 3.00, 4.50 s: pitch -1 st" in printed and "same recording: hit1_soft.wav" in printed
     section = json.loads((tmp_path / "out" / "track" / "result.json").read_text())["samples"]
     assert section["status"] == "ran" and section["cached_sources"] == []
-    [m] = section["matches"]
+    [m] = section["matches"]  # the soft layer is the same recording: one match, with it as the alternative
     assert (m["path"], m["pack"], m["pitch_semitones"], m["source"]) == ("kit_a/hit1.wav", "kit_a", -1, "mix")
+    assert [a["path"] for a in m["alternatives"]] == ["kit_b/hit1_soft.wav"]
+    report = (tmp_path / "out" / "track" / "report.md").read_text()
+    assert "hit1.wav (or the same recording: hit1_soft.wav)" in report
     assert [o["start_s"] for o in m["occurrences"]] == pytest.approx([1.0, 3.0, 4.5], abs=0.01)
     assert m["gain_db"] == pytest.approx(20 * np.log10(1.2), abs=2.0)
     # proof: the excerpt is the track around the first occurrence; the rendered sample lines up with it
@@ -349,21 +374,28 @@ def test_shard_actors_split_the_index_and_merge_to_the_whole(tmp_path):
     (tmp_path / "lib").mkdir()
     for i in range(6):
         sf.write(tmp_path / "lib" / f"s{i}.wav", one_shot(i), SR)
+    sf.write(tmp_path / "lib" / "s1_soft.wav", 0.12 * one_shot(1), SR, subtype="PCM_16")  # a softer layer of s1
     track = embed(embed(background(6.0), one_shot(1), [1.0], 1.5), one_shot(4), [3.0], 1.5)
     ray.shutdown()  # a Ray Data job of another test may have started a default one
     ray.init(num_cpus=2, log_to_driver=False)
     try:
         run_index(str(tmp_path / "lib"), tmp_path / "index", workers=2)
         parts = [SampleIndex.load(tmp_path / "index", part=(i, 3)) for i in range(3)]
-        assert sorted(e.meta["path"] for p in parts for e in p.entries) == [f"s{i}.wav" for i in range(6)]
+        assert sorted(e.meta["path"] for p in parts for e in p.entries) == sorted(
+            [f"s{i}.wav" for i in range(6)] + ["s1_soft.wav"]
+        )
         assert len({p.version for p in parts}) == 3  # cached matches never cross parts
         local = LocalSampleMatcher.load(tmp_path / "index").find([("mix", track)], SR, matcher.DEFAULT_THRESHOLD)[0]
         sharded = ShardedSampleMatcher(tmp_path / "index", parts=2, cpus_per_shard=0.5)
-        assert sum(sharded.shard_sizes) == 6
+        assert sum(sharded.shard_sizes) == 7
         found, cached = sharded.find([("mix", track)], SR, matcher.DEFAULT_THRESHOLD)
+        # the two layers of one recording are one match, named by the file at the track's level
         assert sorted(f.meta["path"] for f in local) == ["s1.wav", "s4.wav"]
-        assert [(f.meta["path"], f.match.confidence) for f in found] == [
-            (f.meta["path"], f.match.confidence) for f in local
+        s1 = next(f.to_result() for f in local if f.meta["path"] == "s1.wav")
+        assert [a.path for a in s1.alternatives] == ["s1_soft.wav"]
+        assert s1.alternatives[0].gain_db == pytest.approx(s1.gain_db + 20 * np.log10(1 / 0.12), abs=0.5)
+        assert [(f.meta["path"], f.match.confidence, [a.meta["path"] for a in f.alternatives]) for f in found] == [
+            (f.meta["path"], f.match.confidence, [a.meta["path"] for a in f.alternatives]) for f in local
         ]
         assert cached == [] and sharded.find([("mix", track)], SR, matcher.DEFAULT_THRESHOLD)[1] == ["mix"]
     finally:

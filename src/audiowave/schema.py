@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.3.0"
+SCHEMA_VERSION = "1.4.0"
 
 
 class _Model(BaseModel):
@@ -191,6 +191,16 @@ class SampleProof(_Model):
     note: str = ""
 
 
+class SampleAlternative(_Model):
+    """Another library file holding the same recording as a match (at another gain): equally likely the one used."""
+
+    library: str
+    path: str
+    name: str
+    content_hash: str
+    gain_db: float = Field(description="Level in the track relative to this file")
+
+
 class SampleMatchResult(_Model):
     """A library sample found in the track and how it was transformed."""
 
@@ -209,6 +219,9 @@ class SampleMatchResult(_Model):
     sample_offset_s: float = Field(description="Where in the sample the matched part begins")
     source: str = Field("mix", description="'mix' or the stem the match was found in")
     occurrences: list[SampleOccurrence]
+    alternatives: list[SampleAlternative] = Field(
+        default_factory=list, description="Other library files with the same recording at another gain"
+    )
     proof: SampleProof | None = None
 
 

@@ -21,9 +21,10 @@ import numpy as np
 
 from audiowave.config import Settings
 from audiowave.samples.descriptors import DESCRIPTOR_VERSION
+from audiowave.samples.identical import Signature, group_identical
 from audiowave.samples.index_store import SampleIndex, catalog_version, read_sources
 from audiowave.samples.matcher import DEFAULT_THRESHOLD, Occurrence, SampleMatch, match
-from audiowave.schema import BackendInfo, SampleMatchResult, SampleOccurrence
+from audiowave.schema import BackendInfo, SampleAlternative, SampleMatchResult, SampleOccurrence
 
 BACKEND = BackendInfo(
     name="audiowave-matched-filter",
@@ -36,12 +37,15 @@ BACKEND = BackendInfo(
 
 @dataclass
 class FoundSample:
-    """A match plus what the caller needs without the index: sample metadata, file URL, source searched."""
+    """A match plus what the caller needs without the index: sample metadata, file URL, source searched, the
+    recording's signature, and the other files holding the same recording (filled by :func:`merge_found`)."""
 
     match: SampleMatch
     meta: dict[str, Any]
     url: str
     source: str
+    signature: Signature
+    alternatives: list[FoundSample] = dataclasses.field(default_factory=list)
 
     def to_result(self) -> SampleMatchResult:
         m = self.match
@@ -61,6 +65,16 @@ class FoundSample:
             sample_offset_s=m.sample_offset_s,
             source=self.source,
             occurrences=[SampleOccurrence(start_s=o.start_s, end_s=o.end_s, score=o.ncc) for o in m.occurrences],
+            alternatives=[
+                SampleAlternative(
+                    library=a.meta["library"],
+                    path=a.meta["path"],
+                    name=a.meta["name"],
+                    content_hash=a.meta["key"],
+                    gain_db=a.match.gain_db,
+                )
+                for a in self.alternatives
+            ],
         )
 
 
@@ -79,14 +93,21 @@ class SampleMatcher(Protocol):
 
 
 def merge_found(lists: list[list[FoundSample]]) -> list[FoundSample]:
-    """One match per library sample (the most confident over sources or shards), best first."""
+    """One match per recording, best first: the most confident match of each library sample over sources or
+    shards; files holding the same recording at other gains are one match, named by the file whose gain in the
+    track is nearest 0 dB (the level it would be used at), the others its alternatives."""
     best: dict[str, FoundSample] = {}
     for found in lists:
         for f in found:
             key = f.meta["key"]
             if key not in best or f.match.confidence > best[key].match.confidence:
                 best[key] = f
-    return sorted(best.values(), key=lambda f: -f.match.confidence)
+    ranked = sorted(best.values(), key=lambda f: -f.match.confidence)
+    merged = []
+    for first, others in group_identical(ranked, lambda f: f.signature):
+        named, *rest = sorted([first, *others], key=lambda f: abs(f.match.gain_db))
+        merged.append(dataclasses.replace(named, alternatives=rest))
+    return merged
 
 
 class MatchCache:
@@ -169,7 +190,8 @@ class LocalSampleMatcher:
     def _found(self, m: SampleMatch, source: str) -> FoundSample:
         meta = self.index.entries[m.entry].meta
         root = self.sources.get(meta["library"], "")
-        return FoundSample(match=m, meta=meta, url=f"{root}/{meta['path']}" if root else "", source=source)
+        url = f"{root}/{meta['path']}" if root else ""
+        return FoundSample(m, meta, url, source, Signature.of(self.index.entries[m.entry].descriptor))
 
 
 def missing_index(index_dir: Path) -> str | None:

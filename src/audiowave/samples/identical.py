@@ -1,0 +1,58 @@
+"""Identical recordings in a library: files whose audio is one waveform at another gain (velocity layers
+exported from one hit, the same loop in two packs).
+
+No matcher can tell them apart: their normalised templates are the same, so each scores the same match. A
+match therefore names one of them and lists the others as alternatives, instead of reporting each as a match
+of its own (four of them false). Two samples are the same recording when their durations agree and their
+first templates (the chunks at their relative levels) correlate to at least ``SAME_NCC``. Hand-written: one
+correlation of stored templates per pair of matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from audiowave.samples.descriptors import SampleDescriptor
+
+SAME_NCC = 0.998  # 16-bit copies of one hit at gains 20 dB apart correlate above 0.9999
+SAME_DURATION_S = 0.01
+
+T = TypeVar("T")
+
+
+@dataclass
+class Signature:
+    """What identifies a recording whatever its gain: its first template and its duration."""
+
+    template: np.ndarray  # (N_CHUNKS * CHUNK,) float32, unit norm
+    duration_s: float
+
+    @classmethod
+    def of(cls, descriptor: SampleDescriptor) -> Signature:
+        if descriptor.starts.size == 0:
+            return cls(np.zeros(0, np.float32), descriptor.duration_s)
+        first = descriptor.chunks[0].astype(np.float32) * descriptor.weights[0][:, None]
+        flat = first.reshape(-1)
+        return cls(flat / max(float(np.linalg.norm(flat)), 1e-12), descriptor.duration_s)
+
+    def same_recording(self, other: Signature) -> bool:
+        if abs(self.duration_s - other.duration_s) > SAME_DURATION_S or self.template.shape != other.template.shape:
+            return False
+        return self.template.size > 0 and float(self.template @ other.template) >= SAME_NCC
+
+
+def group_identical(items: list[T], signature: Callable[[T], Signature]) -> list[tuple[T, list[T]]]:
+    """``items`` (best first) grouped by recording: each group's first item, and the others of its group."""
+    groups: list[tuple[T, Signature, list[T]]] = []
+    for item in items:
+        sig = signature(item)
+        group = next((g for g in groups if g[1].same_recording(sig)), None)
+        if group is None:
+            groups.append((item, sig, []))
+        else:
+            group[2].append(item)
+    return [(first, others) for first, _, others in groups]
