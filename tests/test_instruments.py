@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from audiowave.instruments.recipe import LABELS, TRAINING_BANKS, render_bank
+from audiowave.instruments.recipe import LABELS, OUTPUTS, TRAINING_BANKS, render_bank
 from audiowave.instruments.recogniser import FamilyRecogniser
-from audiowave.instruments.train import MODEL_NAME, train
+from audiowave.instruments.train import MODEL_NAME, TEST, train
 from audiowave.registry import check, get_spec
 
 from signals import EXAMPLE
@@ -27,14 +27,14 @@ def test_recipe_renders_every_family_of_a_bank():
 
 def test_tiny_training_run_writes_a_loadable_calibrated_model(tmp_path):
     card = train(tmp_path, steps=6, batch=8, phrases=1, banks=(TIMGM,), test_bank=TIMGM, eval_examples=64, log=str)
-    assert card["labels"] == list(LABELS) and len(card["calibration"]) == len(LABELS)
+    assert card["labels"] == list(OUTPUTS) and len(card["calibration"]) == len(OUTPUTS)
     for m in card["calibration"]:
         assert np.all(np.diff(m["y"]) >= 0)  # isotonic maps never invert the ranking
     on_disk = json.loads((tmp_path / f"{MODEL_NAME}.json").read_text())
-    assert on_disk["test (FluidR3, never trained on)"]["macro"].keys() >= {"precision", "recall", "f1", "ece"}
+    assert on_disk[TEST]["macro"].keys() >= {"precision", "recall", "f1", "ece"}
     rec = FamilyRecogniser.from_files(tmp_path / f"{MODEL_NAME}.pt", tmp_path / f"{MODEL_NAME}.json")
     probs, starts = rec.probabilities(np.zeros(32000, np.float32), 16000)
-    assert probs.shape == (3, len(LABELS)) and np.all(probs == 0)  # silence: nothing plays
+    assert probs.shape == (3, len(OUTPUTS)) and np.all(probs == 0)  # silence: nothing plays
     assert starts.tolist() == [0.0, 0.5, 1.0]
 
 
@@ -57,3 +57,50 @@ def test_stem_tags_are_kept_only_where_the_stem_can_hold_them():
     assert stem_allows("mix", "organ") and stem_allows("bass", "bass") and stem_allows("drums", "drums")
     assert not stem_allows("bass", "organ") and not stem_allows("drums", "piano")
     assert stem_allows("other", "piano") and not stem_allows("other", "drums")
+
+
+def test_808_lines_are_synthesised_for_training_and_sampled_from_recorded_kicks_for_the_test():
+    import librosa
+
+    from audiowave.instruments import bass808
+    from audiowave.instruments.recipe import render_808
+
+    rng = np.random.default_rng(3)
+    for make in (bass808.synthesise, bass808.sampled):
+        line = make(rng, 4.0, 16000)
+        assert line.shape == (64000,) and np.isfinite(line).all() and np.abs(line).max() == pytest.approx(0.5)
+        spectrum = np.abs(np.fft.rfft(line)) ** 2
+        centroid = float(np.sum(np.fft.rfftfreq(line.size, 1 / 16000) * spectrum) / spectrum.sum())
+        assert centroid < 400  # a sub-bass line, not a click track
+        f0 = librosa.yin(line, fmin=25, fmax=200, sr=16000, frame_length=4096)
+        assert 25 <= float(np.median(f0)) <= 120
+    stems = render_808(3, seed=0, sampled=True)
+    assert len(stems) == 6 and {s.detail for s in stems} == {"808 bass"} and {s.label for s in stems} == {"bass"}
+    assert stems[0].bank == "808 kicks (Sonic Pi)" and stems[0].effect == "dry" and stems[1].effect != "dry"
+
+
+def test_kinds_within_families_come_from_programs_and_effects():
+    stems = render_bank((TIMGM,), phrases=1, seed=0)
+    kinds = {(s.program, s.effect, s.detail) for s in stems if s.label in ("electric guitar", "bass")}
+    assert {(29, "dry", "distorted guitar"), (30, "dry", "distorted guitar"), (38, "dry", "synth bass")} <= kinds
+    assert (27, "dry", None) in kinds and (33, "dry", None) in kinds  # clean guitar, finger bass
+    assert all(d == "distorted guitar" for p, e, d in kinds if p in range(26, 32) and e == "distortion")
+
+
+def test_a_kind_is_reported_only_where_its_family_is_heard():
+    from audiowave.instruments.model import FamilyNet
+
+    rec = FamilyRecogniser(FamilyNet(len(OUTPUTS)), list(OUTPUTS), [], [0.5] * len(OUTPUTS), "test")
+    starts = np.arange(20) * 0.5
+    probs = np.zeros((20, len(OUTPUTS)))
+    probs[:12, OUTPUTS.index("bass")] = 0.9  # bass heard for the first 6.5 s
+    probs[:, OUTPUTS.index("808 bass")] = 0.85  # the 808 output fires throughout
+    probs[:, OUTPUTS.index("distorted guitar")] = 0.9  # ... and this one with no guitar at all
+    found = {i.label: i for i in rec._instruments(probs, starts, 10.5, "mix")}
+    assert set(found) == {"bass", "808 bass"}
+    kind = found["808 bass"]
+    assert kind.family == "bass" and kind.confidence == pytest.approx(0.85)
+    assert [(s.start, s.end) for s in kind.spans] == [(0.0, 6.5)]
+    probs[:, OUTPUTS.index("808 bass")] = 0.7  # enough for another kind, not for an 808
+    probs[:, OUTPUTS.index("synth bass")] = 0.7
+    assert {i.label for i in rec._instruments(probs, starts, 10.5, "mix")} == {"bass", "synth bass"}

@@ -24,6 +24,7 @@ def test_prose_that_agrees_with_the_analysis_is_accepted():
         ("A 128 BPM track in A minor with drums.", "tempo 128"),
         ("A 120 BPM track in C major with drums.", "key C major"),
         ("A 120 BPM track in A minor with piano and drums.", "'piano'"),
+        ("A 120 BPM track in A minor with drums and a booming 808.", "'808'"),  # bass, but no 808 was heard
         ("A 120 BPM track in A minor, drenched in reverb.", "'reverb'"),
         ("A 120 BPM track in A minor built on a vinyl sample.", "samples"),
         ("A wonderful, emotional journey through sound.", "does not state the tempo"),

@@ -373,19 +373,18 @@ def train_instruments(
     batch: Annotated[int, typer.Option(help="Mixtures per step.")] = 48,
     phrases: Annotated[int, typer.Option(help="Random phrases rendered per program and kit.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the renders, mixtures and initialisation.")] = 0,
+    width: Annotated[int, typer.Option(help="Channels of the first conv block (doubling per block).")] = 16,
 ) -> None:
     """Train the offline instrument recogniser from Debian sound banks (reproducible; see docs/instrument-model.md)."""
-    from audiowave.instruments.train import MODEL_NAME, missing_requirements, train
+    from audiowave.instruments.train import MODEL_NAME, TEST, missing_requirements, train
 
     problem = missing_requirements()
     if problem:
         err.print(f"[red]error:[/red] {problem}")
         raise typer.Exit(2)
-    card = train(out_dir, steps=steps, batch=batch, phrases=phrases, seed=seed, log=lambda m: err.print(m))
-    test = card["test (FluidR3, never trained on)"]["macro"]
-    out.print(
-        f"wrote {out_dir / MODEL_NAME}.pt and .json; FluidR3 test macro F1 {test['f1']:.3f}, ECE {test['ece']:.3f}"
-    )
+    card = train(out_dir, steps, batch, phrases, seed, log=lambda m: err.print(m), width=width)
+    test = card[TEST]["macro"]
+    out.print(f"wrote {out_dir / MODEL_NAME}.pt and .json; test macro F1 {test['f1']:.3f}, ECE {test['ece']:.3f}")
 
 
 @app.command()

@@ -40,6 +40,21 @@ _GM_RANGES: tuple[tuple[range, str], ...] = (
 )
 
 
+# Kinds within a family that producers ask about, each with the family it refines. A recogniser reports one as
+# its own instrument (label = the kind, family = its parent) where it hears it.
+DETAILS: dict[str, str] = {
+    "distorted guitar": "electric guitar",
+    "synth bass": "bass",
+    "808 bass": "bass",
+}
+_GM_DETAILS = {29: "distorted guitar", 30: "distorted guitar", 38: "synth bass", 39: "synth bass"}
+
+
+def gm_detail(program: int | None, is_drum: bool) -> str | None:
+    """The kind within its family (a key of ``DETAILS``) that a General MIDI program plays, if any."""
+    return None if is_drum or program is None else _GM_DETAILS.get(program)
+
+
 def gm_family(program: int | None, is_drum: bool) -> str:
     """Family of a General MIDI program (0-127) or of the drum channel."""
     if is_drum:

@@ -125,16 +125,17 @@ MODELS: tuple[ModelSpec, ...] = (
         package="audiowave",
         files=(
             WeightFile(
-                "audiowave/data/models/audiowave-families-v1.pt",
-                "3e057c319bccea6cb9d08a601e1c77ab8605c31a057fd6fba75c575265938dc1",
+                "audiowave/data/models/audiowave-families-v2.pt",
+                "22572e627b8b7aaccc7c991cb1c907993dcfb2c89d4388e701104b32c323c1ea",
             ),
             WeightFile(
-                "audiowave/data/models/audiowave-families-v1.json",
-                "09f3b24d8b90c442a9ab3ddecb78c3a3e4b766e06f9937dfe111dca4b07ce08f",
+                "audiowave/data/models/audiowave-families-v2.json",
+                "387f4683e9acd50cd9c9efccd70c19d8e92dce1b2776ac8c91f8bda75326e6c4",
             ),
         ),
         fallback="no tagger",
-        description="13 instrument families, 1 s windows, calibrated; the default tagger when PANNs is absent",
+        description="13 instrument families and 3 kinds within them (distorted guitar, synth bass, 808 bass), 1 s "
+        "windows, calibrated; the default tagger when PANNs is absent",
     ),
     ModelSpec(
         name="madmom_rhythm",

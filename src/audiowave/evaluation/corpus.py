@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 
 from audiowave.errors import InputError
-from audiowave.families import gm_family
+from audiowave.families import gm_detail, gm_family
 
 # Our stem names -> the corpus' stem groups they estimate (per separator vocabulary).
 STEM_TARGETS: dict[str, tuple[str, ...]] = {
@@ -43,9 +43,15 @@ class Clip:
     def families(self) -> set[str]:
         return {gm_family(i.get("gm_program"), bool(i.get("is_drum"))) for i in self.raw.get("instruments", [])}
 
+    @property
+    def details(self) -> set[str]:
+        """The kinds within families (``families.DETAILS``) that the clip's programs play."""
+        kinds = (gm_detail(i.get("gm_program"), bool(i.get("is_drum"))) for i in self.raw.get("instruments", []))
+        return {k for k in kinds if k}
+
     def activity(self, hop: float) -> dict[str, np.ndarray] | None:
-        """Per family, which ``hop``-long frames have a note sounding (from each instrument's MIDI);
-        None when an instrument has no MIDI file."""
+        """Per family and per kind within a family, which ``hop``-long frames have a note sounding (from each
+        instrument's MIDI); None when an instrument has no MIDI file."""
         from audiowave.midi import pretty_midi
 
         instruments = self.raw.get("instruments", [])
@@ -54,10 +60,12 @@ class Clip:
         n = int(np.ceil(self.raw["duration_s"] / hop))
         out: dict[str, np.ndarray] = {}
         for inst in instruments:
-            family = gm_family(inst.get("gm_program"), bool(inst.get("is_drum")))
-            grid = out.setdefault(family, np.zeros(n, bool))
+            program, is_drum = inst.get("gm_program"), bool(inst.get("is_drum"))
+            names = [gm_family(program, is_drum)] + [d for d in [gm_detail(program, is_drum)] if d]
+            grids = [out.setdefault(name, np.zeros(n, bool)) for name in names]
             for note in (n for i in pretty_midi.PrettyMIDI(str(self.root / inst["midi"])).instruments for n in i.notes):
-                grid[int(note.start / hop) : int(np.ceil(note.end / hop))] = True
+                for grid in grids:
+                    grid[int(note.start / hop) : int(np.ceil(note.end / hop))] = True
         return out
 
     def chords(self) -> list[tuple[float, float, str]]:

@@ -19,7 +19,7 @@ from audiowave.calibration import cross_fitted_ece
 from audiowave.errors import InputError
 from audiowave.evaluation import metrics
 from audiowave.evaluation.corpus import Clip, load_corpus
-from audiowave.families import FAMILIES
+from audiowave.families import DETAILS, FAMILIES
 from audiowave.pipeline import Analysis, Pipeline
 
 
@@ -50,18 +50,22 @@ def score_clip(clip: Clip, analysis: Analysis) -> dict:
         est = [(s.start, s.end, s.label) for s in r.chords.segments]
         row.update({f"chord_{k}": v for k, v in metrics.chord_scores(clip.chords(), est).items()})
     if r.tagging is not None and r.tagging.status == "ran":
-        row["families_ref"] = sorted(clip.families)
-        row["families_est"] = sorted({i.family for i in r.instruments})
+        # families, and the kinds within them (distorted guitar, synth bass...) as names of their own
+        ref_names = clip.families | clip.details
+        row["families_ref"] = sorted(ref_names)
+        kinds = {i.label for i in r.instruments} & set(DETAILS)
+        row["families_est"] = sorted({i.family for i in r.instruments} | kinds)
         best: dict[str, float] = {}
         for inst in r.instruments:
-            best[inst.family] = max(best.get(inst.family, 0.0), inst.confidence)
-        confidences += [("instrument", fam, conf, fam in clip.families) for fam, conf in best.items()]
+            name = inst.label if inst.label in DETAILS else inst.family
+            best[name] = max(best.get(name, 0.0), inst.confidence)
+        confidences += [("instrument", name, conf, name in ref_names) for name, conf in best.items()]
         ref = clip.activity(SPAN_HOP_S)
         if ref is not None:
             n = int(np.ceil(clip.raw["duration_s"] / SPAN_HOP_S))
             est: dict[str, np.ndarray] = {}
             for inst in r.instruments:
-                grid = est.setdefault(inst.family, np.zeros(n, bool))
+                grid = est.setdefault(inst.label if inst.label in DETAILS else inst.family, np.zeros(n, bool))
                 for span in inst.spans:
                     grid[int(span.start / SPAN_HOP_S) : int(np.ceil(span.end / SPAN_HOP_S))] = True
             row["activity"] = {f: metrics.frame_counts(ref.get(f), est.get(f)) for f in set(ref) | set(est)}
@@ -118,7 +122,7 @@ def summary_tables(rows: list[dict]) -> list[Table]:
     tagged = [r for r in rows if "families_est" in r]
     if not tagged:
         fam.add_row("(no tagger ran)", "n/a", "n/a", "n/a", "0")
-    for family in FAMILIES:
+    for family in FAMILIES + tuple(DETAILS):
         counts = (
             np.array([metrics.precision_recall(set(r["families_ref"]), set(r["families_est"]), family) for r in tagged])
             .reshape(-1, 3)
@@ -131,7 +135,8 @@ def summary_tables(rows: list[dict]) -> list[Table]:
         rec = tp / (tp + fn) if tp + fn else float("nan")
         f1 = 2 * p * rec / (p + rec) if p + rec and not math.isnan(p + rec) else float("nan")
         frames = np.array([r.get("activity", {}).get(family, (0, 0, 0)) for r in tagged]).reshape(-1, 3).sum(axis=0)
-        fam.add_row(family, f"{p:.2f}", f"{rec:.2f}", f"{f1:.2f}", str(tp + fn), f"{metrics.f1(*frames):.2f}")
+        name = family if family in FAMILIES else f"  {family} (kind of {DETAILS[family]})"
+        fam.add_row(name, f"{p:.2f}", f"{rec:.2f}", f"{f1:.2f}", str(tp + fn), f"{metrics.f1(*frames):.2f}")
 
     sep = Table("stem -> reference", "mean SI-SDR (dB)", "clips", title="Separation", title_justify="left")
     by_stem: dict[str, list[float]] = defaultdict(list)

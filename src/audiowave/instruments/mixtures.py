@@ -1,11 +1,12 @@
-"""Random multi-label training examples: 1 s crops of 1-4 stems of different families mixed at random gains."""
+"""Random multi-label training examples: 1 s crops of 0-4 stems of different families mixed at random gains.
+The targets are the families present and the kinds within them (``recipe.OUTPUTS``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from audiowave.instruments.features import WINDOW
-from audiowave.instruments.recipe import LABELS, Stem
+from audiowave.instruments.recipe import LABELS, OUTPUTS, Stem
 
 PRESENT_DB = -20.0  # a stem counts as present when its crop is at most this far below the mix
 
@@ -15,12 +16,12 @@ class MixtureSampler:
 
     def __init__(self, stems: list[Stem], seed: int) -> None:
         self.rng = np.random.default_rng(seed)
-        self.by_label = {label: [s.audio for s in stems if s.label == label] for label in LABELS}
+        self.by_label = {label: [s for s in stems if s.label == label] for label in LABELS}
         self.labels = [label for label in LABELS if self.by_label[label]]
 
     def batch(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         audio = np.zeros((size, WINDOW), np.float32)
-        target = np.zeros((size, len(LABELS)), np.float32)
+        target = np.zeros((size, len(OUTPUTS)), np.float32)
         for i in range(size):
             audio[i], target[i] = self.example()
         return audio, target
@@ -32,19 +33,21 @@ class MixtureSampler:
         parts = []
         for label in chosen:
             bank = self.by_label[label]
-            stem = bank[int(rng.integers(len(bank)))].astype(np.float32)
-            start = int(rng.integers(0, stem.size - WINDOW + 1))
-            crop = stem[start : start + WINDOW]
+            stem = bank[int(rng.integers(len(bank)))]
+            start = int(rng.integers(0, stem.audio.size - WINDOW + 1))
+            crop = stem.audio[start : start + WINDOW].astype(np.float32)
             rms = float(np.sqrt(np.mean(crop**2)))
             if rms < 1e-4:
                 continue
-            parts.append((label, crop / rms * 10 ** (rng.uniform(-12, 0) / 20)))
+            parts.append((stem, crop / rms * 10 ** (rng.uniform(-12, 0) / 20)))
         mix = sum((p for _, p in parts), np.zeros(WINDOW, np.float32))
         mix_rms = float(np.sqrt(np.mean(mix**2))) or 1.0
-        target = np.zeros(len(LABELS), np.float32)
-        for label, p in parts:
+        target = np.zeros(len(OUTPUTS), np.float32)
+        for stem, p in parts:
             if 20 * np.log10(np.sqrt(np.mean(p**2)) / mix_rms + 1e-12) >= PRESENT_DB:
-                target[LABELS.index(label)] = 1.0
+                target[OUTPUTS.index(stem.label)] = 1.0
+                if stem.detail:
+                    target[OUTPUTS.index(stem.detail)] = 1.0
         mix = mix + rng.standard_normal(WINDOW).astype(np.float32) * mix_rms * 10 ** (rng.uniform(-60, -25) / 20)
         peak = float(np.abs(mix).max()) or 1.0
         return (mix / peak * 10 ** (rng.uniform(-20, -1) / 20)).astype(np.float32), target

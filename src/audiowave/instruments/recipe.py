@@ -1,9 +1,11 @@
 """Training data recipe of the offline instrument recogniser: sound banks from Debian, rendered here.
 
 Every General-MIDI program of each training sound bank is played with random phrases (family-appropriate
-range, rhythm, polyphony, velocities) through FluidSynth, and every drum kit with random grooves. Each
-rendering is kept dry and with one random effect chain (pedalboard: reverb, chorus, distortion, delay,
-filters, compression). Training examples are random mixtures of these stems (``mixtures.py``).
+range, rhythm, polyphony, velocities) through FluidSynth, and every drum kit with random grooves; 808 bass
+lines are synthesised (``bass808.py``). Each rendering is kept dry and with one random effect chain
+(pedalboard: reverb, chorus, distortion, delay, filters, compression). A stem's targets are its family and,
+where the program or the effect says so, a kind within it (``families.DETAILS``: distorted guitar, synth
+bass, 808 bass). Training examples are random mixtures of these stems (``mixtures.py``).
 
 FluidR3 (``fluid-soundfont-gm``, ``fluidr3mono``) is never used here: it is kept for independent
 evaluation. MuseScore General renders the dev corpus, so it is not used either.
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audiowave.families import FAMILIES, gm_family
+from audiowave.families import DETAILS, FAMILIES, gm_detail, gm_family
+from audiowave.instruments import bass808
 
 SAMPLE_RATE = 16000
 STEM_S = 4.0
@@ -46,6 +49,8 @@ EVALUATION_BANK = SoundBank(
 
 # The families the model learns: all but vocals (no honest singing data) and the catch-all "other".
 LABELS = tuple(f for f in FAMILIES if f not in ("vocals", "other"))
+# What the network outputs: the families, then the kinds within them.
+OUTPUTS = LABELS + tuple(DETAILS)
 # Pitch ranges (MIDI) and how many notes sound together, per family.
 RANGES = {"bass": (28, 55), "piano": (36, 96), "electric piano": (40, 88), "organ": (36, 84), "strings": (40, 88)}
 POLYPHONIC = {"piano", "electric piano", "organ", "strings", "synth pad", "acoustic guitar", "electric guitar"}
@@ -57,8 +62,9 @@ class Stem:
     audio: np.ndarray  # (n,) float32 at SAMPLE_RATE
     label: str
     bank: str
-    program: int  # GM program, or -1 for drum kits
+    program: int  # GM program, or -1 for drum kits and synthesised stems
     effect: str
+    detail: str | None = None  # a kind within the family (a key of families.DETAILS)
 
 
 def programs() -> list[tuple[int, str]]:
@@ -153,11 +159,30 @@ def render_bank(banks: tuple[SoundBank, ...], phrases: int, seed: int, progress=
             if np.sqrt(np.mean(audio**2)) < 1e-4:
                 continue  # a preset that is silent in this bank
             program = -1 if label == "drums" else preset
-            stems.append(Stem(audio, label, bank.name, program, "dry"))
-            board, kind = random_effect(rng, label)
-            wet = board(audio[None, :], SAMPLE_RATE)[0].astype(np.float32)
-            stems.append(Stem(wet, label, bank.name, program, kind))
+            stems += dry_and_wet(rng, audio, label, bank.name, program, gm_detail(program, label == "drums"))
         if progress:
             progress((i + 1) / len(jobs))
     synth.delete()
+    return stems
+
+
+def dry_and_wet(
+    rng: np.random.Generator, audio: np.ndarray, label: str, bank: str, program: int, detail: str | None
+) -> list[Stem]:
+    """The rendering kept dry and through one random effect chain (a distorted electric guitar is a distorted
+    guitar whatever its program)."""
+    board, kind = random_effect(rng, label)
+    wet = board(audio[None, :], SAMPLE_RATE)[0].astype(np.float32)
+    wet_detail = "distorted guitar" if label == "electric guitar" and kind == "distortion" else detail
+    return [Stem(audio, label, bank, program, "dry", detail), Stem(wet, label, bank, program, kind, wet_detail)]
+
+
+def render_808(lines: int, seed: int, sampled: bool = False) -> list[Stem]:
+    """``lines`` 808 bass lines, dry and with one effect chain: synthesised, or (``sampled``, for the test)
+    played on recorded 808 kicks."""
+    rng = np.random.default_rng(seed)
+    make, bank = (bass808.sampled, "808 kicks (Sonic Pi)") if sampled else (bass808.synthesise, "808 synth")
+    stems = []
+    for _ in range(lines):
+        stems += dry_and_wet(rng, make(rng, STEM_S, SAMPLE_RATE), "bass", bank, -1, "808 bass")
     return stems
