@@ -35,7 +35,13 @@ from audiowave.instruments.recipe import (
     render_808,
     render_bank,
 )
-from audiowave.instruments.recogniser import calibrate, predict
+from audiowave.instruments.recogniser import (
+    MIN_ACTIVE_S,
+    MIN_CONFIDENCE,
+    MIN_CONFIDENCE_OF,
+    calibrate,
+    predict,
+)
 
 MODEL_NAME = "audiowave-families-v2"
 LINES_808 = 4  # 808 lines per phrase and melodic bank: a third of the bass stems
@@ -213,7 +219,10 @@ def model_card(card: dict) -> str:
         f"{', '.join(f'{x} ({DETAILS[x]})' for x in card['labels'] if x in DETAILS)}.",
         "- Output: per 1 s window (0.5 s hop) an isotonic-calibrated probability per output, fitted on validation "
         "mixtures; a family is reported where its probability passes its own threshold (best F1 on validation), a "
-        "kind only where its family is reported too; consecutive windows are merged into time spans.",
+        "kind only where its family is reported too; consecutive windows are merged into time spans. In a clip, a "
+        f"label is named when its windows add up to {MIN_ACTIVE_S:g} s (or half a shorter clip) at a mean confidence "
+        f"of {MIN_CONFIDENCE:g}; " + ", ".join(f"{v:g} for {k}" for k, v in MIN_CONFIDENCE_OF.items()) + " "
+        "(`recogniser.py`: the dev corpus' acoustic and synth basses were taken for an 808 at 0.55-0.90).",
         f"- Training command: `audiowave train-instruments --steps {t['steps']} --batch {t['batch']} "
         f"--phrases {t['phrases']} --seed {t['seed']} --width {card.get('width', 16)}` "
         f"({t['seconds'] / 60:.0f} min on the 2-core machine that made it).",
