@@ -160,9 +160,12 @@ class SampleIndex:
         index.version = index_version(index_dir, part)
         return index
 
-    def relative_chunks(self) -> np.ndarray:
-        """Template chunks at their levels within each template (the unit chunks times their weights)."""
-        return self.chunks * self.weights[:, :, None]
+    def relative_chunks(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Template chunks at their levels within each template (the unit chunks times their weights), of ``rows``
+        (all templates by default)."""
+        if rows is None:
+            return self.chunks * self.weights[:, :, None]
+        return self.chunks[rows] * self.weights[rows][:, :, None]
 
     @cached_property
     def candidates(self) -> CandidateIndex:

@@ -72,22 +72,6 @@ class SampleMatch:
 
 
 @dataclass
-class LibraryLevels:
-    """The index's template chunks at their levels within each template, and each first chunk's norm at the
-    library level: what every track's filter starts from (computed once per query)."""
-
-    relative: np.ndarray
-    scale: np.ndarray
-
-    @classmethod
-    def of(cls, index: SampleIndex) -> LibraryLevels:
-        return cls(
-            relative=index.relative_chunks(),
-            scale=index.norms / np.maximum(index.weights[:, 0], 1e-3),
-        )
-
-
-@dataclass
 class Templates:
     """The index's templates through one track's filter, once per phase: unit chunks (n, N_CHUNKS, CHUNK),
     chunk weights, the first chunk's norm at the library level (for the gain), and which template each is."""
@@ -99,16 +83,13 @@ class Templates:
 
     @classmethod
     def filtered(
-        cls,
-        index: SampleIndex,
-        library: LibraryLevels,
-        whitener: Whitener,
-        phases: tuple[float, ...],
-        rows: np.ndarray | None = None,
+        cls, index: SampleIndex, whitener: Whitener, phases: tuple[float, ...], rows: np.ndarray | None = None
     ) -> Templates:
-        """The templates ``rows`` (all by default) through ``whitener`` at each sub-sample phase."""
+        """The templates ``rows`` (all by default) through ``whitener`` at each sub-sample phase; only those rows
+        are taken from the index (a pruned scan copies a tenth of it, not all)."""
         rows = np.arange(index.chunks.shape[0]) if rows is None else rows
-        relative, scale, index_weights = library.relative[rows], library.scale[rows], index.weights[rows]
+        relative, index_weights = index.relative_chunks(rows), index.weights[rows]
+        scale = index.norms[rows] / np.maximum(index_weights[:, 0], 1e-3)  # first chunk's norm at library level
         parts = []
         for phase in phases:
             seg = whitener.apply(relative.reshape(relative.shape[0], -1), SAMPLE_RATE, phase)
@@ -264,7 +245,6 @@ def match(
     if not index.entries:
         return []
     x = to_matcher_rate(mono, sample_rate)
-    library = LibraryLevels.of(index)
     plan = scan_plan(index, x, pairs)
     best: dict[int, SampleMatch] = {}
     for p in PITCHES:
@@ -280,7 +260,7 @@ def match(
         for alpha, phases in DOMAINS:
             whitener = background.whitener(alpha, top_hz)
             filtered = whitener.apply(track, SAMPLE_RATE)
-            templates = Templates.filtered(index, library, whitener, phases, rows)
+            templates = Templates.filtered(index, whitener, phases, rows)
             energy = np.concatenate([[0.0], np.cumsum(filtered.astype(np.float64) ** 2)])
             win = np.sqrt(np.maximum(energy[CHUNK:] - energy[:-CHUNK], 1e-12)).astype(np.float32)
             blocks = _track_blocks(filtered)
