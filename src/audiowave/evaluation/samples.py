@@ -60,8 +60,8 @@ def run_matchers(index: SampleIndex, path: Path, threshold: float = SWEEP_FLOOR)
     mono, sr = clip.mono, clip.sample_rate
     names = [e.meta["name"] for e in index.entries]
     t0 = time.perf_counter()
-    found = sorted(matcher.match(index, mono, sr, threshold), key=lambda m: (-m.confidence, abs(m.gain_db)))
-    groups = group_identical(found, lambda m: Signature.of(index.entries[m.entry].descriptor))
+    found = matcher.match(index, mono, sr, threshold)  # best first
+    groups = group_identical(found, lambda m: Signature.of(index.entries[m.entry].descriptor), lambda m: m.gain_db)
     mf = {
         names[m.entry]: (
             [o.start_s for o in m.occurrences],

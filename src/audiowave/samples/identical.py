@@ -45,14 +45,19 @@ class Signature:
         return self.template.size > 0 and float(self.template @ other.template) >= SAME_NCC
 
 
-def group_identical(items: list[T], signature: Callable[[T], Signature]) -> list[tuple[T, list[T]]]:
-    """``items`` (best first) grouped by recording: each group's first item, and the others of its group."""
-    groups: list[tuple[T, Signature, list[T]]] = []
+def group_identical(
+    items: list[T], signature: Callable[[T], Signature], gain_db: Callable[[T], float] = lambda _: 0.0
+) -> list[tuple[T, list[T]]]:
+    """``items`` (best first) grouped by recording, in the order of each group's best item, each group's members
+    by the distance of their gain in the track from 0 dB (the level a file would be used at; ties best first):
+    the first names the group, the others are its alternatives."""
+    groups: list[tuple[Signature, list[T]]] = []
     for item in items:
         sig = signature(item)
-        group = next((g for g in groups if g[1].same_recording(sig)), None)
+        group = next((g for g in groups if g[0].same_recording(sig)), None)
         if group is None:
-            groups.append((item, sig, []))
+            groups.append((sig, [item]))
         else:
-            group[2].append(item)
-    return [(first, others) for first, _, others in groups]
+            group[1].append(item)
+    ordered = [sorted(members, key=lambda m: abs(gain_db(m))) for _, members in groups]
+    return [(members[0], members[1:]) for members in ordered]

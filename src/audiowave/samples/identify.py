@@ -103,11 +103,8 @@ def merge_found(lists: list[list[FoundSample]]) -> list[FoundSample]:
             if key not in best or f.match.confidence > best[key].match.confidence:
                 best[key] = f
     ranked = sorted(best.values(), key=lambda f: -f.match.confidence)
-    merged = []
-    for first, others in group_identical(ranked, lambda f: f.signature):
-        named, *rest = sorted([first, *others], key=lambda f: abs(f.match.gain_db))
-        merged.append(dataclasses.replace(named, alternatives=rest))
-    return merged
+    groups = group_identical(ranked, lambda f: f.signature, lambda f: f.match.gain_db)
+    return [dataclasses.replace(named, alternatives=others) for named, others in groups]
 
 
 class MatchCache:
