@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
-from audiowave.families import DETAILS
+from audiowave.families import scored_name
 from audiowave.schema import AnalysisResult
 
 MIN_OUTCOMES = 20
@@ -113,9 +113,9 @@ def confidence_items(result: AnalysisResult) -> Iterator[tuple[str, str, str, ob
         yield "tempo", "tempo", "", result.tempo, "confidence"
     if result.key:
         yield "key", "key", "", result.key, "confidence"
-    for inst in result.instruments:  # calibrated per family, and per kind for a kind within a family
-        label = inst.label if inst.label in DETAILS else inst.family
-        yield f"instrument:{inst.label}@{inst.source}", "instrument", label, inst, "confidence"
+    for inst in result.instruments:
+        name = scored_name(inst.label, inst.family)  # per family, and per kind for a kind within a family
+        yield f"instrument:{inst.label}@{inst.source}", "instrument", name, inst, "confidence"
     for t in result.forensics.techniques if result.forensics else []:
         yield f"effect:{t.effect}@{t.source}", "effect", t.effect, t, "confidence"
     for m in result.samples.matches if result.samples else []:

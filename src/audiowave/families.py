@@ -50,6 +50,11 @@ DETAILS: dict[str, str] = {
 _GM_DETAILS = {29: "distorted guitar", 30: "distorted guitar", 38: "synth bass", 39: "synth bass"}
 
 
+def scored_name(label: str, family: str) -> str:
+    """What a reported instrument is scored and calibrated as: its kind when it names one, else its family."""
+    return label if label in DETAILS else family
+
+
 def gm_detail(program: int | None, is_drum: bool) -> str | None:
     """The kind within its family (a key of ``DETAILS``) that a General MIDI program plays, if any."""
     return None if is_drum or program is None else _GM_DETAILS.get(program)

@@ -19,7 +19,7 @@ from audiowave.calibration import cross_fitted_ece
 from audiowave.errors import InputError
 from audiowave.evaluation import metrics
 from audiowave.evaluation.corpus import Clip, load_corpus
-from audiowave.families import DETAILS, FAMILIES
+from audiowave.families import DETAILS, FAMILIES, scored_name
 from audiowave.pipeline import Analysis, Pipeline
 
 
@@ -53,11 +53,10 @@ def score_clip(clip: Clip, analysis: Analysis) -> dict:
         # families, and the kinds within them (distorted guitar, synth bass...) as names of their own
         ref_names = clip.families | clip.details
         row["families_ref"] = sorted(ref_names)
-        kinds = {i.label for i in r.instruments} & set(DETAILS)
-        row["families_est"] = sorted({i.family for i in r.instruments} | kinds)
+        row["families_est"] = sorted({n for i in r.instruments for n in (i.family, scored_name(i.label, i.family))})
         best: dict[str, float] = {}
         for inst in r.instruments:
-            name = inst.label if inst.label in DETAILS else inst.family
+            name = scored_name(inst.label, inst.family)
             best[name] = max(best.get(name, 0.0), inst.confidence)
         confidences += [("instrument", name, conf, name in ref_names) for name, conf in best.items()]
         ref = clip.activity(SPAN_HOP_S)
@@ -65,7 +64,7 @@ def score_clip(clip: Clip, analysis: Analysis) -> dict:
             n = int(np.ceil(clip.raw["duration_s"] / SPAN_HOP_S))
             est: dict[str, np.ndarray] = {}
             for inst in r.instruments:
-                grid = est.setdefault(inst.label if inst.label in DETAILS else inst.family, np.zeros(n, bool))
+                grid = est.setdefault(scored_name(inst.label, inst.family), np.zeros(n, bool))
                 for span in inst.spans:
                     grid[int(span.start / SPAN_HOP_S) : int(np.ceil(span.end / SPAN_HOP_S))] = True
             row["activity"] = {f: metrics.frame_counts(ref.get(f), est.get(f)) for f in set(ref) | set(est)}
