@@ -104,3 +104,17 @@ def test_a_kind_is_reported_only_where_its_family_is_heard():
     probs[:, OUTPUTS.index("808 bass")] = 0.7  # enough for another kind, not for an 808
     probs[:, OUTPUTS.index("synth bass")] = 0.7
     assert {i.label for i in rec._instruments(probs, starts, 10.5, "mix")} == {"bass", "synth bass"}
+
+
+def test_training_sees_each_example_through_its_own_smooth_bounded_eq():
+    import torch
+
+    from audiowave.instruments.train import EQ_DB, random_eq
+
+    mel = torch.zeros(4, 1, 64, 10)
+    curves = random_eq(mel, torch.Generator().manual_seed(0))
+    assert torch.equal(curves, random_eq(mel, torch.Generator().manual_seed(0)))  # reproducible from the seed
+    assert torch.all(curves == curves[..., :1])  # an EQ: the same gain in every frame
+    assert curves.abs().max() <= 3 * EQ_DB / 10 and curves.abs().max() > 0.05  # log10 power: within +/- 3 x 2 dB
+    assert not torch.allclose(curves[0], curves[1])  # each example its own
+    assert curves[0, 0, :, 0].diff().abs().max() < 0.05  # smooth over neighbouring mel bands
