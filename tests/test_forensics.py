@@ -17,6 +17,7 @@ from audiowave.evaluation.runner import run_forensics_eval
 from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
+from audiowave.forensics.pumping import detect_sidechain
 from audiowave.forensics.rules import FIXED, RULES, decide
 from audiowave.forensics.space import diffuseness
 from audiowave.forensics.stereo import detect_stereo
@@ -86,13 +87,6 @@ def test_effect_is_detected_with_parameters_within_target(rows, effect):
         # short synthetic stop; its fall must still stand far above the untouched song's
         fall, untouched = (rows[e][1]["measured"]["tape_stop"]["fall_octaves"] for e in ("tape_stop", "none"))
         assert fall >= 2.0 > untouched + 1.0
-    elif effect == "sidechain":  # the corpus fit (6.4) keeps only the deepest pumping, above this synthetic 1/8
-        # duck's fold (5.3: the unducked hats fill part of the dip); it must still pass the rule's default and stand
-        # far above the untouched song's
-        score, untouched = (rows[e][1]["measured"]["sidechain"]["pumping_score"] for e in ("sidechain", "none"))
-        default = {"sidechain": RULES["sidechain"].default}
-        assert decide("sidechain", rows[effect][1]["measured"]["sidechain"], default)[0]
-        assert score >= untouched + 3.0
     elif effect == "flanger":  # likewise: the shipped threshold (0.40) is above this wide, low flanger's track
         # (swinging 0.7-7 ms, partly under the cepstrum's 0.3 ms floor); it must still stand out of the untouched song
         score, untouched = (rows[e][1]["measured"]["flanger"]["track_score"] for e in ("flanger", "none"))
@@ -206,10 +200,29 @@ def test_thresholds_are_fitted_on_measurements_and_reapplied():
 
 
 def test_a_rule_needs_its_fixed_minimums():
-    pumping = {"pumping_score": 7.6, "shape_match": 0.95, "depth_db": 8.0, "regularity": 0.8}
+    pumping = {"ducking_score": 7.6, "depth_db": 8.0, "ducking_share": 0.5}
     assert decide("sidechain", pumping)[0]
-    assert not decide("sidechain", pumping | {"regularity": 0.1})[0]  # deep on average, but not every period
+    assert not decide("sidechain", pumping | {"depth_db": 1.0})[0]  # a regular shape, but too shallow to hear
     assert decide("sidechain", pumping, {"sidechain": 8.0})[0] is False
+
+
+def test_pumping_under_loud_unducked_drums_is_measured_bin_by_bin():
+    """Drums 12 dB louder than the ducked parts fill the dips of the summed level, not those of the held notes'
+    own frequency bins: the duck is still found at its rate and depth, and the untouched song shows none."""
+    song = synthetic_material(seconds=12.0)
+    loud = Material(
+        "loud-drums",
+        {k: v * (4.0 if k in song.drums else 1.0) for k, v in song.stems.items()},
+        song.drums,
+        song.beats,
+    )
+    plain, ducked = make_cases([loud], ("none", "sidechain"), seed=1)
+    untouched, found = (detect_sidechain(Signal(c.audio, SR, c.beats)) for c in (plain, ducked))
+    default = {"sidechain": RULES["sidechain"].default}
+    assert decide("sidechain", found.parameters, default)[0]
+    assert not decide("sidechain", untouched.parameters, default)[0]
+    assert found.parameters["rate_beats"] == ducked.truth["rate_beats"]
+    assert abs(found.parameters["depth_db"] - ducked.truth["depth_db"]) <= 3.0
 
 
 def test_a_ducked_stem_names_the_stem_it_is_keyed_to():
