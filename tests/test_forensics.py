@@ -19,7 +19,7 @@ from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
 from audiowave.forensics.pumping import detect_sidechain
 from audiowave.forensics.rules import FIXED, RULES, decide
-from audiowave.forensics.space import diffuseness
+from audiowave.forensics.space import diffuse_decay_share, diffuseness
 from audiowave.forensics.stereo import detect_stereo
 from audiowave.pictures import _event_lanes
 from audiowave.pipeline import Pipeline
@@ -104,6 +104,9 @@ def test_reverb_makes_the_stereo_field_diffuse():
     dry, wet = make_cases([material], ("none", "reverb"), seed=1)
     assert diffuseness(wet.audio, SR) > diffuseness(dry.audio, SR) + 0.2
     assert np.isnan(diffuseness(dry.audio[:1], SR))  # mono: no stereo field to judge
+    # the detector's statistic: the share of the decaying sound that no panned source explains
+    assert diffuse_decay_share(wet.audio, SR) > 5 * diffuse_decay_share(dry.audio, SR)
+    assert np.isnan(diffuse_decay_share(dry.audio[:1], SR))
 
 
 def test_untouched_song_has_no_effect_detected(rows):

@@ -1,8 +1,12 @@
 """Reverb (diffuseness, decay time) and delay/echo (time, feedback), blind, from the signal alone.
 
-Hand-written: reverb from the L/R coherence (a stereo reverb adds decorrelated energy) and, for its RT60,
-the distribution of free-decay slopes of the level (a room cannot let sound
-die away faster than its RT60, so the fastest decays measure it; Ratnam et al. 2003, Löllmann 2010);
+Hand-written: reverb from the diffuse share of the stereo field while the level falls. Per time-frequency
+cell the smaller eigenvalue of the local 2x2 L/R covariance is the power that no panned source explains
+(0 for any mix of one panned source per cell; a stereo reverb's decorrelated tail fills it). Distortion,
+chorus and dense panned mixes decorrelate too, but while the sound is there; a reverb's share grows in
+the decays, after the dry sound has stopped. For its RT60, the distribution of free-decay slopes of the
+level (a room cannot let sound die away faster than its RT60, so the fastest decays measure it;
+Ratnam et al. 2003, Löllmann 2010);
 delay from the phase-transform autocorrelation, in which an echo is a sharp peak at its lag.
 """
 
@@ -19,6 +23,8 @@ MIN_DECAY_DB = 12.0
 MIN_DECAY_FRAMES = 12
 FAST_DECAY_PERCENTILE = 20
 DELAY_RANGE_S = (0.06, 1.2)
+DIFFUSE_HOP_S = 0.02
+FALLING_DB_PER_S = 25.0
 
 
 def band_envelope_db(mono: np.ndarray, sr: int, band=(500.0, 4000.0)) -> np.ndarray:
@@ -68,15 +74,45 @@ def diffuseness(samples: np.ndarray, sr: int, band: tuple[float, float] = (500.0
     return float(1 - np.median(coherence[(freqs > band[0]) & (freqs < band[1])]))
 
 
+def diffuse_decay_share(samples: np.ndarray, sr: int, band: tuple[float, float] = (300.0, 6000.0)) -> float:
+    """Median over the frames where the level falls (by > 25 dB/s) of the diffuse share of the power in
+    ``band``: the smaller eigenvalue of each cell's L/R covariance (smoothed over 3 bins x 5 frames of 20 ms),
+    summed over the band, over the total. NaN for mono audio or when the level never falls."""
+    if samples.shape[0] < 2 or not np.any(samples[0] - samples[1]):
+        return float("nan")
+    hop = int(sr * DIFFUSE_HOP_S)
+    freqs, _, left = scipy.signal.stft(samples[0], fs=sr, nperseg=2048, noverlap=2048 - hop)
+    right = scipy.signal.stft(samples[1], fs=sr, nperseg=2048, noverlap=2048 - hop)[2]
+    keep = (freqs > band[0]) & (freqs < band[1])
+    left, right = left[keep], right[keep]
+
+    def smooth(z: np.ndarray) -> np.ndarray:
+        return scipy.ndimage.uniform_filter(z, size=(3, 5))
+
+    p_left, p_right = smooth(np.abs(left) ** 2), smooth(np.abs(right) ** 2)
+    cross = left * np.conj(right)
+    cross_power = np.abs(smooth(cross.real) + 1j * smooth(cross.imag)) ** 2
+    diffuse = 0.5 * ((p_left + p_right) - np.sqrt((p_left - p_right) ** 2 + 4 * cross_power))
+    total = 0.5 * (p_left + p_right).sum(axis=0)
+    share = np.maximum(diffuse, 0).sum(axis=0) / (total + 1e-20)
+    level = scipy.ndimage.uniform_filter1d(10 * np.log10(total + 1e-20), 5)
+    falling = np.gradient(level) < -FALLING_DB_PER_S * DIFFUSE_HOP_S
+    return float(np.median(share[falling])) if falling.any() else float("nan")
+
+
 def detect_reverb(sig: Signal) -> Finding:
-    """Reverb from the diffuse share of the stereo field, RT60 from the fastest free decays of the mid band."""
+    """Reverb from the diffuse share of the decaying sound, RT60 from the fastest free decays of the mid band."""
     mono, sr = sig.mono, sig.sr
     env = band_envelope_db(mono, sr)
     slopes = decay_slopes(env)
     t = np.arange(len(env)) * ENV_HOP_S
     rts = np.array([-60.0 / s for _, _, s in slopes])
     rt60 = float(np.percentile(rts, FAST_DECAY_PERCENTILE)) if len(rts) >= 4 else float("nan")
-    params: dict[str, float | str] = {"diffuseness": diffuseness(sig.samples, sr), "decays": float(len(slopes))}
+    params: dict[str, float | str] = {
+        "diffuse_in_decays": diffuse_decay_share(sig.samples, sr),
+        "diffuseness": diffuseness(sig.samples, sr),
+        "decays": float(len(slopes)),
+    }
     if np.isfinite(rt60):
         params["rt60_s"] = rt60
     detected, confidence = decide("reverb", params)
@@ -87,7 +123,7 @@ def detect_reverb(sig: Signal) -> Finding:
         confidence,
         parameters=params,
         description=(
-            f"reverb: {100 * params['diffuseness']:.0f} % diffuse stereo field, {decay}"
+            f"reverb: {100 * params['diffuse_in_decays']:.0f} % of the decaying sound is diffuse, {decay}"
             if detected
             else f"dry or mono: {decay}"
         ),
