@@ -25,6 +25,7 @@ RATES = (0.5, 1.0, 2.0)  # period in beats
 TRANSIENT_S = 0.025
 WINDOW_S = 0.046  # analysis window of the bin-wise fold (2048 samples at 44.1 kHz)
 BAND_HZ = (150.0, 8000.0)
+HPSS_KERNEL = 31  # librosa's default median filter length (frames and bins)
 WITHIN_DB = 40.0  # bins this far below the loudest bin still count
 DUCKING_SHAPE = 0.7  # a bin whose median period correlates this well with a ducking shape "ducks"
 CONTROL_SHIFT = 0.375  # the control grid: triggers moved by 3/8 of a period
@@ -55,10 +56,13 @@ def trigger_grid(beats: np.ndarray, rate: float) -> np.ndarray:
 def harmonic_spectrogram(mono: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
     """dB magnitude of the harmonic part (HPSS soft mask) in BAND_HZ, (bins, frames), and its frame hop in s."""
     hop, n_fft = round(sr * ENV_HOP_S), int(2 ** np.round(np.log2(WINDOW_S * sr)))
-    mag = np.abs(librosa.stft(mono, n_fft=n_fft, hop_length=hop))
-    mask, _ = librosa.decompose.hpss(mag, mask=True)
     freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    band = (freqs > BAND_HZ[0]) & (freqs < BAND_HZ[1])
+    # The masks of the bins in the band depend on HPSS_KERNEL // 2 bins either side only: leave out the rest
+    # (the median filters over all bins cost most of the detector's time).
+    top = min(int(np.searchsorted(freqs, BAND_HZ[1])) + HPSS_KERNEL // 2 + 1, len(freqs))
+    mag = np.abs(librosa.stft(mono, n_fft=n_fft, hop_length=hop))[:top]
+    mask, _ = librosa.decompose.hpss(mag, kernel_size=HPSS_KERNEL, mask=True)
+    band = (freqs[:top] > BAND_HZ[0]) & (freqs[:top] < BAND_HZ[1])
     return 20 * np.log10(mag[band] * mask[band] + 1e-6), hop / sr
 
 
