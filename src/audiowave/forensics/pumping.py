@@ -130,19 +130,6 @@ def bin_fold(spec_db: np.ndarray, hop_s: float, grid: np.ndarray, skip: int) -> 
     return BinFold(profiles[:, skip:], corr, depth, weight)
 
 
-def sustained_envelope(mono: np.ndarray, sr: int) -> np.ndarray:
-    """dB level per 10 ms of the harmonic part above 150 Hz."""
-    hop = int(sr * ENV_HOP_S)
-    spec = librosa.stft(mono, n_fft=2 * hop, hop_length=hop, center=False)  # 20 ms: short dips survive
-    mag = np.abs(spec)
-    mask, _ = librosa.decompose.hpss(mag, mask=True)  # a soft mask keeps the level changes median filters smooth
-    harmonic = mag * mask
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=2 * hop)
-    power = np.square(harmonic[freqs > 150]).sum(axis=0)
-    level = 10 * np.log10(power + 1e-10)
-    return np.concatenate([np.full(1, level[0]), level])  # frame i starts at (i - 1) hops: centre it
-
-
 def detect_sidechain(sig: Signal) -> Finding:
     """Pumping rate (note value), depth (dB) and release from the bin-wise fold of the harmonic part on the
     beat grid; the picture shows the median period of every bin that ducks."""
@@ -165,11 +152,11 @@ def detect_sidechain(sig: Signal) -> Finding:
         return Finding("sidechain", False, 0.0, description="too few beats to fold the level on")
     score, rate, skip, fold = best
     ducking = fold.ducking
-    weights = fold.weight[ducking]
-    depth = float(np.average(fold.depth[ducking], weights=weights)) if ducking.any() else 0.0
-    share = float(weights.sum() / (fold.weight.sum() + 1e-12))
-    shown = fold.profiles[ducking] if ducking.any() else fold.profiles[fold.weight > 0]
-    profile = np.average(shown, axis=0, weights=weights if ducking.any() else fold.weight[fold.weight > 0])
+    depth = float(np.average(fold.depth[ducking], weights=fold.weight[ducking])) if ducking.any() else 0.0
+    share = float(fold.weight[ducking].sum() / (fold.weight.sum() + 1e-12))
+    rows = ducking if ducking.any() else fold.weight > 0  # the bins shown: those that duck, else every counted bin
+    shown = fold.profiles[rows]
+    profile = np.average(shown, axis=0, weights=fold.weight[rows])
     label, _ = note_value(rate * period, period)
     every = f"{label} note" if label else f"{rate:g} beats"
     lo = int(np.argmin(profile))

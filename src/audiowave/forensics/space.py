@@ -65,10 +65,15 @@ def decay_slopes(env: np.ndarray) -> list[tuple[int, int, float]]:
     return out
 
 
+def has_stereo_field(samples: np.ndarray) -> bool:
+    """Two channels that differ somewhere (else there is no stereo field to judge)."""
+    return samples.shape[0] >= 2 and bool(np.any(samples[0] - samples[1]))
+
+
 def diffuseness(samples: np.ndarray, sr: int, band: tuple[float, float] = (500.0, 4000.0)) -> float:
     """1 - the median L/R magnitude-squared coherence in the mid band: ~0 for panned dry sources, rising with
     the decorrelated (diffuse) energy a stereo reverb adds. NaN for mono audio."""
-    if samples.shape[0] < 2 or not np.any(samples[0] - samples[1]):
+    if not has_stereo_field(samples):
         return float("nan")
     freqs, coherence = scipy.signal.coherence(samples[0], samples[1], fs=sr, nperseg=2048)
     return float(1 - np.median(coherence[(freqs > band[0]) & (freqs < band[1])]))
@@ -78,7 +83,7 @@ def diffuse_decay_share(samples: np.ndarray, sr: int, band: tuple[float, float] 
     """Median over the frames where the level falls (by > 25 dB/s) of the diffuse share of the power in
     ``band``: the smaller eigenvalue of each cell's L/R covariance (smoothed over 3 bins x 5 frames of 20 ms),
     summed over the band, over the total. NaN for mono audio or when the level never falls."""
-    if samples.shape[0] < 2 or not np.any(samples[0] - samples[1]):
+    if not has_stereo_field(samples):
         return float("nan")
     hop = int(sr * DIFFUSE_HOP_S)
     freqs, _, left = scipy.signal.stft(samples[0], fs=sr, nperseg=2048, noverlap=2048 - hop)
