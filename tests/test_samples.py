@@ -124,21 +124,37 @@ def varied_hit(seed: int) -> np.ndarray:
     return (0.5 * hit / np.abs(hit).max()).astype(np.float32)
 
 
-def test_the_candidate_stage_keeps_the_used_sample_among_few_pairs_of_a_larger_library():
+def test_the_candidate_stage_shortlists_the_used_sample_where_it_sounds():
     lib = {f"v{i}.wav": varied_hit(i) for i in range(60)}
     index = index_of(lib)
-    used = 17
+    used, starts = 17, [1.0, 2.5, 4.0]
     down1 = soxr.resample(lib[f"v{used}.wav"], SR, SR / 2 ** (-1 / 12)).astype(np.float32)
-    track = embed(loud_chord(6.0), down1, [1.0, 2.5, 4.0], gain=0.3)
+    track = embed(loud_chord(6.0), down1, starts, gain=0.3)
     x = matcher.to_matcher_rate(track, SR)
     pairs = 42  # 10 % of the 60 templates x 7 pitch hypotheses
     plan = matcher.scan_plan(index, x, pairs)
-    assert sum(rows.size for rows in plan.values()) == pairs
-    assert used in plan[-1]  # kept at its own pitch
-    assert matcher.scan_plan(index, x, 60 * 7) == dict.fromkeys(matcher.PITCHES)  # small enough: scan it all
+    assert sum(short.rows.size for short in plan.values()) == pairs
+    short = plan[-1]
+    assert used in short.rows  # kept at its own pitch, expected where it sounds (positions on the -1 grid)
+    expected = short.positions[list(short.rows).index(used)] / (matcher.SAMPLE_RATE * 2 ** (-1 / 12))
+    assert min(abs(e - s) for e in expected for s in starts) < 0.02
+    assert matcher.scan_plan(index, x, exhaustive=True) == dict.fromkeys(matcher.PITCHES)
     pruned = matcher.match(index, track, SR, pairs=pairs)
     assert [(m.entry, m.pitch_semitones) for m in pruned] == [(used, -1)]
-    assert pruned == matcher.match(index, track, SR, pairs=60 * 7)  # the same match as the exhaustive scan
+    assert pruned == matcher.match(index, track, SR, exhaustive=True)  # the same match as the exhaustive scan
+
+
+def test_a_loop_has_templates_at_its_strongest_onsets():
+    hits = [one_shot(i)[: int(0.3 * SR)] for i in range(3)]
+    at = [0.0, 0.7, 1.3, 2.2, 2.9]  # not on a half-second grid
+    loop = np.zeros(int(3.6 * SR), np.float32)
+    for k, t0 in enumerate(at):
+        i = int(t0 * SR)
+        loop[i : i + hits[k % 3].size] += hits[k % 3]
+    d = describe(loop, SR)
+    starts = d.starts / matcher.SAMPLE_RATE
+    assert d.kind == "loop" and len(starts) == len(at)
+    assert np.abs(starts - np.array(at)).max() < 0.02
 
 
 def test_a_template_the_filter_leaves_without_weight_is_no_evidence():

@@ -221,7 +221,7 @@ def run_sample_eval(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "samples.json").write_text(json.dumps({"summary": summaries, "queries": rows}, indent=1))
     pairs = index.chunks.shape[0] * len(matcher.PITCHES)
-    plan = "every pair scanned" if matcher.scan_plan_is_exhaustive(pairs) else "candidate stage"
+    plan = f"{min(pairs, matcher.SHORTLIST_PAIRS):,} shortlisted"
     table = Table(
         title=f"sample identification ({len(index.entries) - added} library + {added} distractor samples,"
         f" {n_queries} queries; {pairs:,} template x pitch pairs: {plan})"

@@ -2,15 +2,18 @@
 landmark hashes for the baseline.
 
 A template is ``N_CHUNKS`` consecutive chunks of ``CHUNK`` samples at 22.05 kHz, each unit-normalised,
-taken at the sample's first onset (one-shots) or every half second (loops and phrases, at most
-``MAX_TEMPLATES``). Chunks are matched independently, which is what makes the matcher tolerate time
-stretch: WSOLA and similar stretchers move chunks but keep their waveform.
+taken at the sample's first onset and, in loops and phrases, at its strongest other onsets (at least
+``SPACING_S`` apart, at most ``MAX_TEMPLATES``): the candidate stage looks for templates at the track's onsets,
+and a template cut mid-sound (every half second, descriptor version mf2) lies at none. Chunks are matched
+independently, which is what makes the matcher tolerate time stretch: WSOLA and similar stretchers move chunks
+but keep their waveform.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import librosa
 import numpy as np
 import soxr
 
@@ -22,7 +25,9 @@ N_CHUNKS = 8
 MAX_TEMPLATES = 8
 LONG_S = 2.5
 ONSET_FRACTION = 0.05
-DESCRIPTOR_VERSION = "mf2"
+SPACING_S = 0.5
+ONSET_HOP = 256
+DESCRIPTOR_VERSION = "mf3"
 
 
 @dataclass
@@ -52,6 +57,24 @@ def to_matcher_rate(mono: np.ndarray, sample_rate: int) -> np.ndarray:
     return mono
 
 
+def onset_starts(x: np.ndarray, first: int) -> list[int]:
+    """``first``, then the strongest other onsets of ``x`` (librosa's onset strength peaks, each moved to where
+    the sound first reaches ``ONSET_FRACTION`` of its level around the peak) at least ``SPACING_S`` from every
+    start kept, up to ``MAX_TEMPLATES``, in time order."""
+    strength = librosa.onset.onset_strength(y=x, sr=SAMPLE_RATE, hop_length=ONSET_HOP)
+    peaks = librosa.onset.onset_detect(onset_envelope=strength, sr=SAMPLE_RATE, hop_length=ONSET_HOP)
+    starts = [first]
+    for peak in peaks[np.argsort(-strength[peaks], kind="stable")]:
+        if len(starts) == MAX_TEMPLATES:
+            break
+        lo = max(int(peak) * ONSET_HOP - 2 * ONSET_HOP, 0)
+        around = np.abs(x[lo : lo + 6 * ONSET_HOP])
+        s0 = lo + int(np.argmax(around >= ONSET_FRACTION * around.max())) if around.size else lo
+        if s0 <= x.size - CHUNK and all(abs(s0 - s) >= SPACING_S * SAMPLE_RATE for s in starts):
+            starts.append(s0)
+    return sorted(starts)
+
+
 def describe(mono: np.ndarray, sample_rate: int) -> SampleDescriptor:
     """Templates and landmark hashes of a library sample (mono, any rate)."""
     x = to_matcher_rate(mono, sample_rate)
@@ -59,9 +82,7 @@ def describe(mono: np.ndarray, sample_rate: int) -> SampleDescriptor:
     env = np.abs(x)
     peak = float(env.max()) if x.size else 0.0
     first = int(np.argmax(env > peak * ONSET_FRACTION)) if peak > 0 else 0
-    starts = [first]
-    if duration > LONG_S:
-        starts = list(range(first, max(first + 1, x.size - CHUNK), SAMPLE_RATE // 2))[:MAX_TEMPLATES]
+    starts = onset_starts(x, first) if duration > LONG_S else [first]
     chunks, weights, first_norms, kept = [], [], [], []
     for s0 in starts:
         seg = x[s0 : s0 + CHUNK * N_CHUNKS]

@@ -118,7 +118,7 @@ class IndexEntry:
 
 @dataclass
 class SampleIndex:
-    """Live index entries in memory, with the flattened templates and the landmark table."""
+    """Live index entries in memory, with the flattened templates (float16, as stored) and the landmark table."""
 
     entries: list[IndexEntry]
     template_entry: np.ndarray
@@ -138,7 +138,7 @@ class SampleIndex:
             template_entry=np.repeat(np.arange(len(ds)), counts).astype(np.int32),
             template_start=np.concatenate([d.starts for d in ds]) if ds else np.zeros(0, np.int32),
             chunks=(np.concatenate([d.chunks for d in ds]) if ds else np.zeros((0, N_CHUNKS, CHUNK))).astype(
-                np.float32
+                np.float16
             ),
             weights=np.concatenate([d.weights for d in ds]) if ds else np.zeros((0, N_CHUNKS), np.float32),
             norms=np.concatenate([d.norms for d in ds]) if ds else np.zeros(0, np.float32),
@@ -170,7 +170,7 @@ class SampleIndex:
     @cached_property
     def candidates(self) -> CandidateIndex:
         """The candidate stage's summary of every template (built on first use, then kept)."""
-        return CandidateIndex.of(self.relative_chunks())
+        return CandidateIndex.of(self.relative_chunks, self.chunks.shape[0])
 
     @property
     def nbytes(self) -> int:

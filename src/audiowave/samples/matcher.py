@@ -3,8 +3,11 @@
 For each pitch hypothesis (-3..+3 semitones) the track is resampled to undo the shift and whitened against
 its own background (:mod:`audiowave.samples.whitening`; and, separately, left plain), and the templates are
 filtered the same way, at two sub-sample phases (0 and half a sample: a sample rarely lands on the matcher's
-grid; the plain domain at one phase only). Every template's first chunk is cross-correlated with the whole
-track (batched overlap-save FFT) and normalised by the track's local energy (NCC). Strong peaks are verified
+grid; the plain domain at one phase only). The candidate stage (:mod:`audiowave.samples.candidates`) shortlists
+``SHORTLIST_PAIRS`` (template, pitch) pairs with the track positions where each may start; a shortlisted
+template's first chunk is correlated there first (``LOCAL_SEARCH`` samples around each), and only one that
+matches there is cross-correlated with the whole track (batched overlap-save FFT), normalised by the track's
+local energy (NCC), so what follows sees the same series as an exhaustive scan. Strong peaks are verified
 by the template's following chunks at the offsets that each time-stretch ratio predicts, each searched within
 a tolerance, so WSOLA-style stretching and speed changes survive.
 
@@ -27,6 +30,7 @@ from scipy import fft
 from scipy.signal import correlate, find_peaks
 
 from audiowave.samples import landmarks
+from audiowave.samples.candidates import HOP, Shortlist, shortlist
 from audiowave.samples.descriptors import CHUNK, N_CHUNKS, SAMPLE_RATE, to_matcher_rate
 from audiowave.samples.index_store import SampleIndex
 from audiowave.samples.whitening import ALPHA, BackgroundSpectrum, Whitener
@@ -46,9 +50,11 @@ Z_SCALE = 16.5
 TOP_OF_BAND = 0.88  # of Nyquist: where the resampler to the matcher's rate starts to roll off
 DEFAULT_THRESHOLD = 0.78
 TEMPLATE_BATCH = 32
-# the candidate stage (audiowave.samples.candidates) prunes the scan once an index has more pairs than this
-FULL_SCAN_PAIRS = 2048
-CANDIDATE_SHARE = 0.1
+# (template, pitch) pairs the candidate stage (audiowave.samples.candidates) shortlists, and how far from where it
+# expects a template's first chunk the matched filter looks for it before correlating it with the whole track
+SHORTLIST_PAIRS = 512
+LOCAL_SEARCH = 3 * HOP
+GATE_MARGIN = 0.05  # the local look filters the first chunk alone, at one phase: it passes a little below CANDIDATE_NCC
 
 
 @dataclass
@@ -106,9 +112,9 @@ class Templates:
             template=np.tile(rows, len(phases)),
         )
 
-    def first_chunk_spectra(self) -> np.ndarray:
-        """Conjugate spectra of the first chunks on the overlap-save grid."""
-        return np.conj(fft.rfft(self.chunks[:, 0, :], FFT_SIZE, axis=1, workers=-1)).astype(np.complex64)
+    def first_chunk_spectra(self, which: np.ndarray) -> np.ndarray:
+        """Conjugate spectra of the first chunks of filtered templates ``which`` on the overlap-save grid."""
+        return np.conj(fft.rfft(self.chunks[which, 0, :], FFT_SIZE, axis=1, workers=-1)).astype(np.complex64)
 
 
 def _track_blocks(track: np.ndarray) -> np.ndarray:
@@ -209,28 +215,39 @@ def _peaks(series: np.ndarray, floor: float) -> np.ndarray:
     return idx[np.argsort(series[idx])[::-1]]
 
 
-def pairs_to_scan(total: int) -> int:
-    """How many (template, pitch) pairs the matcher scans of an index with ``total``: all up to
-    ``FULL_SCAN_PAIRS``, then ``CANDIDATE_SHARE`` of them (at least ``FULL_SCAN_PAIRS``)."""
-    return max(FULL_SCAN_PAIRS, int(CANDIDATE_SHARE * total))
+def _first_chunks(index: SampleIndex, whitener: Whitener, rows: np.ndarray) -> np.ndarray:
+    """The first chunks of templates ``rows`` through ``whitener`` (filtered with the second chunk after them, as
+    the filter spreads less than a chunk), mean removed, unit norm: what the local look correlates."""
+    two = index.relative_chunks(rows)[:, :2].reshape(rows.size, 2 * CHUNK)
+    first = whitener.apply(two, SAMPLE_RATE)[:, :CHUNK]
+    first -= first.mean(axis=1, keepdims=True)
+    return first / np.maximum(np.linalg.norm(first, axis=1, keepdims=True), 1e-12)
 
 
-def scan_plan_is_exhaustive(total: int) -> bool:
-    """Whether an index with ``total`` pairs is scanned whole by default (no candidate stage)."""
-    return total <= pairs_to_scan(total)
+def _near_ncc(track: np.ndarray, win: np.ndarray, first_chunks: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Each first chunk's best NCC against ``track`` within ``LOCAL_SEARCH`` samples of any of its ``expected``
+    starts (chunks, starts)."""
+    positions = 2 * LOCAL_SEARCH + 1
+    length = positions - 1 + CHUNK
+    if track.size < length:  # a short track: zeros after it, where no position can match
+        win = np.concatenate([win, np.full(length - track.size, np.inf, np.float32)])
+        track = np.concatenate([track, np.zeros(length - track.size, np.float32)])
+    starts = np.clip(expected - LOCAL_SEARCH, 0, track.size - length)  # (chunks, starts)
+    segments = track[starts[:, :, None] + np.arange(length)]
+    n_fft = fft.next_fast_len(length + CHUNK, real=True)
+    chunk_spectra = np.conj(fft.rfft(first_chunks, n_fft, axis=1, workers=-1))[:, None, :]
+    corr = fft.irfft(fft.rfft(segments, n_fft, axis=2, workers=-1) * chunk_spectra, n_fft, axis=2, workers=-1)
+    return (corr[:, :, :positions] / win[starts[:, :, None] + np.arange(positions)]).max(axis=(1, 2))
 
 
-def scan_plan(index: SampleIndex, x: np.ndarray, pairs: int | None = None) -> dict[int, np.ndarray | None]:
-    """Templates to scan per pitch hypothesis: all of them (None) while the index has at most ``pairs``
-    (template, pitch) pairs (default :func:`pairs_to_scan`), else the ``pairs`` the candidate stage ranks best."""
-    total = index.chunks.shape[0] * len(PITCHES)
-    pairs = pairs_to_scan(total) if pairs is None else pairs
-    if total <= pairs:
+def scan_plan(
+    index: SampleIndex, x: np.ndarray, pairs: int = SHORTLIST_PAIRS, exhaustive: bool = False
+) -> dict[int, Shortlist | None]:
+    """What to verify per pitch hypothesis: every template over the whole track (None) when ``exhaustive``, else
+    the ``pairs`` (template, pitch) pairs the candidate stage ranks best, near where it expects them."""
+    if exhaustive:
         return dict.fromkeys(PITCHES)
-    scores = index.candidates.scores(x, PITCHES)
-    best = np.argpartition(-scores.reshape(-1), pairs - 1)[:pairs]
-    template, pitch = np.unravel_index(best, scores.shape)
-    return {p: np.sort(template[pitch == j]) for j, p in enumerate(PITCHES)}
+    return shortlist(index.candidates, x, PITCHES, pairs)
 
 
 def match(
@@ -238,18 +255,21 @@ def match(
     mono: np.ndarray,
     sample_rate: int,
     threshold: float = DEFAULT_THRESHOLD,
-    pairs: int | None = None,
+    pairs: int = SHORTLIST_PAIRS,
+    exhaustive: bool = False,
 ) -> list[SampleMatch]:
-    """Library samples found in ``mono`` with confidence at least ``threshold``, best first; a large index is
-    scanned only at the (template, pitch) pairs its candidate stage picks (see :func:`scan_plan`)."""
+    """Library samples found in ``mono`` with confidence at least ``threshold``, best first. Only the ``pairs``
+    (template, pitch) pairs that the candidate stage shortlists are correlated, and only those whose first chunk
+    matches near where it expects them are then correlated with the whole track; ``exhaustive`` correlates every
+    pair with the whole track (the reference the shortlist is measured against)."""
     if not index.entries:
         return []
     x = to_matcher_rate(mono, sample_rate)
-    plan = scan_plan(index, x, pairs)
+    plan = scan_plan(index, x, pairs, exhaustive)
     best: dict[int, SampleMatch] = {}
     for p in PITCHES:
-        rows = plan[p]
-        if rows is not None and rows.size == 0:
+        short = plan[p]
+        if short is not None and short.rows.size == 0:
             continue
         ratio = 2.0 ** (p / 12)
         track = soxr.resample(x, SAMPLE_RATE, SAMPLE_RATE * ratio).astype(np.float32) if p else x
@@ -260,15 +280,21 @@ def match(
         for alpha, phases in DOMAINS:
             whitener = background.whitener(alpha, top_hz)
             filtered = whitener.apply(track, SAMPLE_RATE)
-            templates = Templates.filtered(index, whitener, phases, rows)
             energy = np.concatenate([[0.0], np.cumsum(filtered.astype(np.float64) ** 2)])
             win = np.sqrt(np.maximum(energy[CHUNK:] - energy[:-CHUNK], 1e-12)).astype(np.float32)
+            rows = None
+            if short is not None:
+                near = _near_ncc(filtered, win, _first_chunks(index, whitener, short.rows), short.positions)
+                rows = short.rows[near >= CANDIDATE_NCC - GATE_MARGIN]
+                if rows.size == 0:
+                    continue
+            templates = Templates.filtered(index, whitener, phases, rows)
             blocks = _track_blocks(filtered)
-            spectra = templates.first_chunk_spectra()
-            for lo in range(0, spectra.shape[0], TEMPLATE_BATCH):
-                ncc = _first_chunk_ncc(blocks, spectra[lo : lo + TEMPLATE_BATCH], win)
-                for t in np.nonzero(ncc.max(axis=1) >= CANDIDATE_NCC)[0] + lo:
-                    _verify(index, templates, filtered, win, ncc[t - lo], int(t), p, threshold, best)
+            for lo in range(0, templates.template.size, TEMPLATE_BATCH):
+                batch = np.arange(lo, min(lo + TEMPLATE_BATCH, templates.template.size))
+                ncc = _first_chunk_ncc(blocks, templates.first_chunk_spectra(batch), win)
+                for i in np.nonzero(ncc.max(axis=1) >= CANDIDATE_NCC)[0]:
+                    _verify(index, templates, filtered, win, ncc[i], int(batch[i]), p, threshold, best)
     return sorted(best.values(), key=lambda m: -m.confidence)
 
 
