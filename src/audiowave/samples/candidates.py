@@ -113,11 +113,20 @@ def _best_onsets(power: np.ndarray, norm: np.ndarray, weighted: np.ndarray, keep
     rows = max(1, SCORE_CELLS // max(weighted.shape[0], 1))  # bounds the (templates, patches) block in memory
     for i in range(0, power.shape[0], rows):
         s = (power[i : i + rows] @ weighted.T).reshape(-1, onsets, SPAN)
-        within = s.argmax(axis=2)
-        per_onset = np.take_along_axis(s, within[:, :, None], axis=2)[:, :, 0]
-        top = np.argsort(-per_onset, axis=1)[:, :keep]
-        score[i : i + rows] = np.take_along_axis(per_onset, top, axis=1) / norm[i : i + rows, None]
-        patch[i : i + rows] = top * SPAN + np.take_along_axis(within, top, axis=1)
+        per_onset = s[:, :, 0].copy()
+        for k in range(1, SPAN):  # a running maximum over the span: far faster than max/argmax on a short axis
+            np.maximum(per_onset, s[:, :, k], out=per_onset)
+        top = (
+            np.argpartition(-per_onset, keep - 1, axis=1)[:, :keep]
+            if keep < onsets
+            else np.tile(np.arange(onsets), (s.shape[0], 1))
+        )
+        top_score = np.take_along_axis(per_onset, top, axis=1)
+        order = np.argsort(-top_score, axis=1)
+        top, top_score = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_score, order, axis=1)
+        within = s[np.arange(s.shape[0])[:, None], top].argmax(axis=2)  # (rows, keep): the frame of each kept onset
+        score[i : i + rows] = top_score / norm[i : i + rows, None]
+        patch[i : i + rows] = top * SPAN + within
     return score, patch
 
 
