@@ -63,7 +63,7 @@ def test_bass_stem_pitch_and_notes(example_analysis):
 def test_written_outputs(example_analysis, tmp_path):
     path = write_analysis(example_analysis, tmp_path, save_stems=True)
     doc = json.loads(path.read_text())
-    assert doc["schema_version"] == "1.4.0"
+    assert doc["schema_version"] == "1.5.0"
     for stem in doc["stems"]:
         audio, sr = sf.read(stem["path"])
         assert sr == 44100 and audio.shape[1] == 2

@@ -180,6 +180,37 @@ def test_identical_recordings_at_other_gains_are_one_group_and_other_sounds_are_
     ]
 
 
+def test_another_take_of_a_sound_heard_where_it_is_heard_is_similar_and_a_layered_sound_stays_a_match():
+    from scipy.signal import butter, sosfilt
+
+    from audiowave.samples.identical import Signature, fold_similar, group_identical, similarity
+
+    hit = one_shot(2)
+    rng = np.random.default_rng(1)
+    take = 1.3 * sosfilt(butter(2, 6000, "lowpass", fs=SR, output="sos"), hit)  # another take: duller, louder
+    take = (take + 0.002 * np.abs(hit).max() * rng.standard_normal(hit.size)).astype(np.float32)
+    index = index_of({"hit.wav": hit, "take.wav": take, "clap.wav": one_shot(5)})
+    signatures = [Signature.of(e.descriptor) for e in index.entries]
+    assert 0.85 < similarity(signatures[0], signatures[1]) < 0.998  # not the same recording
+    track = embed(embed(background(5.0), hit, [1.0, 3.0], gain=1.0), one_shot(5), [1.0, 3.0], gain=0.8)
+    found = matcher.match(index, track, SR)
+    assert {index.entries[m.entry].meta["name"] for m in found} == {"hit.wav", "take.wav", "clap.wav"}
+
+    def signature(m: matcher.SampleMatch) -> Signature:
+        return signatures[m.entry]
+
+    groups = fold_similar(group_identical(found, signature), signature, lambda m: [o.start_s for o in m.occurrences])
+    named = {
+        index.entries[n.entry].meta["name"]: [index.entries[o.entry].meta["name"] for o in sim] for n, _, sim in groups
+    }
+    assert named == {"hit.wav": ["take.wav"], "clap.wav": []}  # the clap layered on the hit is a match of its own
+    alone = matcher.match(index, embed(background(5.0), take, [2.0], gain=1.0), SR)  # two takes the track can
+    groups = fold_similar(group_identical(alone, signature), signature, lambda m: [o.start_s for o in m.occurrences])
+    assert [{n.entry, *(o.entry for o in sim)} for n, _, sim in groups] == [
+        {0, 1}
+    ]  # hardly tell: one match, both named
+
+
 def test_landmark_baseline_finds_an_exact_loop():
     rng = np.random.default_rng(3)
     loop = np.concatenate([one_shot(int(k)) for k in rng.integers(0, 6, 8)])

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         default="auto", description="Instrument tagger: PANNs CNN14 when installed (auto), or one by name."
     )
     sample_index: Path | None = Field(default=None, description="Sample index directory; default <home>/index.")
-    sample_threshold: float = Field(default=0.78, ge=0, le=1, description="Least confidence of a sample match.")
+    sample_threshold: float = Field(default=0.74, ge=0, le=1, description="Least confidence of a sample match.")
     sample_search_stems: bool = Field(
         default=False,
         description="Also search separated stems for samples (off: on the HPSS fallback stems precision fell to 0.38).",

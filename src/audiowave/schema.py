@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.4.0"
+SCHEMA_VERSION = "1.5.0"
 
 
 class _Model(BaseModel):
@@ -192,13 +192,15 @@ class SampleProof(_Model):
 
 
 class SampleAlternative(_Model):
-    """Another library file holding the same recording as a match (at another gain): equally likely the one used."""
+    """Another library file that a match stands for: the same recording at another gain (equally likely the one
+    used), or another recording of the same sound heard only where the match is, matched less well."""
 
     library: str
     path: str
     name: str
     content_hash: str
     gain_db: float = Field(description="Level in the track relative to this file")
+    confidence: float | None = Field(None, ge=0, le=1, description="This file's own match confidence")
 
 
 class SampleMatchResult(_Model):
@@ -221,6 +223,11 @@ class SampleMatchResult(_Model):
     occurrences: list[SampleOccurrence]
     alternatives: list[SampleAlternative] = Field(
         default_factory=list, description="Other library files with the same recording at another gain"
+    )
+    similar: list[SampleAlternative] = Field(
+        default_factory=list,
+        description="Other recordings of the same sound (another velocity layer, the hit in another file) that match"
+        " only where this one does, less confidently",
     )
     proof: SampleProof | None = None
 

@@ -124,6 +124,7 @@ def _samples_text(result: AnalysisResult) -> str:
             f"{m.pack + '/' if m.pack else ''}{m.name} at {at} s: pitch {m.pitch_semitones:+d} st, "
             f"stretch {m.time_stretch:.2f}, gain {m.gain_db:+.1f} dB, conf {m.confidence:.2f} ({m.source})"
             + (f"; same recording: {', '.join(a.name for a in m.alternatives)}" if m.alternatives else "")
+            + (f"; similar: {', '.join(a.name for a in m.similar)}" if m.similar else "")
         )
     return "\n".join(lines)
 

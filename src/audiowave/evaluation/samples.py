@@ -19,7 +19,7 @@ import numpy as np
 
 from audiowave.audio_io import load_audio
 from audiowave.samples import matcher
-from audiowave.samples.identical import Signature, group_identical
+from audiowave.samples.identical import Signature, fold_similar, group_identical
 from audiowave.samples.index_store import IndexEntry, SampleIndex, read_sources
 
 # library file name -> (occurrence starts, pitch semitones, duration ratio, confidence, names of the files holding
@@ -61,7 +61,12 @@ def run_matchers(index: SampleIndex, path: Path, threshold: float = SWEEP_FLOOR)
     names = [e.meta["name"] for e in index.entries]
     t0 = time.perf_counter()
     found = matcher.match(index, mono, sr, threshold)  # best first
-    groups = group_identical(found, lambda m: Signature.of(index.entries[m.entry].descriptor), lambda m: m.gain_db)
+
+    def signature(m: matcher.SampleMatch) -> Signature:
+        return Signature.of(index.entries[m.entry].descriptor)
+
+    groups = group_identical(found, signature, lambda m: m.gain_db)
+    groups = fold_similar(groups, signature, lambda m: [o.start_s for o in m.occurrences])  # similar: not a match
     mf = {
         names[m.entry]: (
             [o.start_s for o in m.occurrences],
@@ -70,7 +75,7 @@ def run_matchers(index: SampleIndex, path: Path, threshold: float = SWEEP_FLOOR)
             m.confidence,
             [names[o.entry] for o in others],
         )
-        for m, others in groups
+        for m, others, _ in groups
     }
     t1 = time.perf_counter()
     lm = {names[e]: ([t], None, None, 1.0, []) for e, _, t in matcher.landmark_match(index, mono, sr)}

@@ -13,7 +13,7 @@ from audiowave.samples.library import decode_bytes, read_bytes
 from audiowave.samples.proof import render_sample
 
 # A span usually holds one occurrence, so the matcher's repeat bonus cannot lift a true match over the track
-# threshold (0.78); single pitched hits over other material score ~0.7. The lower bar only admits a candidate:
+# threshold (0.74); single pitched hits over other material score ~0.7. The lower bar only admits a candidate:
 # it must still sound closer to the span than every refined synth recipe to be chosen.
 SPAN_THRESHOLD = 0.6
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from audiowave.config import Settings
 from audiowave.samples.descriptors import DESCRIPTOR_VERSION
-from audiowave.samples.identical import Signature, group_identical
+from audiowave.samples.identical import Signature, fold_similar, group_identical
 from audiowave.samples.index_store import SampleIndex, catalog_version, read_sources
 from audiowave.samples.matcher import DEFAULT_THRESHOLD, Occurrence, SampleMatch, match
 from audiowave.schema import BackendInfo, SampleAlternative, SampleMatchResult, SampleOccurrence
@@ -46,6 +46,7 @@ class FoundSample:
     source: str
     signature: Signature
     alternatives: list[FoundSample] = dataclasses.field(default_factory=list)
+    similar: list[FoundSample] = dataclasses.field(default_factory=list)
 
     def to_result(self) -> SampleMatchResult:
         m = self.match
@@ -65,16 +66,18 @@ class FoundSample:
             sample_offset_s=m.sample_offset_s,
             source=self.source,
             occurrences=[SampleOccurrence(start_s=o.start_s, end_s=o.end_s, score=o.ncc) for o in m.occurrences],
-            alternatives=[
-                SampleAlternative(
-                    library=a.meta["library"],
-                    path=a.meta["path"],
-                    name=a.meta["name"],
-                    content_hash=a.meta["key"],
-                    gain_db=a.match.gain_db,
-                )
-                for a in self.alternatives
-            ],
+            alternatives=[a.as_alternative() for a in self.alternatives],
+            similar=[a.as_alternative() for a in self.similar],
+        )
+
+    def as_alternative(self) -> SampleAlternative:
+        return SampleAlternative(
+            library=self.meta["library"],
+            path=self.meta["path"],
+            name=self.meta["name"],
+            content_hash=self.meta["key"],
+            gain_db=self.match.gain_db,
+            confidence=self.match.confidence,
         )
 
 
@@ -95,7 +98,8 @@ class SampleMatcher(Protocol):
 def merge_found(lists: list[list[FoundSample]]) -> list[FoundSample]:
     """One match per recording, best first: the most confident match of each library sample over sources or
     shards; files holding the same recording at other gains are one match, named by the file whose gain in the
-    track is nearest 0 dB (the level it would be used at), the others its alternatives."""
+    track is nearest 0 dB (the level it would be used at), the others its alternatives; other recordings of a
+    match's sound heard only where it is are its similar files (:mod:`audiowave.samples.identical`)."""
     best: dict[str, FoundSample] = {}
     for found in lists:
         for f in found:
@@ -104,7 +108,8 @@ def merge_found(lists: list[list[FoundSample]]) -> list[FoundSample]:
                 best[key] = f
     ranked = sorted(best.values(), key=lambda f: -f.match.confidence)
     groups = group_identical(ranked, lambda f: f.signature, lambda f: f.match.gain_db)
-    return [dataclasses.replace(named, alternatives=others) for named, others in groups]
+    folded = fold_similar(groups, lambda f: f.signature, lambda f: [o.start_s for o in f.match.occurrences])
+    return [dataclasses.replace(named, alternatives=same, similar=similar) for named, same, similar in folded]
 
 
 class MatchCache:
