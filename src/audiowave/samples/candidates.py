@@ -179,6 +179,8 @@ def shortlist(index: CandidateIndex, mono22: np.ndarray, pitches: tuple[int, ...
         if onsets is not None:
             scores[:, j], frames[:, j] = index.best(onsets)
     pairs = min(pairs, scores.size)
+    if pairs == 0:
+        return {p: Shortlist(np.zeros(0, np.int64), np.zeros((0, KEEP_ONSETS), np.int64)) for p in pitches}
     best = np.argpartition(-scores.reshape(-1), pairs - 1)[:pairs]
     best = best[scores.reshape(-1)[best] > 0]
     template, pitch = np.unravel_index(best, scores.shape)
