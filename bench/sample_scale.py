@@ -126,7 +126,7 @@ def shortlist_table(hours: list[float], query: np.ndarray) -> None:
         cand = index.candidates
         build = time.perf_counter() - t0
         mb = (cand.power.nbytes + cand.band_energy.nbytes) / 1e6
-        stage = timed(lambda index=index: matcher.scan_plan(index, x))
+        stage = timed(lambda index=index: matcher.scan_plan(index, matcher.pitch_tracks(x)))
         total = timed(lambda index=index: matcher.match(index, query, SR))
         print(
             f"{h:>7g} {index.chunks.shape[0]:>10,} {index.nbytes / 1e6:>9.0f} {mb:>14.0f} {build:>8.1f} {stage:>8.2f}"

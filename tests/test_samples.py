@@ -132,13 +132,13 @@ def test_the_candidate_stage_shortlists_the_used_sample_where_it_sounds():
     track = embed(loud_chord(6.0), down1, starts, gain=0.3)
     x = matcher.to_matcher_rate(track, SR)
     pairs = 42  # 10 % of the 60 templates x 7 pitch hypotheses
-    plan = matcher.scan_plan(index, x, pairs)
+    plan = matcher.scan_plan(index, matcher.pitch_tracks(x), pairs)
     assert sum(short.rows.size for short in plan.values()) == pairs
     short = plan[-1]
     assert used in short.rows  # kept at its own pitch, expected where it sounds (positions on the -1 grid)
     expected = short.positions[list(short.rows).index(used)] / (matcher.SAMPLE_RATE * 2 ** (-1 / 12))
     assert min(abs(e - s) for e in expected for s in starts) < 0.02
-    assert matcher.scan_plan(index, x, exhaustive=True) == dict.fromkeys(matcher.PITCHES)
+    assert matcher.scan_plan(index, matcher.pitch_tracks(x), exhaustive=True) == dict.fromkeys(matcher.PITCHES)
     pruned = matcher.match(index, track, SR, pairs=pairs)
     assert [(m.entry, m.pitch_semitones) for m in pruned] == [(used, -1)]
     assert pruned == matcher.match(index, track, SR, exhaustive=True)  # the same match as the exhaustive scan

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import librosa
 import numpy as np
-import soxr
 from scipy import fft
 from scipy.signal import find_peaks
 
@@ -168,14 +167,14 @@ class Shortlist:
     positions: np.ndarray
 
 
-def shortlist(index: CandidateIndex, mono22: np.ndarray, pitches: tuple[int, ...], pairs: int) -> dict[int, Shortlist]:
-    """The ``pairs`` best-scored (template, pitch) pairs, per pitch hypothesis."""
+def shortlist(index: CandidateIndex, tracks: dict[int, np.ndarray], pairs: int) -> dict[int, Shortlist]:
+    """The ``pairs`` best-scored (template, pitch) pairs, per pitch hypothesis; ``tracks`` holds the track resampled
+    for each hypothesis (semitones -> 22.05 kHz grid), as the matcher correlates it."""
+    pitches = list(tracks)
     scores = np.full((index.power.shape[0], len(pitches)), -1.0, np.float32)
     frames = np.zeros((*scores.shape, KEEP_ONSETS), np.int64)
     for j, p in enumerate(pitches):
-        ratio = 2.0 ** (p / 12)
-        track = soxr.resample(mono22, SAMPLE_RATE, SAMPLE_RATE * ratio).astype(np.float32) if p else mono22
-        onsets = OnsetPatches.of(track)
+        onsets = OnsetPatches.of(tracks[p])
         if onsets is not None:
             scores[:, j], frames[:, j] = index.best(onsets)
     pairs = min(pairs, scores.size)

@@ -233,21 +233,31 @@ def _near_ncc(track: np.ndarray, win: np.ndarray, first_chunks: np.ndarray, expe
         win = np.concatenate([win, np.full(length - track.size, np.inf, np.float32)])
         track = np.concatenate([track, np.zeros(length - track.size, np.float32)])
     starts = np.clip(expected - LOCAL_SEARCH, 0, track.size - length)  # (chunks, starts)
-    segments = track[starts[:, :, None] + np.arange(length)]
+    unique, which = np.unique(starts, return_inverse=True)  # templates look at the same few onsets
+    which = which.reshape(starts.shape)
     n_fft = fft.next_fast_len(length + CHUNK, real=True)
+    segments = fft.rfft(track[unique[:, None] + np.arange(length)], n_fft, axis=1, workers=-1)
     chunk_spectra = np.conj(fft.rfft(first_chunks, n_fft, axis=1, workers=-1))[:, None, :]
-    corr = fft.irfft(fft.rfft(segments, n_fft, axis=2, workers=-1) * chunk_spectra, n_fft, axis=2, workers=-1)
-    return (corr[:, :, :positions] / win[starts[:, :, None] + np.arange(positions)]).max(axis=(1, 2))
+    corr = fft.irfft(segments[which] * chunk_spectra, n_fft, axis=2, workers=-1)[:, :, :positions]
+    return (corr / win[unique[:, None] + np.arange(positions)][which]).max(axis=(1, 2))
+
+
+def pitch_tracks(x: np.ndarray) -> dict[int, np.ndarray]:
+    """The track (22.05 kHz) resampled to undo each pitch hypothesis."""
+    return {
+        p: soxr.resample(x, SAMPLE_RATE, SAMPLE_RATE * 2.0 ** (p / 12)).astype(np.float32) if p else x for p in PITCHES
+    }
 
 
 def scan_plan(
-    index: SampleIndex, x: np.ndarray, pairs: int = SHORTLIST_PAIRS, exhaustive: bool = False
+    index: SampleIndex, tracks: dict[int, np.ndarray], pairs: int = SHORTLIST_PAIRS, exhaustive: bool = False
 ) -> dict[int, Shortlist | None]:
-    """What to verify per pitch hypothesis: every template over the whole track (None) when ``exhaustive``, else
-    the ``pairs`` (template, pitch) pairs the candidate stage ranks best, near where it expects them."""
+    """What to verify per pitch hypothesis (``tracks``: :func:`pitch_tracks`): every template over the whole
+    track (None) when ``exhaustive``, else the ``pairs`` (template, pitch) pairs the candidate stage ranks best,
+    near where it expects them."""
     if exhaustive:
-        return dict.fromkeys(PITCHES)
-    return shortlist(index.candidates, x, PITCHES, pairs)
+        return dict.fromkeys(tracks)
+    return shortlist(index.candidates, tracks, pairs)
 
 
 def match(
@@ -264,15 +274,14 @@ def match(
     pair with the whole track (the reference the shortlist is measured against)."""
     if not index.entries:
         return []
-    x = to_matcher_rate(mono, sample_rate)
-    plan = scan_plan(index, x, pairs, exhaustive)
+    tracks = pitch_tracks(to_matcher_rate(mono, sample_rate))
+    plan = scan_plan(index, tracks, pairs, exhaustive)
     best: dict[int, SampleMatch] = {}
-    for p in PITCHES:
+    for p, track in tracks.items():
         short = plan[p]
         if short is not None and short.rows.size == 0:
             continue
         ratio = 2.0 ** (p / 12)
-        track = soxr.resample(x, SAMPLE_RATE, SAMPLE_RATE * ratio).astype(np.float32) if p else x
         if track.size < CHUNK:
             continue
         top_hz = TOP_OF_BAND * SAMPLE_RATE / 2 / max(ratio, 1.0)  # the band a track upsampled here still has
