@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import soxr
 from scipy import fft
-from scipy.signal import correlate, find_peaks
+from scipy.signal import find_peaks
 
 from audiowave.samples import landmarks
 from audiowave.samples.candidates import HOP, Shortlist, shortlist
@@ -163,16 +163,24 @@ def _chain(
     """Chunks 1.. searched around the offsets each spacing hypothesis predicts; the hypothesis with the best
     weighted mean NCC wins (ties keep the likelier one)."""
     stretches = stretch_hypotheses(ratio)
-    per_chunk = []
+    spans = []
     for k in range(1, N_CHUNKS):
         lo = max(int(pos + k * CHUNK * min(stretches)) - TOLERANCE, 0)
         hi = min(int(pos + k * CHUNK * max(stretches)) + TOLERANCE, track.size - CHUNK)
-        if weights[k] == 0 or hi <= lo:
-            continue
-        r = correlate(track[lo : hi + CHUNK], chunks[k], mode="valid") / win[lo : hi + 1]
-        per_chunk.append((k, lo, r))
-    if not per_chunk:
+        if weights[k] != 0 and hi > lo:
+            spans.append((k, lo, hi))
+    if not spans:
         return ChainFit([], 1.0)
+    # every chunk's NCC over its search span, all at once (one batched FFT correlation)
+    n_fft = fft.next_fast_len(max(hi - lo for _, lo, hi in spans) + CHUNK, real=True)
+    segments = np.zeros((len(spans), n_fft), np.float32)
+    for row, (_, lo, hi) in enumerate(spans):
+        segments[row, : hi - lo + CHUNK] = track[lo : hi + CHUNK]
+    spectra = fft.rfft(segments, axis=1, workers=-1) * np.conj(
+        fft.rfft(chunks[[k for k, _, _ in spans]], n_fft, axis=1, workers=-1)
+    )
+    corr = fft.irfft(spectra, n_fft, axis=1, workers=-1)
+    per_chunk = [(k, lo, corr[row, : hi - lo + 1] / win[lo : hi + 1]) for row, (k, lo, hi) in enumerate(spans)]
     best, best_st, best_fits = -np.inf, 1.0, []
     for st in stretches:
         total, fits = 0.0, []
