@@ -76,10 +76,6 @@ class OnsetPatches:
     frames: np.ndarray
     inverse_background: np.ndarray
 
-    @property
-    def onsets(self) -> int:
-        return self.frames.size // SPAN
-
     @classmethod
     def of(cls, track: np.ndarray) -> OnsetPatches | None:
         """The onset patches of ``track`` (22.05 kHz grid), or None if it is shorter than a patch."""
