@@ -18,6 +18,15 @@ def one_shot(seed: int, seconds: float = 0.4) -> np.ndarray:
     return (0.5 * rng.standard_normal(t.size) * np.exp(-t * 6)).astype(np.float32)
 
 
+def another_take(hit: np.ndarray, seed: int = 1) -> np.ndarray:
+    """Another recording of ``hit``'s sound: duller, louder, with its own noise floor (not the same waveform)."""
+    from scipy.signal import butter, sosfilt
+
+    take = 1.3 * sosfilt(butter(2, 6000, "lowpass", fs=SR, output="sos"), hit)
+    noise = 0.002 * np.abs(hit).max() * np.random.default_rng(seed).standard_normal(hit.size)
+    return (take + noise).astype(np.float32)
+
+
 def background(seconds: float, seed: int = 99) -> np.ndarray:
     """Sustained chord plus soft noise, so matches must survive other material on top."""
     rng = np.random.default_rng(seed)

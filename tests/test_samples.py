@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import soxr
 from cli_runner import cli
-from sample_library import SR, background, embed, one_shot, write_library, write_track
+from sample_library import SR, another_take, background, embed, one_shot, write_library, write_track
 from sqlalchemy import select
 
 from audiowave.samples import matcher
@@ -181,14 +181,10 @@ def test_identical_recordings_at_other_gains_are_one_group_and_other_sounds_are_
 
 
 def test_another_take_of_a_sound_heard_where_it_is_heard_is_similar_and_a_layered_sound_stays_a_match():
-    from scipy.signal import butter, sosfilt
-
-    from audiowave.samples.identical import Signature, fold_similar, group_identical, similarity
+    from audiowave.samples.identical import Signature, group_recordings, similarity
 
     hit = one_shot(2)
-    rng = np.random.default_rng(1)
-    take = 1.3 * sosfilt(butter(2, 6000, "lowpass", fs=SR, output="sos"), hit)  # another take: duller, louder
-    take = (take + 0.002 * np.abs(hit).max() * rng.standard_normal(hit.size)).astype(np.float32)
+    take = another_take(hit)
     index = index_of({"hit.wav": hit, "take.wav": take, "clap.wav": one_shot(5)})
     signatures = [Signature.of(e.descriptor) for e in index.entries]
     assert 0.85 < similarity(signatures[0], signatures[1]) < 0.998  # not the same recording
@@ -199,13 +195,16 @@ def test_another_take_of_a_sound_heard_where_it_is_heard_is_similar_and_a_layere
     def signature(m: matcher.SampleMatch) -> Signature:
         return signatures[m.entry]
 
-    groups = fold_similar(group_identical(found, signature), signature, lambda m: [o.start_s for o in m.occurrences])
+    def starts(m: matcher.SampleMatch) -> list[float]:
+        return [o.start_s for o in m.occurrences]
+
+    groups = group_recordings(found, signature, lambda m: m.gain_db, starts)
     named = {
         index.entries[n.entry].meta["name"]: [index.entries[o.entry].meta["name"] for o in sim] for n, _, sim in groups
     }
     assert named == {"hit.wav": ["take.wav"], "clap.wav": []}  # the clap layered on the hit is a match of its own
     alone = matcher.match(index, embed(background(5.0), take, [2.0], gain=1.0), SR)  # two takes the track can
-    groups = fold_similar(group_identical(alone, signature), signature, lambda m: [o.start_s for o in m.occurrences])
+    groups = group_recordings(alone, signature, lambda m: m.gain_db, starts)
     assert [{n.entry, *(o.entry for o in sim)} for n, _, sim in groups] == [
         {0, 1}
     ]  # hardly tell: one match, both named
@@ -353,6 +352,7 @@ def test_index_then_analyze_from_the_cli_reports_matches_with_proof_and_caches(t
     env = {"AUDIOWAVE_HOME": str(home)}
     write_library(tmp_path / "lib")
     sf.write(tmp_path / "lib" / "kit_b" / "hit1_soft.wav", 0.1 * one_shot(1), SR, subtype="PCM_16")  # hit1, 20 dB down
+    sf.write(tmp_path / "lib" / "kit_b" / "hit1_take2.wav", another_take(one_shot(1)), SR)  # hit1's sound, retaken
     write_track(tmp_path / "track.wav", [1.0, 3.0, 4.5])
     indexed = cli("index", str(tmp_path / "lib"), "--no-db", "--workers", "2", env=env)
     assert indexed.returncode == 0, indexed.stderr
@@ -361,13 +361,16 @@ def test_index_then_analyze_from_the_cli_reports_matches_with_proof_and_caches(t
     assert first.returncode == 0, first.stderr
     printed = " ".join(first.stdout.split())
     assert "kit_a/hit1.wav at 1.00, 3.00, 4.50 s: pitch -1 st" in printed and "same recording: hit1_soft.wav" in printed
+    assert "similar: hit1_take2.wav" in printed
     section = json.loads((tmp_path / "out" / "track" / "result.json").read_text())["samples"]
     assert section["status"] == "ran" and section["cached_sources"] == []
     [m] = section["matches"]  # the soft layer is the same recording: one match, with it as the alternative
     assert (m["path"], m["pack"], m["pitch_semitones"], m["source"]) == ("kit_a/hit1.wav", "kit_a", -1, "mix")
     assert [a["path"] for a in m["alternatives"]] == ["kit_b/hit1_soft.wav"]
+    assert [a["path"] for a in m["similar"]] == ["kit_b/hit1_take2.wav"]  # heard only where hit1 is: not a match
+    assert 0 < m["similar"][0]["confidence"] <= m["confidence"]
     report = (tmp_path / "out" / "track" / "report.md").read_text()
-    assert "hit1.wav (or the same recording: hit1_soft.wav)" in report
+    assert "hit1.wav (or the same recording: hit1_soft.wav) (similar: hit1_take2.wav)" in report
     assert [o["start_s"] for o in m["occurrences"]] == pytest.approx([1.0, 3.0, 4.5], abs=0.01)
     assert m["gain_db"] == pytest.approx(20 * np.log10(1.2), abs=2.0)
     # proof: the excerpt is the track around the first occurrence; the rendered sample lines up with it

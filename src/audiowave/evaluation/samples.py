@@ -19,7 +19,7 @@ import numpy as np
 
 from audiowave.audio_io import load_audio
 from audiowave.samples import matcher
-from audiowave.samples.identical import Signature, fold_similar, group_identical
+from audiowave.samples.identical import Signature, group_recordings
 from audiowave.samples.index_store import IndexEntry, SampleIndex, read_sources
 
 # library file name -> (occurrence starts, pitch semitones, duration ratio, confidence, names of the files holding
@@ -65,8 +65,7 @@ def run_matchers(index: SampleIndex, path: Path, threshold: float = SWEEP_FLOOR)
     def signature(m: matcher.SampleMatch) -> Signature:
         return Signature.of(index.entries[m.entry].descriptor)
 
-    groups = group_identical(found, signature, lambda m: m.gain_db)
-    groups = fold_similar(groups, signature, lambda m: [o.start_s for o in m.occurrences])  # similar: not a match
+    groups = group_recordings(found, signature, lambda m: m.gain_db, lambda m: [o.start_s for o in m.occurrences])
     mf = {
         names[m.entry]: (
             [o.start_s for o in m.occurrences],

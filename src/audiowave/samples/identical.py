@@ -102,3 +102,14 @@ def fold_similar(
         else:
             home[2].extend([named, *others])
     return kept
+
+
+def group_recordings(
+    items: list[T],
+    signature: Callable[[T], Signature],
+    gain_db: Callable[[T], float],
+    starts: Callable[[T], list[float]],
+) -> list[tuple[T, list[T], list[T]]]:
+    """``items`` (best first) as (named, same recording, similar): :func:`group_identical`, then
+    :func:`fold_similar`; what the service and the evaluation both report."""
+    return fold_similar(group_identical(items, signature, gain_db), signature, starts)

@@ -21,7 +21,7 @@ import numpy as np
 
 from audiowave.config import Settings
 from audiowave.samples.descriptors import DESCRIPTOR_VERSION
-from audiowave.samples.identical import Signature, fold_similar, group_identical
+from audiowave.samples.identical import Signature, group_recordings
 from audiowave.samples.index_store import SampleIndex, catalog_version, read_sources
 from audiowave.samples.matcher import DEFAULT_THRESHOLD, Occurrence, SampleMatch, match
 from audiowave.schema import BackendInfo, SampleAlternative, SampleMatchResult, SampleOccurrence
@@ -107,8 +107,9 @@ def merge_found(lists: list[list[FoundSample]]) -> list[FoundSample]:
             if key not in best or f.match.confidence > best[key].match.confidence:
                 best[key] = f
     ranked = sorted(best.values(), key=lambda f: -f.match.confidence)
-    groups = group_identical(ranked, lambda f: f.signature, lambda f: f.match.gain_db)
-    folded = fold_similar(groups, lambda f: f.signature, lambda f: [o.start_s for o in f.match.occurrences])
+    folded = group_recordings(
+        ranked, lambda f: f.signature, lambda f: f.match.gain_db, lambda f: [o.start_s for o in f.match.occurrences]
+    )
     return [dataclasses.replace(named, alternatives=same, similar=similar) for named, same, similar in folded]
 
 
