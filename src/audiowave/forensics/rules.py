@@ -39,7 +39,7 @@ RULES: dict[str, Rule] = {
     "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0),)),
     "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0),)),
     "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),
-    "tremolo": Rule("line_ratio", 12.0, 6.0),
+    "tremolo": Rule("line_score", 10.0, 5.0),
     "vibrato": Rule("line_ratio", 10.0, 5.0, requires=(("depth_cents", 8.0),)),
     "tape_stop": Rule("fall_octaves", 1.5, 0.2, requires=(("steadiness", 0.3), ("duration_s", 0.5))),
     "glide": Rule("glides", 1.0, 1.0),
