@@ -35,7 +35,7 @@ RULES: dict[str, Rule] = {
     "bitcrush": Rule("effective_bits", 12.0, 0.5, below=True),
     "reverb": Rule("diffuse_in_decays", 0.2, 0.03),
     "delay": Rule("peak", 0.12, 0.04),
-    "filter_sweep": Rule("abs_octaves", 1.5, 0.3, requires=(("linearity_r2", 0.8),)),
+    "filter_sweep": Rule("cutoff_range_octaves", 2.6, 0.3, requires=(("linearity_r2", 0.75),)),
     "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0),)),
     "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0),)),
     "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),

@@ -1,8 +1,11 @@
 """Filter sweeps and automation: the spectral edge gliding smoothly across octaves.
 
-Hand-written: per 50 ms frame, the frequency below which 95 % of the energy lies (librosa's rolloff)
-is tracked in octaves; a sweep is a window of seconds over which it moves >= 1.5 octaves along a
-smooth straight line in log-frequency (instrument changes jump, they do not glide).
+Hand-written: each mel band's level is taken relative to its own loud level (90th percentile over the
+clip), so a band is "open" in a frame when it is within CUTOFF_DROP_DB of the frame's most open band; the
+cutoff is the highest open band, tracked per 50 ms in octaves (bands the clip never fills are left out, or
+their constant floor would look open). Instruments coming and going change some bands, a filter moves the
+edge of all of them: a sweep spreads the cutoff over octaves (the statistic) along a smooth straight glide
+in log-frequency (a fixed minimum of its straight-line fit; instrument changes jump, they do not glide).
 """
 
 from __future__ import annotations
@@ -16,19 +19,31 @@ from audiowave.forensics.rules import decide
 
 HOP_S = 0.05
 WINDOWS_S = (2.0, 4.0, 8.0)
+N_MELS = 48
+SMOOTH_FRAMES = 10  # 0.5 s
+FILLED_DB = 45.0  # bands whose loud level is this far below the loudest band's are left out
+CUTOFF_DROP_DB = 18.0
+AUDIBLE_DB = 60.0
+MIN_AUDIBLE_SHARE = 0.6  # of a window's frames, for a glide to be fitted there
 
 
-def edge_octaves(mono: np.ndarray, sr: int) -> np.ndarray:
-    """log2 of the 95 % rolloff frequency per 50 ms, median-smoothed over 0.5 s; silent frames (50 dB below the
-    loudest) hold the last audible value, so a song's ending is not a sweep down to nothing."""
+def edge_octaves(mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """log2 of the cutoff (the highest open mel band, see the module) per 50 ms, median-smoothed over 0.45 s;
+    and which frames are audible (within AUDIBLE_DB of the loudest)."""
     hop = int(sr * HOP_S)
-    rolloff = librosa.feature.spectral_rolloff(y=mono, sr=sr, n_fft=4096, hop_length=hop, roll_percent=0.95)[0]
-    rms = librosa.feature.rms(y=mono, frame_length=4096, hop_length=hop)[0][: len(rolloff)]
-    audible = np.nonzero(20 * np.log10(rms + 1e-12) > 20 * np.log10(rms.max() + 1e-12) - 50)[0]
-    if len(audible):
-        held = audible[np.clip(np.searchsorted(audible, np.arange(len(rolloff)), side="right") - 1, 0, None)]
-        rolloff = rolloff[held]
-    return scipy.ndimage.median_filter(np.log2(np.maximum(rolloff, 20.0)), size=11, mode="nearest")
+    mel = librosa.feature.melspectrogram(
+        y=mono, sr=sr, n_fft=4096, hop_length=hop, n_mels=N_MELS, fmin=100.0, fmax=min(16000.0, sr / 2)
+    )
+    db = scipy.ndimage.uniform_filter1d(10 * np.log10(mel + 1e-10), SMOOTH_FRAMES, axis=1)
+    loud = np.percentile(db, 90, axis=1)
+    filled = loud > loud.max() - FILLED_DB
+    relative = db[filled] - loud[filled, None]
+    is_open = relative >= relative.max(axis=0) - CUTOFF_DROP_DB
+    centres = librosa.mel_frequencies(N_MELS, fmin=100.0, fmax=min(16000.0, sr / 2))[filled]
+    highest = np.where(is_open, np.arange(len(centres))[:, None], 0).max(axis=0)
+    level = 10 * np.log10(mel.sum(axis=0) + 1e-10)
+    audible = level > level.max() - AUDIBLE_DB
+    return scipy.ndimage.median_filter(np.log2(centres[highest]), size=9, mode="nearest"), audible
 
 
 def refine_span(edge: np.ndarray, i: int, j: int, step: int = 2) -> tuple[int, int]:
@@ -51,9 +66,10 @@ def refine_span(edge: np.ndarray, i: int, j: int, step: int = 2) -> tuple[int, i
 
 
 def detect_filter_sweep(sig: Signal) -> Finding:
-    """The best straight glide of the spectral edge over 2, 4 or 8 s windows."""
+    """The cutoff's spread over the clip (5th to 95th percentile, octaves) and its best straight glide over
+    2, 4 or 8 s windows."""
     mono, sr = sig.mono, sig.sr
-    edge = edge_octaves(mono, sr)
+    edge, audible = edge_octaves(mono, sr)
     t = np.arange(len(edge)) * HOP_S
     best = (0.0, 0.0, 0, 0)  # score, r2, start, end
     for window in WINDOWS_S:
@@ -62,6 +78,8 @@ def detect_filter_sweep(sig: Signal) -> Finding:
             seg = edge[i : i + w]
             if len(seg) < w:
                 break
+            if audible[i : i + w].mean() < MIN_AUDIBLE_SHARE:
+                continue
             x = np.arange(w)
             slope, icpt = np.polyfit(x, seg, 1)
             fit = slope * x + icpt
@@ -82,6 +100,7 @@ def detect_filter_sweep(sig: Signal) -> Finding:
         "octaves": octaves,
         "abs_octaves": abs(octaves),
         "linearity_r2": r2,
+        "cutoff_range_octaves": float(np.ptp(np.percentile(edge[audible], [5, 95]))) if audible.any() else 0.0,
     }
     detected, confidence = decide("filter_sweep", params)
     params["type"] = f"lowpass {'opening' if octaves > 0 else 'closing'}" if detected else "none"
@@ -97,9 +116,9 @@ def detect_filter_sweep(sig: Signal) -> Finding:
             else "no filter sweep"
         ),
         evidence=Evidence(
-            title="Spectral edge (95 % rolloff) over time, sweep window marked",
+            title="Cutoff (highest open band) over time, sweep window marked",
             x=t,
-            curves={"edge (Hz, log2)": edge},
+            curves={"cutoff (Hz, log2)": edge},
             xlabel="time (s)",
             ylabel="log2 Hz",
             marks=[(float(t[i]), "start"), (float(t[j - 1]), "end")] if detected else [],
