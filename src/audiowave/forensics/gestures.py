@@ -29,6 +29,7 @@ BAND_HZ = (1000.0, 8000.0)  # where STFT bins are <= 19 cents apart
 VIBRATO_RATES_HZ = (3.0, 9.0)
 MIN_ALIGNMENT = 0.2  # frames that align worse are note changes, not bends
 EDGE_HOP_S = 0.05
+STOP_WINDOW_S = 3.0
 GLIDE_SR = 2000
 MIN_GLIDE_SEMITONES = 1.0
 GLIDE_DURATION_S = (0.04, 0.6)
@@ -100,9 +101,19 @@ def detect_vibrato(sig: Signal) -> Finding:
     )
 
 
+def steepest_drift_fall(shifts: np.ndarray, scores: np.ndarray, window_s: float = STOP_WINDOW_S) -> float:
+    """The largest downward global pitch drift (octaves) accumulated over any stretch of at most ``window_s``:
+    a slowing tape pulls every frequency down together; frames that do not align (note changes) count 0."""
+    drift = np.concatenate([[0.0], np.cumsum(np.where(scores > MIN_ALIGNMENT, shifts, 0.0))])
+    w = int(window_s / HOP_S)
+    highest = np.lib.stride_tricks.sliding_window_view(np.concatenate([np.full(w, drift[0]), drift]), w + 1).max(1)
+    return float(np.max(highest - drift) / 1200)
+
+
 def detect_tape_stop(sig: Signal) -> Finding:
-    """A tape stop: the low and the high spectral edges (10 % and 90 % energy) both fall >= 1.5 octaves within
-    3 s while the sound lasts (every frequency scales with the falling speed; a lowpass sweep moves only the top)."""
+    """A tape stop: the low and the high spectral edges (10 % and 90 % energy) both fall within 3 s while the
+    sound lasts (every frequency scales with the falling speed; a lowpass sweep moves only the top), and the
+    spectrum as a whole slides down (the global pitch drift): the statistic is the product of the two falls."""
     mono, sr = sig.mono, sig.sr
     hop = int(sr * EDGE_HOP_S)
     edges = {
@@ -118,7 +129,7 @@ def detect_tape_stop(sig: Signal) -> Finding:
     low, high = (
         scipy.ndimage.median_filter(np.where(audible, e, np.nan), size=5, mode="nearest") for e in edges.values()
     )
-    window = int(3.0 / EDGE_HOP_S)
+    window = int(STOP_WINDOW_S / EDGE_HOP_S)
     best = (0.0, 0, 0)
     for end in range(1, len(low)):
         if not audible[end]:
@@ -138,8 +149,11 @@ def detect_tape_stop(sig: Signal) -> Finding:
         else 0.0
     )
     t = np.arange(len(low)) * EDGE_HOP_S
+    drift = steepest_drift_fall(*sig.drift)
     params: dict[str, float | str] = {
         "fall_octaves": octaves,
+        "drift_fall_octaves": drift,
+        "fall_x_drift": octaves * drift,
         "steadiness": float(np.nan_to_num(steadiness)),
         "duration_s": float(t[end] - t[start]),  # a sudden stop or cut is no tape stop
     }

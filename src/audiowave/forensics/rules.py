@@ -41,7 +41,7 @@ RULES: dict[str, Rule] = {
     "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),
     "tremolo": Rule("line_score", 10.0, 5.0),
     "vibrato": Rule("line_ratio", 10.0, 5.0, requires=(("depth_cents", 8.0),)),
-    "tape_stop": Rule("fall_octaves", 1.5, 0.2, requires=(("steadiness", 0.3), ("duration_s", 0.5))),
+    "tape_stop": Rule("fall_x_drift", 1.0, 0.3, requires=(("steadiness", 0.3), ("duration_s", 0.5))),
     "glide": Rule("glides", 1.0, 1.0),
     "tuning": Rule("abs_cents", 10.0, 3.0),  # by definition: what counts as off the A440 standard
     "band_limit": Rule("cliff_db", 25.0, 4.0),
