@@ -138,18 +138,3 @@ def note_value(seconds: float, period: float) -> tuple[str, float]:
     best = min(NOTE_VALUES, key=lambda v: abs(np.log2(beats / v)))
     label = NOTE_VALUES[best] if abs(np.log2(beats / best)) < 0.1 else ""
     return label, float(beats)
-
-
-def strongest_line(freqs: np.ndarray, psd: np.ndarray, band: np.ndarray, reach: int) -> tuple[int, float]:
-    """Bin of the strongest spectral line inside ``band`` (a mask) and its power over the median of the bins
-    3..``reach`` away on either side (how much it stands out as one narrow line)."""
-    k = int(np.argmax(np.where(band, psd, 0)))
-    around = np.concatenate([psd[max(k - reach, 0) : max(k - 2, 0)], psd[k + 3 : k + reach + 1]])
-    return k, float(psd[k] / (np.median(around) + 1e-12))
-
-
-def line_amplitude(freqs: np.ndarray, psd: np.ndarray, k: int) -> float:
-    """Amplitude of a sinusoid whose line peaks at bin ``k`` of a Welch (Hann, density) spectrum: the power of
-    the bins around it, so a rate between two bins is not underestimated."""
-    power = float(np.sum(psd[max(k - 2, 0) : k + 3]) * (freqs[1] - freqs[0]))
-    return float(np.sqrt(2 * power))

@@ -17,7 +17,8 @@ import scipy.signal
 import scipy.stats
 import soxr
 
-from audiowave.forensics.common import Evidence, Finding, Signal, line_amplitude, strongest_line
+from audiowave.forensics.common import Evidence, Finding, Signal
+from audiowave.forensics.modulation import best_line
 from audiowave.forensics.rules import decide
 
 HOP_S = 0.01
@@ -70,19 +71,23 @@ def detect_vibrato(sig: Signal) -> Finding:
     rate_signal = np.where(scores > MIN_ALIGNMENT, shifts, 0.0)
     rate_signal = np.clip(rate_signal, -60, 60)
     fs = 1 / HOP_S
-    freqs, power = scipy.signal.welch(rate_signal, fs=fs, nperseg=min(len(rate_signal), 512))
-    band = (freqs >= VIBRATO_RATES_HZ[0]) & (freqs <= VIBRATO_RATES_HZ[1])
-    if band.sum() < 3:
+    line, freqs, power = best_line(rate_signal, fs, VIBRATO_RATES_HZ, 512, reach=10)
+    if line is None:
         return Finding("vibrato", False, 0.0, description="clip too short")
-    k, line = strongest_line(freqs, power, band, reach=10)
-    rate = float(freqs[k])
-    step_amp = line_amplitude(freqs, power, k)  # cents per frame
+    rate = line.rate_hz
+    step_amp = line.amplitude  # cents per frame
     # A 30 ms difference of a sinusoid is 2 sin(pi f lag) times its amplitude; each 93 ms Hann-windowed STFT
     # frame averages the pitch over the window, which scales a vibrato at f by the window's response.
     fl = rate * N_FFT / 44100.0
     window_gain = np.sinc(fl) / (1 - fl**2)
     depth = float(step_amp * DRIFT_LAG / (2 * np.sin(np.pi * rate * HOP_S * DRIFT_LAG)) / window_gain)
-    params: dict[str, float | str] = {"rate_hz": rate, "depth_cents": depth, "line_ratio": line}
+    params: dict[str, float | str] = {
+        "rate_hz": rate,
+        "depth_cents": depth,
+        "line_ratio": line.line_ratio,
+        "fit_r2": line.fit_r2,
+        "line_score": line.score,
+    }
     detected, confidence = decide("vibrato", params)
     return Finding(
         "vibrato",

@@ -38,7 +38,7 @@ class Line:
     """One line of a modulation spectrum and the sinusoid fitted at its rate."""
 
     rate_hz: float
-    depth_db: float  # peak to peak of the fitted sinusoid
+    amplitude: float  # of the fitted sinusoid
     line_ratio: float  # its power over the median of the bins around it
     fit_r2: float  # share of the level's variance the sinusoid explains
 
@@ -47,22 +47,25 @@ class Line:
         return self.line_ratio * self.fit_r2
 
 
-def best_line(level: np.ndarray, fs: float) -> tuple[Line | None, np.ndarray, np.ndarray]:
+def best_line(
+    level: np.ndarray, fs: float, rates_hz: tuple[float, float], nperseg: int, reach: int
+) -> tuple[Line | None, np.ndarray, np.ndarray]:
     """The line of ``level``'s (detrended) modulation spectrum most like an LFO: of the CANDIDATE_LINES strongest
-    local maxima of its Welch spectrum in RATE_RANGE_HZ, the one with the best :attr:`Line.score`; with the
-    spectrum over that range (frequencies, power). None when the clip is too short for one."""
-    freqs, power = scipy.signal.welch(level, fs=fs, nperseg=min(len(level), int(8 * fs)))
-    band = (freqs >= RATE_RANGE_HZ[0]) & (freqs <= RATE_RANGE_HZ[1])
+    local maxima of its Welch spectrum (``nperseg``) in ``rates_hz``, the one with the best :attr:`Line.score`
+    (its power over the median of the bins 3..``reach`` away either side, times the fit R2); with the spectrum
+    over that range (frequencies, power). None when the clip is too short for one."""
+    freqs, power = scipy.signal.welch(level, fs=fs, nperseg=min(len(level), nperseg))
+    band = (freqs >= rates_hz[0]) & (freqs <= rates_hz[1])
     peaks = scipy.signal.argrelmax(np.where(band, power, 0.0))[0]
     peaks = peaks[band[peaks]]
-    if band.sum() < 5 or peaks.size == 0:
+    if band.sum() < 3 or peaks.size == 0:
         return None, freqs[band], power[band]
     lines = []
     for k in peaks[np.argsort(-power[peaks])][:CANDIDATE_LINES]:
-        around = np.concatenate([power[max(k - REACH, 0) : max(k - 2, 0)], power[k + 3 : k + REACH + 1]])
+        around = np.concatenate([power[max(k - reach, 0) : max(k - 2, 0)], power[k + 3 : k + reach + 1]])
         rate, amplitude = _fit_sinusoid(level, fs, float(freqs[k]))
         r2 = float(amplitude**2 / 2 / (np.var(level) + 1e-12))
-        lines.append(Line(rate, 2 * amplitude, float(power[k] / (np.median(around) + 1e-12)), r2))
+        lines.append(Line(rate, amplitude, float(power[k] / (np.median(around) + 1e-12)), r2))
     return max(lines, key=lambda line: line.score), freqs[band], power[band]
 
 
@@ -71,15 +74,16 @@ def detect_tremolo(sig: Signal) -> Finding:
     spectrum (:func:`best_line`)."""
     env = sig.sustained_db
     fs = 1 / ENV_HOP_S
-    line, freqs, power = best_line(env - scipy.ndimage.uniform_filter1d(env, size=int(fs)), fs)
-    if line is None:
+    level = env - scipy.ndimage.uniform_filter1d(env, size=int(fs))
+    line, freqs, power = best_line(level, fs, RATE_RANGE_HZ, int(8 * fs), REACH)
+    if line is None or freqs.size < 5:
         return Finding("tremolo", False, 0.0, description="clip too short for a modulation spectrum")
     rate = line.rate_hz
     label, _ = note_value(1 / rate, sig.beat_grid[0])
     params: dict[str, float | str] = {
         "rate_hz": rate,
         "note_value": label,
-        "depth_db": line.depth_db,
+        "depth_db": 2 * line.amplitude,  # peak to peak
         "line_ratio": line.line_ratio,
         "fit_r2": line.fit_r2,
         "line_score": line.score,
@@ -91,7 +95,7 @@ def detect_tremolo(sig: Signal) -> Finding:
         confidence,
         parameters=params,
         description=(
-            f"tremolo at {rate:.2f} Hz{f' ({label} note)' if label else ''}, about {line.depth_db:.1f} dB deep"
+            f"tremolo at {rate:.2f} Hz{f' ({label} note)' if label else ''}, about {2 * line.amplitude:.1f} dB deep"
             if detected
             else "no tremolo"
         ),
