@@ -94,11 +94,11 @@ class Templates:
         """The templates ``rows`` (all by default) through ``whitener`` at each sub-sample phase; only those rows
         are taken from the index (a pruned scan copies a tenth of it, not all)."""
         rows = np.arange(index.chunks.shape[0]) if rows is None else rows
-        index_weights = index.weights[rows]
+        relative, index_weights = index.relative_chunks(rows), index.weights[rows]
         scale = index.norms[rows] / np.maximum(index_weights[:, 0], 1e-3)  # first chunk's norm at library level
         parts = []
         for phase in phases:
-            seg, norms = _whitened_chunks(index, whitener, rows, phase)
+            seg, norms = _whitened(relative, whitener, phase)
             weights = np.sqrt(norms**2 / np.maximum((norms**2).max(axis=1, keepdims=True), 1e-24))
             weights[(weights < 0.05) | (index_weights == 0)] = 0.0
             parts.append((seg / np.maximum(norms, 1e-12)[:, :, None], weights, norms[:, 0] * scale))
@@ -220,13 +220,10 @@ def _peaks(series: np.ndarray, floor: float) -> np.ndarray:
     return idx[np.argsort(series[idx])[::-1]]
 
 
-def _whitened_chunks(
-    index: SampleIndex, whitener: Whitener, rows: np.ndarray, phase: float = 0.0, count: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``count`` chunks (all by default) of templates ``rows`` at their relative levels through
-    ``whitener`` at a sub-sample ``phase``, each chunk's mean removed: (rows, chunks, CHUNK), and their norms."""
-    relative = index.relative_chunks(rows)[:, :count]
-    seg = whitener.apply(relative.reshape(rows.size, -1), SAMPLE_RATE, phase).reshape(relative.shape)
+def _whitened(relative: np.ndarray, whitener: Whitener, phase: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Template chunks at their relative levels (rows, chunks, CHUNK) through ``whitener`` at a sub-sample
+    ``phase``, each chunk's mean removed; and their norms (rows, chunks)."""
+    seg = whitener.apply(relative.reshape(relative.shape[0], -1), SAMPLE_RATE, phase).reshape(relative.shape)
     seg -= seg.mean(axis=2, keepdims=True)
     return seg, np.linalg.norm(seg, axis=2)
 
@@ -234,7 +231,7 @@ def _whitened_chunks(
 def _first_chunks(index: SampleIndex, whitener: Whitener, rows: np.ndarray) -> np.ndarray:
     """The first chunks of templates ``rows`` through ``whitener`` (filtered with the second chunk after them, as
     the filter spreads less than a chunk), unit norm: what the local look correlates."""
-    seg, norms = _whitened_chunks(index, whitener, rows, count=2)
+    seg, norms = _whitened(index.relative_chunks(rows)[:, :2], whitener)
     return seg[:, 0] / np.maximum(norms[:, :1], 1e-12)
 
 
