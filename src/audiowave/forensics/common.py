@@ -1,4 +1,4 @@
-"""What a detector returns, and the envelope/beat helpers several detectors share."""
+"""What a detector returns, and the envelope, beat and modulation-line helpers several detectors share."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.signal
 
 from audiowave.schema import Technique, TimeSpan
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from audiowave.forensics.comb import CombTrack
 
 ENV_HOP_S = 0.01  # envelope frame hop: 10 ms
+CANDIDATE_LINES = 6  # strongest modulation lines scored by best_line
+RATE_REFINE_HZ = 0.1  # a fitted sinusoid's rate is searched this far around its Welch bin
 
 
 @dataclass
@@ -138,3 +141,48 @@ def note_value(seconds: float, period: float) -> tuple[str, float]:
     best = min(NOTE_VALUES, key=lambda v: abs(np.log2(beats / v)))
     label = NOTE_VALUES[best] if abs(np.log2(beats / best)) < 0.1 else ""
     return label, float(beats)
+
+
+def _fit_sinusoid(level: np.ndarray, fs: float, rate: float) -> tuple[float, float]:
+    """(rate, amplitude) of the sinusoid within RATE_REFINE_HZ of ``rate`` that best fits ``level``."""
+    t = np.arange(len(level)) / fs
+    rates = rate + np.linspace(-RATE_REFINE_HZ, RATE_REFINE_HZ, 41)
+    amplitudes = 2 * np.abs(np.exp(-2j * np.pi * rates[:, None] * t[None, :]) @ level) / len(level)
+    k = int(np.argmax(amplitudes))
+    return float(rates[k]), float(amplitudes[k])
+
+
+@dataclass
+class Line:
+    """One line of a modulation spectrum and the sinusoid fitted at its rate."""
+
+    rate_hz: float
+    amplitude: float  # of the fitted sinusoid
+    line_ratio: float  # its power over the median of the bins around it
+    fit_r2: float  # share of the level's variance the sinusoid explains
+
+    @property
+    def score(self) -> float:
+        return self.line_ratio * self.fit_r2
+
+
+def best_line(
+    level: np.ndarray, fs: float, rates_hz: tuple[float, float], nperseg: int, reach: int
+) -> tuple[Line | None, np.ndarray, np.ndarray]:
+    """The line of ``level``'s (detrended) modulation spectrum most like an LFO: of the CANDIDATE_LINES strongest
+    local maxima of its Welch spectrum (``nperseg``) in ``rates_hz``, the one with the best :attr:`Line.score`
+    (its power over the median of the bins 3..``reach`` away either side, times the fit R2); with the spectrum
+    over that range (frequencies, power). None when the clip is too short for one."""
+    freqs, power = scipy.signal.welch(level, fs=fs, nperseg=min(len(level), nperseg))
+    band = (freqs >= rates_hz[0]) & (freqs <= rates_hz[1])
+    peaks = scipy.signal.argrelmax(np.where(band, power, 0.0))[0]
+    peaks = peaks[band[peaks]]
+    if band.sum() < 3 or peaks.size == 0:
+        return None, freqs[band], power[band]
+    lines = []
+    for k in peaks[np.argsort(-power[peaks])][:CANDIDATE_LINES]:
+        around = np.concatenate([power[max(k - reach, 0) : max(k - 2, 0)], power[k + 3 : k + reach + 1]])
+        rate, amplitude = _fit_sinusoid(level, fs, float(freqs[k]))
+        r2 = float(amplitude**2 / 2 / (np.var(level) + 1e-12))
+        lines.append(Line(rate, amplitude, float(power[k] / (np.median(around) + 1e-12)), r2))
+    return max(lines, key=lambda line: line.score), freqs[band], power[band]

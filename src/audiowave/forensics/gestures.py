@@ -17,8 +17,7 @@ import scipy.signal
 import scipy.stats
 import soxr
 
-from audiowave.forensics.common import Evidence, Finding, Signal
-from audiowave.forensics.modulation import best_line
+from audiowave.forensics.common import Evidence, Finding, Signal, best_line
 from audiowave.forensics.rules import decide
 
 HOP_S = 0.01
