@@ -87,6 +87,9 @@ def test_effect_is_detected_with_parameters_within_target(rows, effect):
         # short synthetic stop; its fall must still stand far above the untouched song's
         fall, untouched = (rows[e][1]["measured"]["tape_stop"]["fall_octaves"] for e in ("tape_stop", "none"))
         assert fall >= 2.0 > untouched + 1.0
+        # ...and the whole spectrum slides down with it (the global pitch drift), which the song's never does
+        drift, still = (rows[e][1]["measured"]["tape_stop"]["drift_fall_octaves"] for e in ("tape_stop", "none"))
+        assert drift >= 0.5 > 2 * still
     elif effect == "flanger":  # likewise: the shipped threshold (0.40) is above this wide, low flanger's track
         # (swinging 0.7-7 ms, partly under the cepstrum's 0.3 ms floor); it must still stand out of the untouched song
         score, untouched = (rows[e][1]["measured"]["flanger"]["track_score"] for e in ("flanger", "none"))
@@ -97,6 +100,19 @@ def test_effect_is_detected_with_parameters_within_target(rows, effect):
         if (effect, name) in (("tremolo", "depth (dB)"), ("glide", "glides found")):
             continue  # the mix's unmodulated drums fill tremolo dips; half the glides are found (see notes)
         assert ok, f"{effect} {name}: error {error:.2f} {unit} (truth {case.truth})"
+
+
+def test_steepest_drift_fall_sums_the_aligned_downward_drift_within_its_window():
+    from audiowave.forensics.gestures import HOP_S, steepest_drift_fall
+
+    shifts = np.zeros(1000)
+    shifts[200:400] = -6.0  # 1200 cents down over 2 s
+    shifts[500:900] = 3.0  # back up: no fall
+    scores = np.ones(1000)
+    assert steepest_drift_fall(shifts, scores) == pytest.approx(1.0)
+    assert steepest_drift_fall(shifts, scores, window_s=100 * HOP_S) == pytest.approx(0.5)  # a 1 s window
+    scores[200:300] = 0.0  # frames that do not align (note changes) count nothing
+    assert steepest_drift_fall(shifts, scores) == pytest.approx(0.5)
 
 
 def test_reverb_makes_the_stereo_field_diffuse():
