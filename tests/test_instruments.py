@@ -118,3 +118,57 @@ def test_training_sees_each_example_through_its_own_smooth_bounded_eq():
     assert curves.abs().max() <= 3 * EQ_DB / 10 and curves.abs().max() > 0.05  # log10 power: within +/- 3 x 2 dB
     assert not torch.allclose(curves[0], curves[1])  # each example its own
     assert curves[0, 0, :, 0].diff().abs().max() < 0.05  # smooth over neighbouring mel bands
+
+
+def test_stem_archive_keeps_labels_and_the_sound_a_log_mel_sees(tmp_path):
+    import torch
+
+    from audiowave.instruments import stem_archive
+    from audiowave.instruments.features import log_mel
+
+    stems = render_bank((TIMGM,), phrases=1, seed=0)[:40:4]
+    summary = stem_archive.save(stems, tmp_path / "stems.npz", {"phrases": 1, "seed": 0})
+    assert summary["stems"] == 10 and summary["seconds"] == 40.0
+    assert summary["bytes"] < sum(s.audio.nbytes for s in stems) / 10  # Opus: a tenth of float32 at least
+    loaded, on_disk = stem_archive.load(tmp_path / "stems.npz")
+    assert on_disk["recipe"] == {"phrases": 1, "seed": 0} and "opus" in on_disk["codec"]
+    errors_db = []
+    for a, b in zip(stems, loaded, strict=True):
+        assert (a.label, a.bank, a.program, a.effect, a.detail) == (b.label, b.bank, b.program, b.effect, b.detail)
+        assert b.audio.shape == a.audio.shape and b.audio.dtype == np.float32
+        mel_a, mel_b = (log_mel(torch.from_numpy(s.audio[None])) for s in (a, b))
+        heard = mel_a > mel_a.amax() - 4  # log10 power: bins within 40 dB of the loudest
+        errors_db.append(float((10 * (mel_a - mel_b))[heard].abs().median()))
+    assert np.median(errors_db) < 1.5 and max(errors_db) < 4.0, errors_db
+
+
+def test_a_file_that_is_not_a_stem_archive_is_refused_with_exit_code_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from audiowave.cli import app
+
+    bogus = tmp_path / "stems.npz"
+    bogus.write_bytes(b"not an archive")
+    result = CliRunner().invoke(app, ["train-instruments", "--stems", str(bogus), "--fit-only", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a stem archive" in " ".join(result.output.split())
+    assert not list(tmp_path.glob("*.pt"))
+
+
+def test_fitting_elsewhere_then_finishing_here_gives_a_card_that_says_how(tmp_path):
+    from audiowave.instruments import stem_archive
+    from audiowave.instruments.train import fit_only, model_card
+
+    stem_archive.save(render_bank((TIMGM,), phrases=1, seed=0), tmp_path / "stems.npz", {"phrases": 1, "seed": 0})
+    stems, summary = stem_archive.load(tmp_path / "stems.npz")
+    weights = tmp_path / "fitted.pt"
+    archives = [{"file": "stems.npz"} | summary]
+    info = fit_only(stems, weights, 4, 8, 0, 8, "cpu", 1, log=str, phrases=1, archives=archives)  # 1 worker process
+    assert info["device"].startswith("CPU") and json.loads((tmp_path / "fitted.pt.json").read_text()) == info
+    card = train(tmp_path / "model", banks=(TIMGM,), test_bank=TIMGM, eval_examples=64, log=str, fitted=weights)
+    assert card["width"] == 8 and card["training"]["steps"] == 4 and card["training"]["archives"] == archives
+    text = model_card(card)
+    assert "--stems stems.npz --fit-only --steps 4 --batch 8 --seed 0 --width 8" in text and "--fitted" in text
+    rec = FamilyRecogniser.from_files(
+        tmp_path / "model" / f"{MODEL_NAME}.pt", tmp_path / "model" / f"{MODEL_NAME}.json"
+    )
+    assert rec.model.features[0][0].out_channels == 8  # the fitted width, loaded from the card

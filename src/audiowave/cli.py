@@ -374,17 +374,91 @@ def train_instruments(
     phrases: Annotated[int, typer.Option(help="Random phrases rendered per program and kit.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the renders, mixtures and initialisation.")] = 0,
     width: Annotated[int, typer.Option(help="Channels of the first conv block (doubling per block).")] = 16,
+    device: Annotated[str, typer.Option(help="Where the network trains: cpu, cuda, cuda:1...")] = "cpu",
+    workers: Annotated[int, typer.Option(help="Processes drawing the training mixtures (0: the main one).")] = 0,
+    export_stems: Annotated[
+        Path | None, typer.Option(help="Only render the training stems and write them to this archive (.npz).")
+    ] = None,
+    shards: Annotated[int, typer.Option(help="With --export-stems: split the archive into this many files.")] = 1,
+    stems: Annotated[
+        list[Path] | None, typer.Option(help="Train on the stems of these archives instead of rendering them.")
+    ] = None,
+    fit_only: Annotated[
+        bool, typer.Option("--fit-only", help="Only fit the network (no sound banks needed with --stems).")
+    ] = False,
+    fitted: Annotated[
+        Path | None, typer.Option(help="Skip fitting: validate, calibrate and test these --fit-only weights.")
+    ] = None,
 ) -> None:
-    """Train the offline instrument recogniser from Debian sound banks (reproducible; see docs/instrument-model.md)."""
-    from audiowave.instruments.train import MODEL_NAME, TEST, missing_requirements, train
+    """Train the offline instrument recogniser from Debian sound banks (reproducible; see docs/instrument-model.md).
 
-    problem = missing_requirements()
+    On a machine without the sound banks (a GPU box): --export-stems here, --stems ... --fit-only --device cuda
+    there, then --fitted here."""
+    from audiowave.instruments import stem_archive
+    from audiowave.instruments import train as training
+    from audiowave.instruments.recipe import TRAINING_BANKS
+
+    log = lambda m: err.print(m)  # noqa: E731
+    problem = training.missing_requirements() if not (stems and fit_only) else None
     if problem:
         err.print(f"[red]error:[/red] {problem}")
         raise typer.Exit(2)
-    card = train(out_dir, steps, batch, phrases, seed, log=lambda m: err.print(m), width=width)
-    test = card[TEST]["macro"]
-    out.print(f"wrote {out_dir / MODEL_NAME}.pt and .json; test macro F1 {test['f1']:.3f}, ECE {test['ece']:.3f}")
+    if export_stems is not None:
+        rendered = training.render_set(TRAINING_BANKS, phrases, seed)
+        for i in range(shards):
+            path = export_stems if shards == 1 else export_stems.with_suffix(f".{i + 1}-of-{shards}.npz")
+            summary = stem_archive.save(rendered[i::shards], path, {"phrases": phrases, "seed": seed})
+            out.print(
+                f"wrote {path}: {summary['stems']} stems, {summary['seconds']:.0f} s, {summary['bytes'] / 1e6:.1f} MB"
+            )
+        return
+    loaded, archives = [], []
+    for path in stems or []:
+        try:
+            part, summary = stem_archive.load(path)
+        except AudiowaveError as exc:
+            _fail(exc)
+        loaded += part
+        archives.append({"file": path.name} | summary)
+    if archives and len({json.dumps(a["recipe"], sort_keys=True) for a in archives}) > 1:
+        err.print("[red]error:[/red] the --stems archives were rendered with different recipes")
+        raise typer.Exit(2)
+    recipe = archives[0]["recipe"] if archives else {"phrases": phrases, "seed": seed}
+    if fit_only:
+        weights = out_dir / f"{training.MODEL_NAME}.fitted.pt"
+        training_stems = loaded or training.render_set(TRAINING_BANKS, phrases, seed)
+        training.fit_only(
+            training_stems,
+            weights,
+            steps,
+            batch,
+            seed,
+            width,
+            device,
+            workers,
+            log=log,
+            phrases=recipe["phrases"],
+            archives=archives,
+        )
+        out.print(f"wrote {weights} and its .json; finish with --fitted {weights} where the sound banks are")
+        return
+    card = training.train(
+        out_dir,
+        steps,
+        batch,
+        recipe["phrases"],
+        seed,
+        log=log,
+        width=width,
+        device=device,
+        workers=workers,
+        stems=loaded or None,
+        fitted=fitted,
+    )
+    test = card[training.TEST]["macro"]
+    out.print(
+        f"wrote {out_dir / training.MODEL_NAME}.pt and .json; test macro F1 {test['f1']:.3f}, ECE {test['ece']:.3f}"
+    )
 
 
 @app.command()

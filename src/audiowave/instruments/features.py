@@ -24,8 +24,9 @@ def _mel_basis() -> torch.Tensor:
 def log_mel(audio: torch.Tensor) -> torch.Tensor:
     """(batch, samples) at 16 kHz -> (batch, 1, N_MELS, frames), each example centred on its mean level,
     so recognition does not depend on the playback gain."""
-    spec = torch.stft(audio, N_FFT, HOP, window=torch.hann_window(N_FFT), return_complex=True).abs() ** 2
-    mel = torch.log10(torch.matmul(_mel_basis(), spec) + 1e-8)
+    window = torch.hann_window(N_FFT, device=audio.device)
+    spec = torch.stft(audio, N_FFT, HOP, window=window, return_complex=True).abs() ** 2
+    mel = torch.log10(torch.matmul(_mel_basis().to(audio.device), spec) + 1e-8)
     return (mel - mel.mean(dim=(1, 2), keepdim=True)).unsqueeze(1)
 
 

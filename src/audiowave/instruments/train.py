@@ -78,7 +78,7 @@ def random_eq(mel: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     centres = (torch.arange(n_mels, dtype=mel.dtype) + 0.5) / n_mels
     basis = torch.cos(math.pi * torch.arange(1, 4, dtype=mel.dtype)[:, None] * centres[None, :])
     coefficients = (torch.rand(mel.shape[0], 3, generator=generator) * 2 - 1) * (EQ_DB / 10)  # log10 power
-    return mel + (coefficients @ basis)[:, None, :, None]
+    return mel + (coefficients @ basis).to(mel.device)[:, None, :, None]
 
 
 def fit_calibration(probs: np.ndarray, targets: np.ndarray) -> list[dict[str, list[float]]]:
@@ -132,6 +132,82 @@ def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, bins: int
     )
 
 
+class _MixtureBatches(torch.utils.data.IterableDataset):
+    """Endless (audio, targets) batches; each DataLoader worker draws its own mixtures (seed + worker + 1), a
+    single process draws them as ``MixtureSampler(stems, seed)``."""
+
+    def __init__(self, stems: list[Stem], batch: int, seed: int) -> None:
+        self.stems, self.batch, self.seed = stems, batch, seed
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        sampler = MixtureSampler(self.stems, self.seed + (worker.id + 1 if worker else 0))
+        while True:
+            audio, target = sampler.batch(self.batch)
+            yield torch.from_numpy(audio), torch.from_numpy(target)
+
+
+def fit(
+    stems: list[Stem],
+    steps: int,
+    batch: int,
+    seed: int,
+    width: int,
+    device: str = "cpu",
+    workers: int = 0,
+    log: Callable[[str], None] = print,
+) -> FamilyNet:
+    """Train :class:`FamilyNet` on random mixtures of ``stems`` seen through the random EQ (one-cycle AdamW);
+    mixtures are drawn by ``workers`` processes (0: in this one), the network runs on ``device``."""
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = FamilyNet(len(OUTPUTS), width=width).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
+    loss_fn = nn.BCEWithLogitsLoss()
+    batches = iter(
+        torch.utils.data.DataLoader(
+            _MixtureBatches(stems, batch, seed), batch_size=None, num_workers=workers, pin_memory=device != "cpu"
+        )
+    )
+    model.train()
+    for step in range(steps):
+        audio, target = next(batches)
+        mel = random_eq(log_mel(audio.to(device, non_blocking=True)), generator)
+        loss = loss_fn(model(mel), target.to(device, non_blocking=True))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 200 == 0 or step == steps - 1:
+            log(f"step {step + 1}/{steps} loss {loss.item():.4f} ({time.perf_counter() - t0:.0f} s)")
+    return model.cpu().eval()
+
+
+def save_weights(model: FamilyNet, path: Path) -> None:
+    """The state dict in float16 (half the size; the recogniser computes in float32)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, path)
+
+
+def fit_only(
+    stems: list[Stem], out: Path, steps: int, batch: int, seed: int, width: int, device: str, workers: int, **run
+) -> dict:
+    """Fit and write ``out`` (weights) and ``out`` + ``.json`` (how it was fitted), for :func:`train`'s
+    ``fitted`` on a machine that has the sound banks to validate, calibrate and test it."""
+    t0 = time.perf_counter()
+    save_weights(fit(stems, steps, batch, seed, width, device, workers, log=run.pop("log", print)), out)
+    info = {"steps": steps, "batch": batch, "seed": seed, "width": width, "stems": len(stems)}
+    info |= {"device": _device_name(device), "workers": workers, "fit_seconds": round(time.perf_counter() - t0, 1)}
+    Path(f"{out}.json").write_text(json.dumps(info | run, indent=1))
+    return info | run
+
+
+def _device_name(device: str) -> str:
+    return torch.cuda.get_device_name(device) if device.startswith("cuda") else f"CPU ({os.cpu_count()} cores)"
+
+
 def train(
     out_dir: Path,
     steps: int = 3000,
@@ -143,53 +219,49 @@ def train(
     test_bank: SoundBank = EVALUATION_BANK,
     eval_examples: int = 4000,
     width: int = 16,
+    device: str = "cpu",
+    workers: int = 0,
+    stems: list[Stem] | None = None,
+    fitted: Path | None = None,
 ) -> dict:
-    """Train, calibrate, evaluate and write ``<out_dir>/{MODEL_NAME}.pt`` and ``.json``; returns the card."""
+    """Train (or take the ``fitted`` weights of :func:`fit_only`), calibrate, evaluate and write
+    ``<out_dir>/{MODEL_NAME}.pt`` and ``.json`` and the model card; returns the card. ``stems``: training stems
+    from an archive instead of rendering them."""
     t0 = time.perf_counter()
-    torch.manual_seed(seed)
     torch.set_num_threads(os.cpu_count() or 1)
-    train_stems = render_set(banks, phrases, seed)
-    val_stems = render_set(banks, 2, seed + 1)
-    test_stems = render_set((test_bank,), 2, seed + 2, sampled_808=True)
-    log(f"rendered {len(train_stems)} training, {len(val_stems)} validation, {len(test_stems)} test stems")
-    sampler = MixtureSampler(train_stems, seed)
-    generator = torch.Generator().manual_seed(seed)
-    model = FamilyNet(len(OUTPUTS), width=width)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
-    loss_fn = nn.BCEWithLogitsLoss()
-    for step in range(steps):
-        model.train()
-        audio, target = sampler.batch(batch)
-        loss = loss_fn(model(random_eq(log_mel(torch.from_numpy(audio)), generator)), torch.from_numpy(target))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 200 == 0 or step == steps - 1:
-            log(f"step {step + 1}/{steps} loss {loss.item():.4f} ({time.perf_counter() - t0:.0f} s)")
-    val_audio, val_target = MixtureSampler(val_stems, seed + 1).batch(eval_examples)
+    if fitted is not None:
+        info = json.loads(Path(f"{fitted}.json").read_text())
+        model = FamilyNet(len(OUTPUTS), width=info["width"])
+        state = torch.load(fitted, map_location="cpu", weights_only=True)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    else:
+        train_stems = stems if stems is not None else render_set(banks, phrases, seed)
+        log(f"{len(train_stems)} training stems")
+        t_fit = time.perf_counter()
+        model = fit(train_stems, steps, batch, seed, width, device, workers, log)
+        info = {"steps": steps, "batch": batch, "seed": seed, "width": width, "stems": len(train_stems)}
+        info |= {"phrases": phrases, "device": _device_name(device), "workers": workers}
+        info["fit_seconds"] = round(time.perf_counter() - t_fit, 1)
+    val_stems = render_set(banks, 2, info["seed"] + 1)
+    test_stems = render_set((test_bank,), 2, info["seed"] + 2, sampled_808=True)
+    log(f"rendered {len(val_stems)} validation and {len(test_stems)} test stems")
+    val_audio, val_target = MixtureSampler(val_stems, info["seed"] + 1).batch(eval_examples)
     val_probs = predict(model, val_audio, batch=256)
     maps = fit_calibration(val_probs, val_target)
     thresholds = fit_thresholds(calibrate(val_probs, maps), val_target)
-    test_audio, test_target = MixtureSampler(test_stems, seed + 2).batch(eval_examples)
+    test_audio, test_target = MixtureSampler(test_stems, info["seed"] + 2).batch(eval_examples)
     test_probs = predict(model, test_audio, batch=256)
     out_dir.mkdir(parents=True, exist_ok=True)
-    weights = out_dir / f"{MODEL_NAME}.pt"
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, weights)
+    save_weights(model, out_dir / f"{MODEL_NAME}.pt")
     card = {
         "model": MODEL_NAME,
         "labels": list(OUTPUTS),
-        "width": width,
+        "width": info["width"],
         "thresholds": thresholds,
         "calibration": maps,
-        "training": {
-            "steps": steps,
-            "batch": batch,
-            "phrases": phrases,
-            "seed": seed,
+        "training": info
+        | {
             "banks": [{"name": b.name, "package": b.package, "licence": b.licence} for b in banks],
-            "stems": len(train_stems),
             "seconds": round(time.perf_counter() - t0, 1),
         },
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -202,6 +274,27 @@ def train(
     (out_dir / f"{MODEL_NAME}.json").write_text(json.dumps(card, indent=1))
     (out_dir / "MODEL_CARD.md").write_text(model_card(card))
     return card
+
+
+def training_commands(card: dict) -> str:
+    """How the shipped weights were made, as the commands to repeat it and where they ran."""
+    t = card["training"]
+    fit = f"--steps {t['steps']} --batch {t['batch']} --seed {t['seed']} --width {card['width']}"
+    if not t.get("archives"):
+        return (
+            f"`audiowave train-instruments {fit} --phrases {t['phrases']}` "
+            f"({t['seconds'] / 60:.0f} min on {t.get('device', 'a 2-core CPU')})."
+        )
+    names = " ".join(f"--stems {a['file']}" for a in t["archives"])
+    shards = len(t["archives"])
+    return (
+        f"`audiowave train-instruments --export-stems stems.npz --shards {shards} --phrases {t['phrases']} "
+        f"--seed {t['archives'][0]['recipe']['seed']}` renders the training stems "
+        f"({t['archives'][0]['codec']}); `audiowave train-instruments {names} --fit-only {fit} --device cuda "
+        f"--workers {t['workers']}` fitted the network on {t['device']} in {t['fit_seconds'] / 60:.1f} min; "
+        f"`audiowave train-instruments --fitted instrument-model/{MODEL_NAME}.fitted.pt` validated, calibrated "
+        "and tested it where the sound banks are."
+    )
 
 
 def model_card(card: dict) -> str:
@@ -223,9 +316,7 @@ def model_card(card: dict) -> str:
         f"label is named when its windows add up to {MIN_ACTIVE_S:g} s (or half a shorter clip) at a mean confidence "
         f"of {MIN_CONFIDENCE:g}; " + ", ".join(f"{v:g} for {k}" for k, v in MIN_CONFIDENCE_OF.items()) + " "
         "(`recogniser.py`: the dev corpus' acoustic and synth basses were taken for an 808 at 0.55-0.90).",
-        f"- Training command: `audiowave train-instruments --steps {t['steps']} --batch {t['batch']} "
-        f"--phrases {t['phrases']} --seed {t['seed']} --width {card.get('width', 16)}` "
-        f"({t['seconds'] / 60:.0f} min on the 2-core machine that made it).",
+        f"- Training: {training_commands(card)}",
         "- Data recipe (`src/audiowave/instruments/recipe.py`): every General-MIDI program 0-95 of each melodic bank "
         "(voices and sound effects excluded) plays random phrases in a family-appropriate range with random rhythm, "
         "chords and velocities through FluidSynth; every drum kit plays random grooves; 808 bass lines are "
