@@ -9,7 +9,7 @@ import pytest
 
 from audiowave.instruments.recipe import LABELS, OUTPUTS, TRAINING_BANKS, render_bank
 from audiowave.instruments.recogniser import FamilyRecogniser
-from audiowave.instruments.train import MODEL_NAME, TEST, train
+from audiowave.instruments.train import MODEL_NAME, TEST, FitSettings, train
 from audiowave.registry import check, get_spec
 
 from signals import EXAMPLE
@@ -26,7 +26,8 @@ def test_recipe_renders_every_family_of_a_bank():
 
 
 def test_tiny_training_run_writes_a_loadable_calibrated_model(tmp_path):
-    card = train(tmp_path, steps=6, batch=8, phrases=1, banks=(TIMGM,), test_bank=TIMGM, eval_examples=64, log=str)
+    settings = FitSettings(steps=6, batch=8)
+    card = train(tmp_path, settings, phrases=1, banks=(TIMGM,), test_bank=TIMGM, eval_examples=64, log=str)
     assert card["labels"] == list(OUTPUTS) and len(card["calibration"]) == len(OUTPUTS)
     for m in card["calibration"]:
         assert np.all(np.diff(m["y"]) >= 0)  # isotonic maps never invert the ranking
@@ -162,12 +163,15 @@ def test_fitting_elsewhere_then_finishing_here_gives_a_card_that_says_how(tmp_pa
     stems, summary = stem_archive.load(tmp_path / "stems.npz")
     weights = tmp_path / "fitted.pt"
     archives = [{"file": "stems.npz"} | summary]
-    info = fit_only(stems, weights, 4, 8, 0, 8, "cpu", 1, log=str, phrases=1, archives=archives)  # 1 worker process
+    settings = FitSettings(steps=4, batch=8, width=8, eq_db=3.0, workers=1)  # mixtures from 1 worker process
+    info = fit_only(stems, weights, settings, str, phrases=1, archives=archives)
     assert info["device"].startswith("CPU") and json.loads((tmp_path / "fitted.pt.json").read_text()) == info
     card = train(tmp_path / "model", banks=(TIMGM,), test_bank=TIMGM, eval_examples=64, log=str, fitted=weights)
     assert card["width"] == 8 and card["training"]["steps"] == 4 and card["training"]["archives"] == archives
     text = model_card(card)
-    assert "--stems stems.npz --fit-only --steps 4 --batch 8 --seed 0 --width 8" in text and "--fitted" in text
+    assert (
+        "--stems stems.npz --fit-only --steps 4 --batch 8 --seed 0 --width 8 --eq-db 3" in text and "--fitted" in text
+    )
     rec = FamilyRecogniser.from_files(
         tmp_path / "model" / f"{MODEL_NAME}.pt", tmp_path / "model" / f"{MODEL_NAME}.json"
     )

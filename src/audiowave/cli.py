@@ -376,6 +376,7 @@ def train_instruments(
     width: Annotated[int, typer.Option(help="Channels of the first conv block (doubling per block).")] = 16,
     device: Annotated[str, typer.Option(help="Where the network trains: cpu, cuda, cuda:1...")] = "cpu",
     workers: Annotated[int, typer.Option(help="Processes drawing the training mixtures (0: the main one).")] = 0,
+    eq_db: Annotated[float, typer.Option(help="Random EQ: each of its three terms up to +/- this many dB.")] = 2.0,
     export_stems: Annotated[
         Path | None, typer.Option(help="Only render the training stems and write them to this archive (.npz).")
     ] = None,
@@ -424,37 +425,14 @@ def train_instruments(
         err.print("[red]error:[/red] the --stems archives were rendered with different recipes")
         raise typer.Exit(2)
     recipe = archives[0]["recipe"] if archives else {"phrases": phrases, "seed": seed}
+    settings = training.FitSettings(steps, batch, seed, width, eq_db, device, workers)
     if fit_only:
         weights = out_dir / f"{training.MODEL_NAME}.fitted.pt"
         training_stems = loaded or training.render_set(TRAINING_BANKS, phrases, seed)
-        training.fit_only(
-            training_stems,
-            weights,
-            steps,
-            batch,
-            seed,
-            width,
-            device,
-            workers,
-            log=log,
-            phrases=recipe["phrases"],
-            archives=archives,
-        )
+        training.fit_only(training_stems, weights, settings, log, phrases=recipe["phrases"], archives=archives)
         out.print(f"wrote {weights} and its .json; finish with --fitted {weights} where the sound banks are")
         return
-    card = training.train(
-        out_dir,
-        steps,
-        batch,
-        recipe["phrases"],
-        seed,
-        log=log,
-        width=width,
-        device=device,
-        workers=workers,
-        stems=loaded or None,
-        fitted=fitted,
-    )
+    card = training.train(out_dir, settings, recipe["phrases"], log, stems=loaded or None, fitted=fitted)
     test = card[training.TEST]["macro"]
     out.print(
         f"wrote {out_dir / training.MODEL_NAME}.pt and .json; test macro F1 {test['f1']:.3f}, ECE {test['ece']:.3f}"

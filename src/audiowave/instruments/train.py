@@ -14,6 +14,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ MODEL_NAME = "audiowave-families-v2"
 LINES_808 = 4  # 808 lines per phrase and melodic bank: a third of the bass stems
 VALIDATION = "validation (training banks, new phrases)"
 TEST = "test (FluidR3 and 808s played on recorded kicks, never trained on)"
-EQ_DB = 2.0  # random EQ: each of three cosine terms over the mel axis up to +/- this many dB
+EQ_DB = 2.0  # random EQ: each of three cosine terms over the mel axis up to +/- this many dB (default)
 
 
 def missing_requirements() -> str | None:
@@ -71,13 +72,13 @@ def render_set(banks: tuple[SoundBank, ...], phrases: int, seed: int, sampled_80
     return render_bank(banks, phrases, seed) + render_808(lines, seed, sampled=sampled_808)
 
 
-def random_eq(mel: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def random_eq(mel: torch.Tensor, generator: torch.Generator, eq_db: float = EQ_DB) -> torch.Tensor:
     """Training augmentation: each example's log-mel through a random smooth EQ (three cosine terms over the
-    mel axis, up to +/- 3 x EQ_DB), so the model learns instruments rather than one sound bank's colour."""
+    mel axis, up to +/- 3 x eq_db), so the model learns instruments rather than one sound bank's colour."""
     n_mels = mel.shape[2]
     centres = (torch.arange(n_mels, dtype=mel.dtype) + 0.5) / n_mels
     basis = torch.cos(math.pi * torch.arange(1, 4, dtype=mel.dtype)[:, None] * centres[None, :])
-    coefficients = (torch.rand(mel.shape[0], 3, generator=generator) * 2 - 1) * (EQ_DB / 10)  # log10 power
+    coefficients = (torch.rand(mel.shape[0], 3, generator=generator) * 2 - 1) * (eq_db / 10)  # log10 power
     return mel + (coefficients @ basis).to(mel.device)[:, None, :, None]
 
 
@@ -147,34 +148,40 @@ class _MixtureBatches(torch.utils.data.IterableDataset):
             yield torch.from_numpy(audio), torch.from_numpy(target)
 
 
-def fit(
-    stems: list[Stem],
-    steps: int,
-    batch: int,
-    seed: int,
-    width: int,
-    device: str = "cpu",
-    workers: int = 0,
-    log: Callable[[str], None] = print,
-) -> FamilyNet:
-    """Train :class:`FamilyNet` on random mixtures of ``stems`` seen through the random EQ (one-cycle AdamW);
-    mixtures are drawn by ``workers`` processes (0: in this one), the network runs on ``device``."""
-    t0 = time.perf_counter()
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    model = FamilyNet(len(OUTPUTS), width=width).to(device)
+@dataclass(frozen=True)
+class FitSettings:
+    """How the network is fitted; recorded in the model card."""
+
+    steps: int = 3000
+    batch: int = 64
+    seed: int = 0
+    width: int = 16
+    eq_db: float = EQ_DB
+    device: str = "cpu"  # where the network trains: cpu, cuda, cuda:1...
+    workers: int = 0  # processes drawing the mixtures (0: this one)
+
+    def record(self) -> dict:
+        return asdict(self) | {"device": _device_name(self.device)}
+
+
+def fit(stems: list[Stem], settings: FitSettings, log: Callable[[str], None] = print) -> FamilyNet:
+    """Train :class:`FamilyNet` on random mixtures of ``stems`` seen through the random EQ (one-cycle AdamW)."""
+    t0, steps, device = time.perf_counter(), settings.steps, settings.device
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    model = FamilyNet(len(OUTPUTS), width=settings.width).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     loss_fn = nn.BCEWithLogitsLoss()
-    batches = iter(
-        torch.utils.data.DataLoader(
-            _MixtureBatches(stems, batch, seed), batch_size=None, num_workers=workers, pin_memory=device != "cpu"
-        )
+    mixtures = _MixtureBatches(stems, settings.batch, settings.seed)
+    loader = torch.utils.data.DataLoader(
+        mixtures, batch_size=None, num_workers=settings.workers, pin_memory=device != "cpu"
     )
+    batches = iter(loader)
     model.train()
     for step in range(steps):
         audio, target = next(batches)
-        mel = random_eq(log_mel(audio.to(device, non_blocking=True)), generator)
+        mel = random_eq(log_mel(audio.to(device, non_blocking=True)), generator, settings.eq_db)
         loss = loss_fn(model(mel), target.to(device, non_blocking=True))
         opt.zero_grad()
         loss.backward()
@@ -191,17 +198,14 @@ def save_weights(model: FamilyNet, path: Path) -> None:
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, path)
 
 
-def fit_only(
-    stems: list[Stem], out: Path, steps: int, batch: int, seed: int, width: int, device: str, workers: int, **run
-) -> dict:
-    """Fit and write ``out`` (weights) and ``out`` + ``.json`` (how it was fitted), for :func:`train`'s
-    ``fitted`` on a machine that has the sound banks to validate, calibrate and test it."""
+def fit_only(stems: list[Stem], out: Path, settings: FitSettings, log: Callable[[str], None] = print, **run) -> dict:
+    """Fit and write ``out`` (weights) and ``out`` + ``.json`` (how it was fitted, plus ``run``: the recipe and
+    archives), for :func:`train`'s ``fitted`` on a machine with the sound banks to validate, calibrate and test."""
     t0 = time.perf_counter()
-    save_weights(fit(stems, steps, batch, seed, width, device, workers, log=run.pop("log", print)), out)
-    info = {"steps": steps, "batch": batch, "seed": seed, "width": width, "stems": len(stems)}
-    info |= {"device": _device_name(device), "workers": workers, "fit_seconds": round(time.perf_counter() - t0, 1)}
-    Path(f"{out}.json").write_text(json.dumps(info | run, indent=1))
-    return info | run
+    save_weights(fit(stems, settings, log), out)
+    info = settings.record() | {"stems": len(stems), "fit_seconds": round(time.perf_counter() - t0, 1)} | run
+    Path(f"{out}.json").write_text(json.dumps(info, indent=1))
+    return info
 
 
 def _device_name(device: str) -> str:
@@ -210,21 +214,16 @@ def _device_name(device: str) -> str:
 
 def train(
     out_dir: Path,
-    steps: int = 3000,
-    batch: int = 64,
+    settings: FitSettings = FitSettings(),
     phrases: int = 8,
-    seed: int = 0,
     log: Callable[[str], None] = print,
     banks: tuple[SoundBank, ...] = TRAINING_BANKS,
     test_bank: SoundBank = EVALUATION_BANK,
     eval_examples: int = 4000,
-    width: int = 16,
-    device: str = "cpu",
-    workers: int = 0,
     stems: list[Stem] | None = None,
     fitted: Path | None = None,
 ) -> dict:
-    """Train (or take the ``fitted`` weights of :func:`fit_only`), calibrate, evaluate and write
+    """Fit (or take the ``fitted`` weights of :func:`fit_only`), calibrate, evaluate and write
     ``<out_dir>/{MODEL_NAME}.pt`` and ``.json`` and the model card; returns the card. ``stems``: training stems
     from an archive instead of rendering them."""
     t0 = time.perf_counter()
@@ -235,12 +234,11 @@ def train(
         state = torch.load(fitted, map_location="cpu", weights_only=True)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     else:
-        train_stems = stems if stems is not None else render_set(banks, phrases, seed)
+        train_stems = stems if stems is not None else render_set(banks, phrases, settings.seed)
         log(f"{len(train_stems)} training stems")
         t_fit = time.perf_counter()
-        model = fit(train_stems, steps, batch, seed, width, device, workers, log)
-        info = {"steps": steps, "batch": batch, "seed": seed, "width": width, "stems": len(train_stems)}
-        info |= {"phrases": phrases, "device": _device_name(device), "workers": workers}
+        model = fit(train_stems, settings, log)
+        info = settings.record() | {"stems": len(train_stems), "phrases": phrases}
         info["fit_seconds"] = round(time.perf_counter() - t_fit, 1)
     val_stems = render_set(banks, 2, info["seed"] + 1)
     test_stems = render_set((test_bank,), 2, info["seed"] + 2, sampled_808=True)
@@ -280,6 +278,7 @@ def training_commands(card: dict) -> str:
     """How the shipped weights were made, as the commands to repeat it and where they ran."""
     t = card["training"]
     fit = f"--steps {t['steps']} --batch {t['batch']} --seed {t['seed']} --width {card['width']}"
+    fit += f" --eq-db {t['eq_db']:g}" if t.get("eq_db", EQ_DB) != EQ_DB else ""
     if not t.get("archives"):
         return (
             f"`audiowave train-instruments {fit} --phrases {t['phrases']}` "
@@ -327,7 +326,8 @@ def model_card(card: dict) -> str:
         f"{t['stems']:,} stems of 4 s. Examples are 1 s crops of random mixtures of 0-4 stems of different families "
         "at -12..0 dB, plus low noise; a family (and its kind) is a target when its stem is within 20 dB of the mix. "
         f"During training each example's log-mel goes through a random smooth EQ (three cosine terms of up to "
-        f"+/-{EQ_DB:g} dB each over the mel axis), so that a bank's colour is not learnt as the instrument.",
+        f"+/-{t.get('eq_db', EQ_DB):g} dB each over the mel axis), so that a bank's colour is not learnt as the "
+        "instrument.",
         "- Not used for training: FluidR3 (`fluid-soundfont-gm`, reserved for the independent test below) and "
         "MuseScore General (it renders the dev corpus). The test's 808 lines are not synthesised: they are played "
         "by varispeed on two recorded 808-style kicks (Sonic Pi's `bd_808` and `bd_boom`, CC0, Debian "
