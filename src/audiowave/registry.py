@@ -125,12 +125,12 @@ MODELS: tuple[ModelSpec, ...] = (
         package="audiowave",
         files=(
             WeightFile(
-                "audiowave/data/models/audiowave-families-v2.pt",
-                "22572e627b8b7aaccc7c991cb1c907993dcfb2c89d4388e701104b32c323c1ea",
+                "audiowave/data/models/audiowave-families-v3.pt",
+                "8418fa2cc3905ae66f213eb423ed6321a28834932862dcd25c77d7304387641a",
             ),
             WeightFile(
-                "audiowave/data/models/audiowave-families-v2.json",
-                "387f4683e9acd50cd9c9efccd70c19d8e92dce1b2776ac8c91f8bda75326e6c4",
+                "audiowave/data/models/audiowave-families-v3.json",
+                "68fa5c12bfd3f22f652681a303f03bfa8831169a6fa4340e18ae5d446a506529",
             ),
         ),
         fallback="no tagger",

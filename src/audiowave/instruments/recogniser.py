@@ -26,9 +26,9 @@ HOP_S = 0.5
 # calibrated confidence of at least MIN_CONFIDENCE; isolated windows were most of the false alarms.
 MIN_ACTIVE_S = 3.0
 MIN_CONFIDENCE = 0.5
-# An 808 needs more: the dev corpus has none, yet its MuseScore acoustic and synth basses were taken for one in 5
-# of 40 clips at 0.55-0.90 (4 of them below 0.8), while synthesised 808 lines under drums and a keyboard part
-# scored 0.67-0.94 (7 of 8 at 0.8 or more).
+# An 808 needs more: the dev corpus has none, yet with the v2 model its MuseScore acoustic and synth basses were
+# taken for one in 5 of 40 clips at 0.55-0.90 (4 of them below 0.8; with v3 in none), while synthesised 808 lines
+# under drums and a keyboard part scored 0.67-0.94 (7 of 8 at 0.8 or more).
 MIN_CONFIDENCE_OF = {"808 bass": 0.8}
 
 

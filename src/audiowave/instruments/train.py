@@ -44,7 +44,7 @@ from audiowave.instruments.recogniser import (
     predict,
 )
 
-MODEL_NAME = "audiowave-families-v2"
+MODEL_NAME = "audiowave-families-v3"
 LINES_808 = 4  # 808 lines per phrase and melodic bank: a third of the bass stems
 VALIDATION = "validation (training banks, new phrases)"
 TEST = "test (FluidR3 and 808s played on recorded kicks, never trained on)"
