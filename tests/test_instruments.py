@@ -155,6 +155,18 @@ def test_a_file_that_is_not_a_stem_archive_is_refused_with_exit_code_2(tmp_path)
     assert not list(tmp_path.glob("*.pt"))
 
 
+def test_asking_for_a_gpu_where_torch_sees_none_is_a_clear_error(tmp_path):
+    import torch
+    from typer.testing import CliRunner
+
+    from audiowave.cli import app
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = CliRunner().invoke(app, ["train-instruments", "--fit-only", "--device", "cuda", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "no CUDA GPU" in " ".join(result.output.split())
+
+
 def test_fitting_elsewhere_then_finishing_here_gives_a_card_that_says_how(tmp_path):
     from audiowave.instruments import stem_archive
     from audiowave.instruments.train import fit_only, model_card

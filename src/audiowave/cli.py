@@ -375,12 +375,14 @@ def train_instruments(
     seed: Annotated[int, typer.Option(help="Seed of the renders, mixtures and initialisation.")] = 0,
     width: Annotated[int, typer.Option(help="Channels of the first conv block (doubling per block).")] = 16,
     device: Annotated[str, typer.Option(help="Where the network trains: cpu, cuda, cuda:1...")] = "cpu",
-    workers: Annotated[int, typer.Option(help="Processes drawing the training mixtures (0: the main one).")] = 0,
+    workers: Annotated[int, typer.Option(min=0, help="Processes drawing the training mixtures (0: the main one).")] = 0,
     eq_db: Annotated[float, typer.Option(help="Random EQ: each of its three terms up to +/- this many dB.")] = 2.0,
     export_stems: Annotated[
         Path | None, typer.Option(help="Only render the training stems and write them to this archive (.npz).")
     ] = None,
-    shards: Annotated[int, typer.Option(help="With --export-stems: split the archive into this many files.")] = 1,
+    shards: Annotated[
+        int, typer.Option(min=1, help="With --export-stems: split the archive into this many files.")
+    ] = 1,
     stems: Annotated[
         list[Path] | None, typer.Option(help="Train on the stems of these archives instead of rendering them.")
     ] = None,
@@ -400,6 +402,9 @@ def train_instruments(
     from audiowave.instruments.recipe import TRAINING_BANKS
 
     log = lambda m: err.print(m)  # noqa: E731
+    if device.startswith("cuda") and not _has_cuda():
+        err.print(f"[red]error:[/red] --device {device}: no CUDA GPU is visible to torch here")
+        raise typer.Exit(2)
     problem = training.missing_requirements() if not (stems and fit_only) else None
     if problem:
         err.print(f"[red]error:[/red] {problem}")
