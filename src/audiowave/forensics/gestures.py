@@ -3,9 +3,9 @@
 Hand-written: the frame-to-frame pitch shift of the whole spectrum is the lag that best aligns two
 log-frequency spectra 30 ms apart (5-cent grid, 1-8 kHz, where every partial of every note moves
 by the same number of cents under vibrato). Its LFO line gives vibrato. A tape stop smears partials too
-fast for that, so it is found from both spectral edges falling together. Glides come from the instantaneous
-frequency of the 28-140 Hz band (pYIN's period search breaks on a gliding tone): a monotonic move of >= 1
-semitone between two held notes, without a new attack.
+fast for that, so it is found from both spectral edges falling together. Glides come from the pitch of the
+strongest low partial (28-110 Hz, peak of a long STFT window; pYIN's period search breaks on a gliding tone):
+a monotonic move of >= 1 semitone between two held notes, without a new attack in the band's envelope.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ MIN_ALIGNMENT = 0.2  # frames that align worse are note changes, not bends
 EDGE_HOP_S = 0.05
 STOP_WINDOW_S = 3.0
 GLIDE_SR = 2000
+GLIDE_WINDOW = 256  # 128 ms at GLIDE_SR: a semitone at 40 Hz is 2.4 Hz
+GLIDE_FFT = 8192  # zero-padded, for the peak's interpolation
+PEAK_BAND_HZ = (28.0, 110.0)
 MIN_GLIDE_SEMITONES = 1.0
 GLIDE_DURATION_S = (0.04, 0.6)
 STEADY_SEMITONES = 0.6
@@ -201,18 +204,30 @@ def _slowdown_onset(mono: np.ndarray, sr: int, rough_start: float, end: float) -
 
 
 def low_band_pitch(mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per 10 ms: the instantaneous frequency (MIDI) of the 28-140 Hz band, where an 808 or bass fundamental
-    dominates (phase derivative of the analytic signal, median over 20 ms), and the band level (dB re. max)."""
+    """Per 10 ms: the pitch (MIDI) of the strongest partial at 28-110 Hz, where an 808 or bass fundamental sits
+    (STFT peak of a 128 ms window, parabolic interpolation), and the 28-140 Hz band's level (dB re. max; Hilbert
+    envelope, so attacks stay sharp). The instantaneous frequency of the band jitters by a semitone where the
+    fundamental beats with its own third harmonic or another low instrument, which broke every held note into
+    pieces; the peak of a long window holds steady and still follows a glide."""
     y = soxr.resample(mono, sr, GLIDE_SR)
-    sos = scipy.signal.butter(4, (28.0, 140.0), btype="bandpass", fs=GLIDE_SR, output="sos")
-    z = scipy.signal.hilbert(scipy.signal.sosfiltfilt(sos, y))
-    freq = np.diff(np.unwrap(np.angle(z))) * GLIDE_SR / (2 * np.pi)
-    freq = scipy.ndimage.median_filter(freq, size=int(0.02 * GLIDE_SR) + 1)
-    step = int(GLIDE_SR * HOP_S)
-    level = np.abs(z[1:])
+    hop = int(GLIDE_SR * HOP_S)
+    track_sos = scipy.signal.butter(4, (25.0, 160.0), btype="bandpass", fs=GLIDE_SR, output="sos")
+    mag = np.abs(
+        librosa.stft(scipy.signal.sosfiltfilt(track_sos, y), n_fft=GLIDE_FFT, win_length=GLIDE_WINDOW, hop_length=hop)
+    )
+    freqs = np.fft.rfftfreq(GLIDE_FFT, 1 / GLIDE_SR)
+    band = np.nonzero((freqs >= PEAK_BAND_HZ[0]) & (freqs <= PEAK_BAND_HZ[1]))[0]
+    k = band[np.clip(np.argmax(mag[band], axis=0), 1, len(band) - 2)]
+    cols = np.arange(mag.shape[1])
+    a, b, c = mag[k - 1, cols], mag[k, cols], mag[k + 1, cols]
+    offset = np.clip(0.5 * (a - c) / (a - 2 * b + c - 1e-12), -0.5, 0.5)
+    peak_hz = (k + offset) * (freqs[1] - freqs[0])
+    level_sos = scipy.signal.butter(4, (28.0, 140.0), btype="bandpass", fs=GLIDE_SR, output="sos")
+    envelope = np.abs(scipy.signal.hilbert(scipy.signal.sosfiltfilt(level_sos, y)))[::hop]
+    n = min(len(peak_hz), len(envelope))
     return (
-        librosa.hz_to_midi(np.maximum(freq[::step], 1.0)),
-        20 * np.log10(level[::step] / (level.max() + 1e-12) + 1e-12),
+        librosa.hz_to_midi(np.maximum(peak_hz[:n], 1.0)),
+        20 * np.log10(envelope[:n] / (envelope.max() + 1e-12) + 1e-12),
     )
 
 
