@@ -13,6 +13,7 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
+import scipy.special
 
 THRESHOLDS_FILE = "forensics-thresholds.json"
 
@@ -71,7 +72,7 @@ def decide(effect: str, params: dict, overrides: dict[str, float] | None = None)
         return False, 0.0
     margin = (threshold(effect, overrides) - value) if rule.below else (value - threshold(effect, overrides))
     met = all(float(params.get(name, -np.inf)) >= minimum for name, minimum in rule.requires)
-    confidence = float(1 / (1 + np.exp(-margin / rule.scale)))
+    confidence = float(scipy.special.expit(margin / rule.scale))  # logistic, without exp's overflow
     return bool(margin >= 0 and met), confidence if met else min(confidence, 0.4)
 
 
