@@ -184,6 +184,7 @@ def test_fitting_elsewhere_then_finishing_here_gives_a_card_that_says_how(tmp_pa
     assert (
         "--stems stems.npz --fit-only --steps 4 --batch 8 --seed 0 --width 8 --eq-db 3" in text and "--fitted" in text
     )
+    assert "--eq-db 3 --device cpu --workers 1`" in text  # the flags that ask for the device it was fitted on
     rec = FamilyRecogniser.from_files(
         tmp_path / "model" / f"{MODEL_NAME}.pt", tmp_path / "model" / f"{MODEL_NAME}.json"
     )

@@ -401,7 +401,6 @@ def train_instruments(
     from audiowave.instruments import train as training
     from audiowave.instruments.recipe import TRAINING_BANKS
 
-    log = lambda m: err.print(m)  # noqa: E731
     if device.startswith("cuda") and not _has_cuda():
         err.print(f"[red]error:[/red] --device {device}: no CUDA GPU is visible to torch here")
         raise typer.Exit(2)
@@ -430,14 +429,14 @@ def train_instruments(
         err.print("[red]error:[/red] the --stems archives were rendered with different recipes")
         raise typer.Exit(2)
     recipe = archives[0]["recipe"] if archives else {"phrases": phrases, "seed": seed}
-    settings = training.FitSettings(steps, batch, seed, width, eq_db, device, workers)
+    settings = training.FitSettings(steps, batch, seed, width, eq_db=eq_db, device=device, workers=workers)
     if fit_only:
         weights = out_dir / f"{training.MODEL_NAME}.fitted.pt"
         training_stems = loaded or training.render_set(TRAINING_BANKS, phrases, seed)
-        training.fit_only(training_stems, weights, settings, log, phrases=recipe["phrases"], archives=archives)
+        training.fit_only(training_stems, weights, settings, err.print, phrases=recipe["phrases"], archives=archives)
         out.print(f"wrote {weights} and its .json; finish with --fitted {weights} where the sound banks are")
         return
-    card = training.train(out_dir, settings, recipe["phrases"], log, stems=loaded or None, fitted=fitted)
+    card = training.train(out_dir, settings, recipe["phrases"], err.print, stems=loaded or None, fitted=fitted)
     test = card[training.TEST]["macro"]
     out.print(
         f"wrote {out_dir / training.MODEL_NAME}.pt and .json; test macro F1 {test['f1']:.3f}, ECE {test['ece']:.3f}"

@@ -279,9 +279,12 @@ def training_commands(card: dict) -> str:
     t = card["training"]
     fit = f"--steps {t['steps']} --batch {t['batch']} --seed {t['seed']} --width {card['width']}"
     fit += f" --eq-db {t['eq_db']:g}" if t.get("eq_db", EQ_DB) != EQ_DB else ""
+    # the card keeps the device's name ("NVIDIA H200", "CPU (2 cores)"): the flag that asks for it
+    on = "cpu" if t.get("device", "CPU").startswith("CPU") else "cuda"
     if not t.get("archives"):
+        device = f" --device {on} --workers {t['workers']}" if on != "cpu" else ""
         return (
-            f"`audiowave train-instruments {fit} --phrases {t['phrases']}` "
+            f"`audiowave train-instruments {fit} --phrases {t['phrases']}{device}` "
             f"({t['seconds'] / 60:.0f} min on {t.get('device', 'a 2-core CPU')})."
         )
     names = " ".join(f"--stems {a['file']}" for a in t["archives"])
@@ -289,7 +292,7 @@ def training_commands(card: dict) -> str:
     return (
         f"`audiowave train-instruments --export-stems stems.npz --shards {shards} --phrases {t['phrases']} "
         f"--seed {t['archives'][0]['recipe']['seed']}` renders the training stems "
-        f"({t['archives'][0]['codec']}); `audiowave train-instruments {names} --fit-only {fit} --device cuda "
+        f"({t['archives'][0]['codec']}); `audiowave train-instruments {names} --fit-only {fit} --device {on} "
         f"--workers {t['workers']}` fitted the network on {t['device']} in {t['fit_seconds'] / 60:.1f} min; "
         f"`audiowave train-instruments --fitted instrument-model/{MODEL_NAME}.fitted.pt` validated, calibrated "
         "and tested it where the sound banks are."
@@ -314,7 +317,7 @@ def model_card(card: dict) -> str:
         "kind only where its family is reported too; consecutive windows are merged into time spans. In a clip, a "
         f"label is named when its windows add up to {MIN_ACTIVE_S:g} s (or half a shorter clip) at a mean confidence "
         f"of {MIN_CONFIDENCE:g}; " + ", ".join(f"{v:g} for {k}" for k, v in MIN_CONFIDENCE_OF.items()) + " "
-        "(`recogniser.py`: the dev corpus' acoustic and synth basses were taken for an 808 at 0.55-0.90).",
+        "(`recogniser.py`: with v2, the dev corpus' acoustic and synth basses were taken for an 808 at 0.55-0.90).",
         f"- Training: {training_commands(card)}",
         "- Data recipe (`src/audiowave/instruments/recipe.py`): every General-MIDI program 0-95 of each melodic bank "
         "(voices and sound effects excluded) plays random phrases in a family-appropriate range with random rhythm, "
