@@ -144,6 +144,36 @@ def test_the_candidate_stage_shortlists_the_used_sample_where_it_sounds():
     assert pruned == matcher.match(index, track, SR, exhaustive=True)  # the same match as the exhaustive scan
 
 
+def test_the_rough_pass_is_exact_with_every_time_shape_and_keeps_the_used_sample_with_three(monkeypatch):
+    from audiowave.samples import candidates
+
+    lib = {f"v{i}.wav": varied_hit(i) for i in range(60)}
+    index = index_of(lib)
+    n = index.chunks.shape[0]
+    used, starts = 17, [1.0, 2.5, 4.0]
+    track = embed(loud_chord(6.0), lib[f"v{used}.wav"], starts, gain=0.3)
+    onsets = candidates.OnsetPatches.of(matcher.to_matcher_rate(track, SR))
+    exact = index.candidates
+    norm = np.sqrt(exact.band_energy @ onsets.inverse_background)
+    cells = onsets.weighted.shape[1]
+    coarse = onsets.weighted.reshape(-1, candidates.SPAN, cells)[:, 1::2].reshape(-1, cells)  # every other patch
+    monkeypatch.setattr(candidates, "RANK", candidates.FRAMES)
+    full = candidates.CandidateIndex.of(index.relative_chunks, n, approximate_above=0)
+    rough = candidates._approximate_best(full.coords, full.basis, norm, onsets.weighted)
+    np.testing.assert_allclose(rough, (exact.power @ coarse.T).max(axis=1) / norm, rtol=1e-4)
+
+    monkeypatch.setattr(candidates, "RANK", 3)
+    monkeypatch.setattr(candidates, "RERANK", 6)  # a tenth of the templates scored exactly
+    low = candidates.CandidateIndex.of(index.relative_chunks, n, approximate_above=0)
+    assert low.coords.shape == (n, candidates.BANDS * 3)
+    best, _ = low.best(onsets)
+    scored = best > -1
+    assert scored.sum() == 6 and scored[used]
+    np.testing.assert_allclose(best[scored], exact.best(onsets)[0][scored], rtol=1e-5)
+    index.__dict__["candidates"] = low  # the matcher on the rough stage finds it as before
+    assert [(m.entry, m.pitch_semitones) for m in matcher.match(index, track, SR)] == [(used, 0)]
+
+
 def test_a_loop_has_templates_at_its_strongest_onsets():
     hits = [one_shot(i)[: int(0.3 * SR)] for i in range(3)]
     at = [0.0, 0.7, 1.3, 2.2, 2.9]  # not on a half-second grid

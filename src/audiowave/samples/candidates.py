@@ -13,12 +13,16 @@ onset patches are one matrix product per pitch, and the template side's norm und
 product with band energies. Each template keeps its ``KEEP_ONSETS`` best onsets: a loop's best-scored beat is
 not always where it matches.
 
-The weighting belongs to the track, so the scores are computed exactly, not looked up. Measured on the dev
-corpus with 848 distractor samples: a fixed weighting (a typical background) or a PCA of the patches ranked the
-true pair in the thousands, and clusters of templates (spherical k-means, each cluster scored by its mean patch
-under the track's weighting, only the best clusters' members scored) cut recall from 0.79 to 0.55 probing 3 %
-of the clusters and to 0.76 probing 25 %. Hand-written: no library scores a sample against a mix; it is a few
-array operations over librosa's mel filters.
+The weighting belongs to the track, so the scores are computed, not looked up. Measured on the dev corpus with
+848 distractor samples: a fixed weighting (a typical background) or a PCA of the patches ranked the true pair in
+the thousands, and clusters of templates (spherical k-means, each cluster scored by its mean patch under the
+track's weighting, only the best clusters' members scored) cut recall from 0.79 to 0.55 probing 3 % of the
+clusters and to 0.76 probing 25 %. What does hold under any weighting is a basis per band: the weighting is one
+factor within a band, so each band's 12 frames are cut to their ``RANK`` leading time shapes (an SVD over the
+templates) and a template's score is approximated band by band. Above ``APPROXIMATE_ABOVE`` templates this rough
+pass (2 shapes per band, every other patch of each onset's span: 1/12 of the exact arithmetic) ranks every
+template and only its best ``RERANK`` per pitch are scored exactly. Hand-written: no library scores a sample
+against a mix; it is a few array operations over librosa's mel filters.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ SPAN = ONSET_FRAMES[1] - ONSET_FRAMES[0] + 1  # patches per onset
 KEEP_ONSETS = 6  # a template's best onsets, where the matched filter looks for it (a loop's best beat may not be)
 BATCH = 2048  # templates transformed at once
 SCORE_CELLS = 1 << 24  # template x patch scores held at once (64 MB)
+APPROXIMATE_ABOVE = 16384  # templates above which a low-rank pass picks those scored exactly
+RANK = 2  # time shapes per band in that pass (of FRAMES)
+RERANK = 4096  # templates per pitch hypothesis scored exactly after it
 _MEL = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=BANDS, fmin=FMIN, fmax=FMAX).astype(np.float32)
 _WINDOW = np.hanning(N_FFT).astype(np.float32)
 
@@ -127,24 +134,69 @@ def _best_onsets(power: np.ndarray, norm: np.ndarray, weighted: np.ndarray, keep
 
 @dataclass
 class CandidateIndex:
-    """Every template's first-frame band power, flattened (templates, BANDS * FRAMES), and its energy per band."""
+    """Every template's first-frame band power, flattened (templates, BANDS * FRAMES), its energy per band, and
+    (above ``APPROXIMATE_ABOVE`` templates) each band's power on that band's ``RANK`` leading time shapes."""
 
     power: np.ndarray
     band_energy: np.ndarray
+    basis: np.ndarray | None = None  # (BANDS, FRAMES, RANK): per band, orthonormal time shapes
+    coords: np.ndarray | None = None  # (templates, BANDS * RANK): each band's power on its band's shapes
 
     @classmethod
-    def of(cls, relative_chunks: Callable[[np.ndarray], np.ndarray], n: int) -> CandidateIndex:
-        """The summary of ``n`` templates, read ``BATCH`` rows at a time from ``relative_chunks(rows)``."""
+    def of(
+        cls, relative_chunks: Callable[[np.ndarray], np.ndarray], n: int, approximate_above: int = APPROXIMATE_ABOVE
+    ) -> CandidateIndex:
+        """The summary of ``n`` templates, read ``BATCH`` rows at a time from ``relative_chunks(rows)``; above
+        ``approximate_above`` templates also the coordinates the rough pass scores with."""
         batches = [template_power(relative_chunks(np.arange(i, min(i + BATCH, n)))) for i in range(0, n, BATCH)]
         power = np.concatenate(batches) if batches else np.zeros((0, BANDS * FRAMES), np.float32)
-        return cls(power, np.square(power.reshape(-1, BANDS, FRAMES)).sum(axis=2))
+        basis = coords = None
+        if n > approximate_above:
+            basis = time_shapes(power, RANK)
+            coords = np.einsum("tbf,bfk->tbk", power.reshape(-1, BANDS, FRAMES), basis).reshape(n, -1)
+        return cls(power, np.square(power.reshape(-1, BANDS, FRAMES)).sum(axis=2), basis, coords)
 
     def best(self, onsets: OnsetPatches, keep: int = KEEP_ONSETS) -> tuple[np.ndarray, np.ndarray]:
         """(templates,) best score over the onset patches, and (templates, keep) the track frames where each
-        template's best patches start at its ``keep`` best onsets."""
+        template's best patches start at its ``keep`` best onsets. With time-shape coordinates only the ``RERANK``
+        templates that the rough pass ranks best are scored exactly; the rest get -1."""
         norm = np.maximum(np.sqrt(self.band_energy @ onsets.inverse_background), 1e-20)
-        score, patch = _best_onsets(self.power, norm, onsets.weighted, keep)
-        return score[:, 0], _padded(onsets.frames[patch], keep)
+        rows = np.arange(self.power.shape[0])
+        if self.coords is not None and rows.size > RERANK:
+            rough = _approximate_best(self.coords, self.basis, norm, onsets.weighted)
+            rows = np.sort(np.argpartition(-rough, RERANK - 1)[:RERANK])
+        score, patch = _best_onsets(self.power[rows], norm[rows], onsets.weighted, keep)
+        best = np.full(self.power.shape[0], -1.0, np.float32)
+        frames = np.zeros((self.power.shape[0], keep), np.int64)
+        best[rows], frames[rows] = score[:, 0], _padded(onsets.frames[patch], keep)
+        return best, frames
+
+
+def time_shapes(power: np.ndarray, rank: int) -> np.ndarray:
+    """Per band, the ``rank`` leading right singular vectors of the templates' power over the FRAMES frames
+    (from the eigenvectors of each band's Gram matrix): (BANDS, FRAMES, rank). Within a band the track's weighting
+    is one factor, so a template's score is approximated band by band and no band's weight can blow up the error
+    of another (a basis over all bands at once failed that way: a track whose background is quiet in some bands
+    weights them by thousands)."""
+    bands = power.reshape(-1, BANDS, FRAMES)
+    gram = np.zeros((BANDS, FRAMES, FRAMES), np.float64)
+    for i in range(0, bands.shape[0], 65536):
+        block = bands[i : i + 65536].astype(np.float64)
+        gram += np.einsum("tbf,tbg->bfg", block, block)
+    _, vectors = np.linalg.eigh(gram)  # ascending eigenvalues, per band
+    return np.ascontiguousarray(vectors[:, :, ::-1][:, :, :rank], dtype=np.float32)
+
+
+def _approximate_best(coords: np.ndarray, basis: np.ndarray, norm: np.ndarray, weighted: np.ndarray) -> np.ndarray:
+    """Each template's best cosine over every other patch of each onset's span (a frame either side of one kept
+    costs the cosine ~0.01 at the median), from its coordinates on the bands' time shapes."""
+    coarse = weighted.reshape(-1, SPAN, BANDS, FRAMES)[:, 1::2]
+    projected = np.einsum("osbf,bfk->osbk", coarse, basis).reshape(-1, coords.shape[1])
+    out = np.empty(coords.shape[0], np.float32)
+    rows = max(1, SCORE_CELLS // max(weighted.shape[0], 1))
+    for i in range(0, coords.shape[0], rows):
+        out[i : i + rows] = (coords[i : i + rows] @ projected.T).max(axis=1)
+    return out / norm
 
 
 def _padded(frames: np.ndarray, keep: int) -> np.ndarray:
