@@ -166,10 +166,10 @@ def test_the_rough_pass_is_exact_with_every_time_shape_and_keeps_the_used_sample
     monkeypatch.setattr(candidates, "RERANK", 6)  # a tenth of the templates scored exactly
     low = candidates.CandidateIndex.of(index.relative_chunks, n, approximate_above=0)
     assert low.coords.shape == (n, candidates.BANDS * 3)
-    best, _ = low.best(onsets)
+    best = low.scores(onsets)
     scored = best > -1
     assert scored.sum() == 6 and scored[used]
-    np.testing.assert_allclose(best[scored], exact.best(onsets)[0][scored], rtol=1e-5)
+    np.testing.assert_allclose(best[scored], exact.scores(onsets)[scored], rtol=1e-5)
     index.__dict__["candidates"] = low  # the matcher on the rough stage finds it as before
     assert [(m.entry, m.pitch_semitones) for m in matcher.match(index, track, SR)] == [(used, 0)]
 
