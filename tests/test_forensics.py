@@ -13,7 +13,6 @@ from forensics_material import synthetic_material
 from rich.console import Console
 
 from audiowave.evaluation.forensics import fit_thresholds, redecide, score_case, summarise
-from audiowave.evaluation.runner import run_forensics_eval
 from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
@@ -187,18 +186,6 @@ def forensics_corpus(root, materials):
     return root
 
 
-def test_eval_forensics_prints_the_per_effect_table(tmp_path):
-    forensics_corpus(tmp_path / "corpus", [synthetic_material(seconds=8.0)])
-    console = Console(record=True, width=160)
-    summary = run_forensics_eval(tmp_path / "corpus", tmp_path / "out", console=console)
-    text = console.export_text()
-    assert "forensics on mixed material (all clips" in text
-    by_effect = {s["effect"]: s for s in summary}
-    assert by_effect["clipping"]["tp"] == 1 and by_effect["delay"]["recall"] == 1.0
-    saved = json.loads((tmp_path / "out" / "forensics.json").read_text())
-    assert len(saved["cases"]) == len(CASE_EFFECTS) and saved["cases"][0]["effect"] == "none"
-
-
 def test_thresholds_are_fitted_on_measurements_and_reapplied():
     statistic = RULES["reverb"].statistic
 
@@ -264,7 +251,11 @@ def test_eval_forensics_cli_fits_thresholds_on_half_the_clips(tmp_path):
     assert fitted["fitted_on"] == ["C00"] and set(fitted["thresholds"]) <= set(RULES) - FIXED
     report = json.loads((tmp_path / "out" / "forensics.json").read_text())
     assert report["thresholds"] == fitted["thresholds"] and len(report["cases"]) == 2 * len(CASE_EFFECTS)
+    assert report["cases"][0]["effect"] == "none"
     assert {s["cases"] for s in report["summary_held_out"]} == {1}  # scored on the other clip only
+    shipped = {s["effect"]: s for s in report["summary_shipped_thresholds"]}  # both clips, shipped thresholds
+    assert shipped["clipping"]["tp"] == 2 and shipped["delay"]["recall"] == 1.0
+    assert "forensics on mixed material (1 held-out clips" in " ".join(proc.stdout.split())
 
 
 def test_a_found_chorus_or_flanger_becomes_a_recipe_fx_hint_with_its_delay_line(rows):
