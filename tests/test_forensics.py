@@ -18,7 +18,7 @@ from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
 from audiowave.forensics.pumping import detect_sidechain
 from audiowave.forensics.rules import FIXED, RULES, decide
-from audiowave.forensics.space import diffuse_decay_share, diffuseness
+from audiowave.forensics.space import diffuse_tail_excess, diffuseness, fastest_falls
 from audiowave.forensics.stereo import detect_stereo
 from audiowave.pictures import _event_lanes
 from audiowave.pipeline import Pipeline
@@ -114,14 +114,18 @@ def test_steepest_drift_fall_sums_the_aligned_downward_drift_within_its_window()
     assert steepest_drift_fall(shifts, scores) == pytest.approx(0.5)
 
 
-def test_reverb_makes_the_stereo_field_diffuse():
+def test_reverb_makes_the_tails_diffuse_and_the_falls_slow():
     material = synthetic_material(seconds=8.0)
     dry, wet = make_cases([material], ("none", "reverb"), seed=1)
     assert diffuseness(wet.audio, SR) > diffuseness(dry.audio, SR) + 0.2
     assert np.isnan(diffuseness(dry.audio[:1], SR))  # mono: no stereo field to judge
-    # the detector's statistic: the share of the decaying sound that no panned source explains
-    assert diffuse_decay_share(wet.audio, SR) > 5 * diffuse_decay_share(dry.audio, SR)
-    assert np.isnan(diffuse_decay_share(dry.audio[:1], SR))
+    # the detector's marks: tails more diffuse than heads (by the share no panned source explains) ...
+    assert diffuse_tail_excess(wet.audio, SR) > diffuse_tail_excess(dry.audio, SR) + 0.05
+    assert np.isnan(diffuse_tail_excess(dry.audio[:1], SR))
+    # ... and no fast fall of the level once the dry sound has stopped
+    assert fastest_falls(wet.audio.mean(axis=0), SR) < fastest_falls(dry.audio.mean(axis=0), SR) - 10
+    silence = np.zeros(SR * 4, np.float32)
+    assert np.isnan(fastest_falls(silence, SR))
 
 
 def test_untouched_song_has_no_effect_detected(rows):

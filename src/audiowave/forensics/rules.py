@@ -34,7 +34,7 @@ RULES: dict[str, Rule] = {
     "clipping": Rule("clipped_runs_per_min", 30.0, 20.0),
     "distortion": Rule("in_cycle_crest_db", 7.0, 0.7, below=True),
     "bitcrush": Rule("effective_bits", 12.0, 0.5, below=True),
-    "reverb": Rule("diffuse_in_decays", 0.2, 0.03),
+    "reverb": Rule("reverb_score", -15.0, 2.0),
     "delay": Rule("peak", 0.12, 0.04),
     "filter_sweep": Rule("cutoff_range_octaves", 2.6, 0.3, requires=(("linearity_r2", 0.75),)),
     "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0),)),
