@@ -84,7 +84,8 @@ def start_app(
     num_cpus: int | None = None,
     env: dict[str, str] | None = None,
 ) -> str:
-    """Start local Ray (declaring ``num_gpus``) and the Serve app; returns its base URL."""
+    """Start local Ray (declaring ``num_gpus``) and the Serve app; returns its base URL. If the app fails to
+    start, Ray is shut down before the error propagates."""
     from audiowave.ray_apps.app import build_app
 
     ray.init(
@@ -94,9 +95,13 @@ def start_app(
         log_to_driver=False,
         runtime_env={"env_vars": env or {}},
     )
-    serve.start(http_options={"host": host, "port": port})
-    args = {**(app_config.get("args") or {}), **service_args}
-    serve.run(build_app(args, app_config.get("deployments")), name=app_config["name"], route_prefix="/")
+    try:
+        serve.start(http_options={"host": host, "port": port})
+        args = {**(app_config.get("args") or {}), **service_args}
+        serve.run(build_app(args, app_config.get("deployments")), name=app_config["name"], route_prefix="/")
+    except BaseException:
+        stop_app()  # a half-started app must not leave Ray running (later drivers would join it)
+        raise
     return f"http://{host}:{port}"
 
 

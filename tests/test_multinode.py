@@ -34,14 +34,15 @@ def multinode(tmp_path_factory):
     with redis_server() as redis_url:
         args = service_args(home, redis_url, claim_idle_s=4.0)
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-        gpu_node = cluster.add_node(num_cpus=2, num_gpus=1, labels={"audiowave.io/pool": "gpu"})  # as in cluster/
-        cpu_nodes = [cluster.add_node(num_cpus=3) for _ in range(2)]
-        ray.init(address=cluster.address, log_to_driver=False, runtime_env={"env_vars": {"AUDIOWAVE_HOME": str(home)}})
-        port = free_port()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        config = read_serve_config()
-        serve.run(build_app(args, config["deployments"]), name="audiowave", route_prefix="/")
-        try:
+        try:  # a failed start must not leave the cluster up with later tests' drivers joining it
+            gpu_node = cluster.add_node(num_cpus=2, num_gpus=1, labels={"audiowave.io/pool": "gpu"})  # as in cluster/
+            cpu_nodes = [cluster.add_node(num_cpus=3) for _ in range(2)]
+            env = {"env_vars": {"AUDIOWAVE_HOME": str(home)}}
+            ray.init(address=cluster.address, log_to_driver=False, runtime_env=env)
+            port = free_port()
+            serve.start(http_options={"host": "127.0.0.1", "port": port})
+            config = read_serve_config()
+            serve.run(build_app(args, config["deployments"]), name="audiowave", route_prefix="/")
             yield {
                 "services": Services.from_settings(ServiceSettings(**args)),
                 "url": f"http://127.0.0.1:{port}",
@@ -50,8 +51,9 @@ def multinode(tmp_path_factory):
                 "cpu": {n.node_id for n in cpu_nodes},
             }
         finally:
-            serve.shutdown()
-            ray.shutdown()
+            if ray.is_initialized():
+                serve.shutdown()
+                ray.shutdown()
             cluster.shutdown()
 
 
