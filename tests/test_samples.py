@@ -154,7 +154,7 @@ def test_the_rough_pass_is_exact_with_every_time_shape_and_keeps_the_used_sample
     track = embed(loud_chord(6.0), lib[f"v{used}.wav"], starts, gain=0.3)
     onsets = candidates.OnsetPatches.of(matcher.to_matcher_rate(track, SR))
     exact = index.candidates
-    norm = np.sqrt(exact.band_energy @ onsets.inverse_background)
+    norm = candidates._norms(exact.band_energy, onsets)
     cells = onsets.weighted.shape[1]
     coarse = onsets.weighted.reshape(-1, candidates.SPAN, cells)[:, 1::2].reshape(-1, cells)  # every other patch
     monkeypatch.setattr(candidates, "RANK", candidates.FRAMES)

@@ -8,9 +8,10 @@ away; a reverb's share is larger in the tails (cells well below their band's rec
 Second, a room cannot let sound die away faster than its RT60 allows: the fastest falls of the level, 10-30 dB
 below each band's recent peak, are slow under a reverb and fast where notes stop dry. Measured on the dev
 corpus' effect cases (two folds by clip): the diffuse share of the decays alone gave F1 0.39/0.50, the tail
-excess 0.59/0.69, the fastest falls 0.64/0.74, both together 0.74/0.78. The RT60 itself is read from the
-distribution of free-decay slopes of the mid band (the fastest decays measure it; Ratnam et al. 2003,
-Löllmann 2010). Delay from the phase-transform autocorrelation, in which an echo is a sharp peak at its lag.
+excess 0.59/0.69, the fastest falls 0.64/0.74, both together 0.74/0.67 (their weighting fitted on the first).
+The RT60 itself is read from the distribution of free-decay slopes of the mid band (the fastest decays measure
+it; Ratnam et al. 2003, Löllmann 2010). Delay from the phase-transform autocorrelation, in which an echo is a
+sharp peak at its lag.
 """
 
 from __future__ import annotations

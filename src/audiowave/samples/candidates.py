@@ -53,7 +53,7 @@ SCORE_CELLS = 1 << 24  # template x patch scores held at once (64 MB)
 APPROXIMATE_ABOVE = 16384  # templates above which a low-rank pass picks those scored exactly
 RANK = 2  # time shapes per band in that pass (of FRAMES)
 RERANK = 4096  # templates per pitch hypothesis scored exactly after it
-ROUGH_ROWS = 4096  # templates per block of the rough pass (its scores stay in the cache: ~20 % faster than 64 MB)
+SCORE_ROWS = 4096  # templates per block of a scoring pass (its scores stay in the cache: ~20 % faster than 64 MB)
 _MEL = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=BANDS, fmin=FMIN, fmax=FMAX).astype(np.float32)
 _WINDOW = np.hanning(N_FFT).astype(np.float32)
 
@@ -163,8 +163,8 @@ class CandidateIndex:
             rough = _approximate_best(self.coords, self.basis, norm, onsets.weighted)
             rows = np.sort(np.argpartition(-rough, RERANK - 1)[:RERANK])
         best = np.full(self.power.shape[0], -1.0, np.float32)
-        for i in range(0, rows.size, ROUGH_ROWS):
-            block = rows[i : i + ROUGH_ROWS]
+        for i in range(0, rows.size, SCORE_ROWS):
+            block = rows[i : i + SCORE_ROWS]
             best[block] = (self.power[block] @ onsets.weighted.T).max(axis=1) / norm[block]
         return best
 
@@ -199,8 +199,8 @@ def _approximate_best(coords: np.ndarray, basis: np.ndarray, norm: np.ndarray, w
     coarse = weighted.reshape(-1, SPAN, BANDS, FRAMES)[:, 1::2]
     projected = np.einsum("osbf,bfk->osbk", coarse, basis).reshape(-1, coords.shape[1])
     out = np.empty(coords.shape[0], np.float32)
-    for i in range(0, coords.shape[0], ROUGH_ROWS):
-        out[i : i + ROUGH_ROWS] = (coords[i : i + ROUGH_ROWS] @ projected.T).max(axis=1)
+    for i in range(0, coords.shape[0], SCORE_ROWS):
+        out[i : i + SCORE_ROWS] = (coords[i : i + SCORE_ROWS] @ projected.T).max(axis=1)
     return out / norm
 
 
