@@ -16,6 +16,8 @@ sharp peak at its lag.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.ndimage
 import scipy.signal
@@ -123,34 +125,58 @@ def diffuse_tail_excess(samples: np.ndarray, sr: int, band: tuple[float, float] 
     return float(diffuse[tail].sum() / total[tail].sum() - diffuse[head].sum() / (total[head].sum() + 1e-20))
 
 
-def fastest_falls(mono: np.ndarray, sr: int) -> float:
-    """dB/s: the 99th percentile of how fast the level of 40 mel bands (100 Hz-10 kHz, 10 ms hop) falls over
-    100 ms, where it is 10-30 dB below the band's peak of the last 0.5 s. NaN when the level hardly ever falls."""
-    import librosa
+@dataclass
+class LevelFalls:
+    """The level of 40 mel bands (100 Hz-10 kHz, dB per 10 ms), how fast it falls over 100 ms (dB/s, > 0 falling)
+    and where that is measured: 10-30 dB below the band's peak of the last 0.5 s (the dry sound has stopped)."""
 
-    hop = int(sr * ENV_HOP_S)
-    power = np.abs(librosa.stft(mono.astype(np.float32), n_fft=2048, hop_length=hop)) ** 2
-    mel = librosa.filters.mel(sr=sr, n_fft=2048, n_mels=40, fmin=100.0, fmax=10000.0)
-    level = scipy.ndimage.uniform_filter1d(10 * np.log10(mel @ power + 1e-12), 3, axis=1)
-    peak = _past_peak(level, round(RECENT_S / ENV_HOP_S))
-    half = round(FALL_SPAN_S / ENV_HOP_S / 2)
-    slope = np.zeros_like(level)
-    slope[:, half:-half] = (level[:, 2 * half :] - level[:, : -2 * half]) / FALL_SPAN_S
-    region = (level < peak - FALL_DB[0]) & (level > peak - FALL_DB[1]) & (peak > level.max() - 50) & (slope < 0)
-    region[:, : round(0.2 / ENV_HOP_S)] = False  # the clip's first frames have no past peak yet
-    rates = -slope[region]
-    return float(np.percentile(rates, FALL_PERCENTILE)) if rates.size > 50 else float("nan")
+    level: np.ndarray  # (bands, frames)
+    fall: np.ndarray  # (bands, frames)
+    measured: np.ndarray  # (bands, frames) bool
+
+    @classmethod
+    def of(cls, mono: np.ndarray, sr: int) -> LevelFalls:
+        import librosa
+
+        hop = int(sr * ENV_HOP_S)
+        power = np.abs(librosa.stft(mono.astype(np.float32), n_fft=2048, hop_length=hop)) ** 2
+        mel = librosa.filters.mel(sr=sr, n_fft=2048, n_mels=40, fmin=100.0, fmax=10000.0)
+        level = scipy.ndimage.uniform_filter1d(10 * np.log10(mel @ power + 1e-12), 3, axis=1)
+        peak = _past_peak(level, round(RECENT_S / ENV_HOP_S))
+        half = round(FALL_SPAN_S / ENV_HOP_S / 2)
+        fall = np.zeros_like(level)
+        fall[:, half:-half] = (level[:, : -2 * half] - level[:, 2 * half :]) / FALL_SPAN_S
+        measured = (level < peak - FALL_DB[0]) & (level > peak - FALL_DB[1]) & (peak > level.max() - 50) & (fall > 0)
+        measured[:, : round(0.2 / ENV_HOP_S)] = False  # the clip's first frames have no past peak yet
+        return cls(level, fall, measured)
+
+    @property
+    def fastest(self) -> float:
+        """dB/s: the 99th percentile of the measured falls; NaN when the level hardly ever falls."""
+        rates = self.fall[self.measured]
+        return float(np.percentile(rates, FALL_PERCENTILE)) if rates.size > 50 else float("nan")
+
+    def fastest_per_frame(self) -> np.ndarray:
+        """dB/s per frame: the fastest measured fall over the bands (0 where none is measured)."""
+        return np.where(self.measured, self.fall, 0.0).max(axis=0)
+
+
+def fastest_falls(mono: np.ndarray, sr: int) -> float:
+    """dB/s: the 99th percentile of how fast the level of 40 mel bands falls over 100 ms where it is 10-30 dB
+    below the band's peak of the last 0.5 s (:class:`LevelFalls`). NaN when the level hardly ever falls."""
+    return LevelFalls.of(mono, sr).fastest
 
 
 def detect_reverb(sig: Signal) -> Finding:
-    """Reverb from the diffuse share of the decaying sound, RT60 from the fastest free decays of the mid band."""
+    """Reverb from the tails' diffuse excess and the fastest falls of the level, RT60 from the fastest free decays of
+    the mid band; the picture shows the band levels and the falls."""
     mono, sr = sig.mono, sig.sr
     env = band_envelope_db(mono, sr)
     slopes = decay_slopes(env)
-    t = np.arange(len(env)) * ENV_HOP_S
     rts = np.array([-60.0 / s for _, _, s in slopes])
     rt60 = float(np.percentile(rts, FAST_DECAY_PERCENTILE)) if len(rts) >= 4 else float("nan")
-    excess, falls = diffuse_tail_excess(sig.samples, sr), fastest_falls(mono, sr)
+    level_falls = LevelFalls.of(mono, sr)
+    excess, falls = diffuse_tail_excess(sig.samples, sr), level_falls.fastest
     params: dict[str, float | str] = {
         # mono: judged on the falls alone (no stereo field to show a diffuse tail)
         "reverb_score": 100 * (excess if np.isfinite(excess) else 0.0) - falls / FALL_DB_PER_S_PER_POINT,
@@ -177,12 +203,16 @@ def detect_reverb(sig: Signal) -> Finding:
             else f"no reverb judged: the level hardly ever falls; {decay}"
         ),
         evidence=Evidence(
-            title="Mid-band level (500 Hz-4 kHz) with the free decays fitted",
-            x=t,
-            curves={"level (dB)": env},
+            title="Level of 40 mel bands; below, the fastest fall 10-30 dB under a band's recent peak (slow in a room)",
+            x=np.arange(level_falls.level.shape[1]) * ENV_HOP_S,
+            curves={
+                "fastest fall (dB/s)": level_falls.fastest_per_frame(),
+                "99th percentile": np.full(level_falls.level.shape[1], falls),
+            },
             xlabel="time (s)",
-            ylabel="dB",
-            marks=[(i * ENV_HOP_S, f"{-60 / s:.1f}s") for i, _, s in slopes[:40]],
+            ylabel="dB/s",
+            image=level_falls.level,
+            image_label="mel band (100 Hz-10 kHz)",
         ),
     )
 
