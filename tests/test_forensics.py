@@ -114,6 +114,17 @@ def test_steepest_drift_fall_sums_the_aligned_downward_drift_within_its_window()
     assert steepest_drift_fall(shifts, scores) == pytest.approx(0.5)
 
 
+def test_the_decay_rate_of_tails_gives_the_rt60():
+    from audiowave.forensics.space import LevelFalls
+
+    rng = np.random.default_rng(3)
+    t = np.arange(SR) / SR
+    burst = rng.standard_normal(SR) * 10 ** (-40.0 * t / 20)  # dies away at 40 dB/s: RT60 1.5 s
+    rates = LevelFalls.of(np.tile(burst, 6).astype(np.float32), SR).decay_rates()
+    assert rates.size >= 40  # a run per band and burst, but the first (no recent peak yet)
+    assert np.median(rates) == pytest.approx(40.0, rel=0.1)
+
+
 def test_reverb_makes_the_tails_diffuse_and_the_falls_slow():
     material = synthetic_material(seconds=8.0)
     dry, wet = make_cases([material], ("none", "reverb"), seed=1)
