@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORPUS ?= corpus/dev
 
-.PHONY: demo test test-llm test-all lint eval bench bench-recipes bench-samples corpus schema clean relink system-deps load
+.PHONY: demo test test-llm test-all lint eval bench bench-recipes bench-samples bench-samples-recall corpus schema clean relink system-deps load
 
 $(STAMP): pyproject.toml requirements/lock.txt requirements/no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-recipes: relink  ## recipe engine: render/distance cost and whole suggest 
 
 bench-samples: relink  ## sample-index scale test: query latency and memory vs index size (synthetic)
 	$(BIN)/python bench/sample_scale.py
+
+bench-samples-recall: relink corpus  ## sample recall as the index grows, emulated on the dev corpus' queries
+	$(BIN)/python bench/sample_scale_recall.py --corpus $(CORPUS) --distractors /usr/share/hydrogen/data/drumkits \
+	  --distractors /usr/share/sonic-pi/samples
 
 load: relink system-deps  ## load test of the Ray Serve service (throughput, latency, scaling)
 	$(BIN)/python bench/load.py

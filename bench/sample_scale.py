@@ -7,7 +7,7 @@ Three tables. The landmark table (the baseline) is filled with random hashes at 
 1.5 s of library audio (a one-shot library: the most templates per hour). All answer a 30 s query made of tones
 and noise bursts. The exhaustive table correlates every (template, pitch) pair with the whole track (the
 reference the shortlist is measured against); the shortlist table is the shipped matcher: the candidate stage
-(``samples/candidates``: exact scores up to 16,384 templates; above, a rough pass on two time shapes per band picks
+(``samples/candidates``: exact scores up to 16,384 templates; above, a rough pass on four time shapes per band picks
 the 4,096 per pitch scored exactly) shortlists 512 pairs, which are correlated near their expected positions, and
 only those that match there with the whole track; beside it the exact stage's time and the share of its shortlist
 the shipped one keeps. Build is the candidate index (template patches and time shapes), once per process.

@@ -91,7 +91,7 @@ def run_index(
                 fn_constructor_kwargs={"library": library, "licence": licence},
                 batch_size=4,
                 batch_format="pyarrow",
-                concurrency=(1, workers),
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
                 num_cpus=1,
             )
             .materialize()

@@ -156,20 +156,25 @@ def test_the_rough_pass_is_exact_with_every_time_shape_and_keeps_the_used_sample
     exact = index.candidates
     norm = candidates._norms(exact.band_energy, onsets)
     cells = onsets.weighted.shape[1]
-    coarse = onsets.weighted.reshape(-1, candidates.SPAN, cells)[:, 1::2].reshape(-1, cells)  # every other patch
+    coarse = onsets.weighted.reshape(-1, candidates.SPAN, cells)[:, candidates.COARSE].reshape(-1, cells)
     monkeypatch.setattr(candidates, "RANK", candidates.FRAMES)
     full = candidates.CandidateIndex.of(index.relative_chunks, n, approximate_above=0)
-    rough = candidates._approximate_best(full.coords, full.basis, norm, onsets.weighted)
+    rough = candidates._approximate_best(full.coords, full.basis, norm[:, None], [onsets.weighted])[:, 0]
     np.testing.assert_allclose(rough, (exact.power @ coarse.T).max(axis=1) / norm, rtol=1e-4)
+    shifted = candidates.OnsetPatches.of(matcher.pitch_tracks(matcher.to_matcher_rate(track, SR))[2])
+    norms = np.stack([norm, candidates._norms(exact.band_energy, shifted)], axis=1)
+    both = candidates._approximate_best(full.coords, full.basis, norms, [onsets.weighted, shifted.weighted])
+    alone = candidates._approximate_best(full.coords, full.basis, norms[:, 1:], [shifted.weighted])[:, 0]
+    np.testing.assert_allclose(both, np.stack([rough, alone], axis=1), rtol=1e-6)  # together as one by one
 
     monkeypatch.setattr(candidates, "RANK", 3)
     monkeypatch.setattr(candidates, "RERANK", 6)  # a tenth of the templates scored exactly
     low = candidates.CandidateIndex.of(index.relative_chunks, n, approximate_above=0)
     assert low.coords.shape == (n, candidates.BANDS * 3)
-    best = low.scores(onsets)
+    best = low.scores([onsets])[:, 0]
     scored = best > -1
     assert scored.sum() == 6 and scored[used]
-    np.testing.assert_allclose(best[scored], exact.scores(onsets)[scored], rtol=1e-5)
+    np.testing.assert_allclose(best[scored], exact.scores([onsets])[scored, 0], rtol=1e-5)
     index.__dict__["candidates"] = low  # the matcher on the rough stage finds it as before
     assert [(m.entry, m.pitch_semitones) for m in matcher.match(index, track, SR)] == [(used, 0)]
 
