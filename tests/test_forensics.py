@@ -114,6 +114,35 @@ def test_steepest_drift_fall_sums_the_aligned_downward_drift_within_its_window()
     assert steepest_drift_fall(shifts, scores) == pytest.approx(0.5)
 
 
+def test_an_echo_is_a_delay_and_music_that_repeats_is_not():
+    import pedalboard as pb
+
+    from audiowave.forensics.space import detect_delay
+
+    rng = np.random.default_rng(4)
+    t = np.arange(int(0.3 * SR)) / SR
+
+    def tones(seconds: float) -> np.ndarray:  # decaying tones at random times: nothing repeats
+        out = np.zeros(int(seconds * SR), np.float32)
+        for start in rng.uniform(0, seconds - 0.3, int(seconds * 3)):
+            i = int(start * SR)
+            out[i : i + t.size] += np.sin(2 * np.pi * rng.uniform(100, 2000) * t) * np.exp(-t * 15)
+        return out
+
+    dry = tones(8.0)
+    echo = pb.Pedalboard([pb.Delay(delay_seconds=0.3, feedback=0.4, mix=0.4)])(dry[None, :], SR)[0]
+    loop = np.tile(tones(0.5), 16)  # the same half second over and over: a repeat at every multiple of 0.5 s
+
+    def found(x: np.ndarray):
+        return detect_delay(Signal(np.stack([x, x]), SR, np.arange(0, 8, 0.5)))
+
+    assert found(echo).detected and found(echo).parameters["time_s"] == pytest.approx(0.3, abs=0.002)
+    assert not found(dry).detected
+    looped = found(loop)
+    assert looped.parameters["peak"] > found(echo).parameters["peak"]  # a stronger repeat than the echo's ...
+    assert not looped.detected and "repeats" in looped.description  # ... as strong at twice its lag
+
+
 def test_the_decay_rate_of_tails_gives_the_rt60():
     from audiowave.forensics.space import LevelFalls
 
