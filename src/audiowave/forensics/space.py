@@ -28,6 +28,7 @@ from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, not
 from audiowave.forensics.rules import RULES, decide, threshold
 
 DELAY_RANGE_S = (0.06, 1.2)
+FEEDBACK_SMOOTH_HZ = 50.0  # the spectral envelope the feedback is read on: wider than an echo's comb (1/lag Hz)
 DIFFUSE_HOP_S = 0.02
 TAIL_DB = (6.0, 30.0)  # a cell this far below its band's peak of the last RECENT_S is in a tail
 HEAD_DB = 3.0  # ... and within this of it, in a head
@@ -189,21 +190,38 @@ def detect_reverb(sig: Signal) -> Finding:
     )
 
 
-def phat_autocorrelation(mono: np.ndarray, beta: float = 0.8) -> np.ndarray:
-    """Autocorrelation with the spectrum whitened (|X|^2 / |X|^(2 beta)), normalised to 1 at lag 0."""
+def whitened_autocorrelation(mono: np.ndarray, sr: int, beta: float = 0.8, smooth_hz: float = 0.0) -> np.ndarray:
+    """Autocorrelation normalised to 1 at lag 0, with the power spectrum whitened: by its own power^beta (the phase
+    transform: every repeat a sharp peak), or with ``smooth_hz`` by its envelope (the moving average over that
+    many Hz), which removes the music's colour but keeps an echo's comb, so peaks keep their relative heights."""
     n = len(mono)
-    spec = np.fft.rfft(mono.astype(np.float64), 2 * n)
-    power = np.abs(spec) ** 2
-    r = np.fft.irfft(power / (power**beta + 1e-20))[:n]
+    power = np.abs(np.fft.rfft(mono.astype(np.float64), 2 * n)) ** 2
+    if smooth_hz:
+        weight = scipy.ndimage.uniform_filter1d(power, size=max(3, round(smooth_hz * 2 * n / sr)))
+    else:
+        weight = power**beta
+    r = np.fft.irfft(power / (weight + 1e-20))[:n]
     return r / (r[0] + 1e-20)
 
 
+def _repeat_ratio(r: np.ndarray, lag: int) -> float:
+    """|r| at twice ``lag`` over |r| at ``lag`` (each the largest within a few samples), at most 1."""
+    if 2 * lag + 4 >= len(r):
+        return 0.0
+    return float(
+        np.clip(np.abs(r[2 * lag - 3 : 2 * lag + 4]).max() / (np.abs(r[lag - 2 : lag + 3]).max() + 1e-12), 0, 1)
+    )
+
+
 def detect_delay(sig: Signal) -> Finding:
-    """Echo lag from the strongest sharp autocorrelation peak in 60 ms-1.2 s, feedback from its repeat at twice the
-    lag (an echo dies away; music that repeats is as strong there: on the dev corpus' cases every false echo
-    was a 2-beat repeat with a feedback of 0.45-0.97, every true echo's estimate was below 0.4)."""
+    """Echo lag from the strongest sharp peak of the phase-transform autocorrelation in 60 ms-1.2 s. An echo dies
+    away: its repeat at twice the lag is weaker, where music that repeats (a loop, a riff) is as strong (on the dev
+    corpus' cases every false echo was a 2-beat repeat at 0.45-0.97 of the peak, true echoes below 0.4). The
+    feedback g is that ratio in the autocorrelation whitened by the spectral envelope only: for dry + wet with
+    wet(t) = x(t - L) + g wet(t - L), r(2L) = g r(L) (the phase transform flattens the echo's comb, and the ratio
+    there read 0.2 low at the median; on the envelope 0.03, 92 % within 20 %)."""
     mono, sr, beat_s = sig.mono, sig.sr, sig.beat_grid[0]
-    r = phat_autocorrelation(mono)
+    r = whitened_autocorrelation(mono, sr)
     lo, hi = (int(v * sr) for v in DELAY_RANGE_S)
     hi = min(hi, len(r) // 2)
     if hi <= lo:
@@ -214,9 +232,8 @@ def detect_delay(sig: Signal) -> Finding:
     k = int(np.argmax(sharp))
     lag = (lo + k) / sr
     peak = float(sharp[k])
-    k2 = lo + k
-    second = float(np.abs(r[2 * k2 - 2 : 2 * k2 + 3]).max()) if 2 * k2 + 3 < len(r) else 0.0
-    feedback = float(np.clip(second / (abs(r[k2]) + 1e-9), 0, 1))
+    repeat = _repeat_ratio(r, lo + k)
+    feedback = _repeat_ratio(whitened_autocorrelation(mono, sr, smooth_hz=FEEDBACK_SMOOTH_HZ), lo + k)
     label, beats = note_value(lag, beat_s)
     step = max(1, (hi - lo) // 4000)
     params: dict[str, float | str] = {
@@ -224,11 +241,11 @@ def detect_delay(sig: Signal) -> Finding:
         "note_value": label,
         "beats": beats,
         "feedback": feedback,
-        "repeat_drop": 1.0 - feedback,  # how much weaker the repeat at twice the lag is (0: as strong)
+        "repeat_drop": 1.0 - repeat,  # how much weaker the sharp repeat at twice the lag is (0: as strong)
         "peak": peak,
     }
     detected, confidence = decide("delay", params)
-    repeats = peak >= threshold("delay") and 1.0 - feedback < dict(RULES["delay"].requires)["repeat_drop"]
+    repeats = peak >= threshold("delay") and 1.0 - repeat < dict(RULES["delay"].requires)["repeat_drop"]
     return Finding(
         "delay",
         detected,
