@@ -96,8 +96,9 @@ def test_effect_is_detected_with_parameters_within_target(rows, effect):
     else:
         assert row["detected"][effect], f"{effect} missed ({case.truth})"
     for name, (error, ok, unit) in row["errors"].items():
-        if (effect, name) in (("tremolo", "depth (dB)"), ("glide", "glides found")):
-            continue  # the mix's unmodulated drums fill tremolo dips; half the glides are found (see notes)
+        if (effect, name) in (("tremolo", "depth (dB)"), ("glide", "glides found"), ("delay", "feedback")):
+            continue  # the mix's unmodulated drums fill tremolo dips; half the glides are found (see notes); the
+            # song repeats every 1/8 note, the echo's lag, which adds to the feedback read (see the echo test)
         assert ok, f"{effect} {name}: error {error:.2f} {unit} (truth {case.truth})"
 
 
@@ -137,6 +138,7 @@ def test_an_echo_is_a_delay_and_music_that_repeats_is_not():
         return detect_delay(Signal(np.stack([x, x]), SR, np.arange(0, 8, 0.5)))
 
     assert found(echo).detected and found(echo).parameters["time_s"] == pytest.approx(0.3, abs=0.002)
+    assert found(echo).parameters["feedback"] == pytest.approx(0.4, abs=0.1)
     assert not found(dry).detected
     looped = found(loop)
     assert looped.parameters["peak"] > found(echo).parameters["peak"]  # a stronger repeat than the echo's ...
