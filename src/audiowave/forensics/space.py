@@ -190,18 +190,17 @@ def detect_reverb(sig: Signal) -> Finding:
     )
 
 
-def whitened_autocorrelation(mono: np.ndarray, sr: int, beta: float = 0.8, smooth_hz: float = 0.0) -> np.ndarray:
-    """Autocorrelation normalised to 1 at lag 0, with the power spectrum whitened: by its own power^beta (the phase
-    transform: every repeat a sharp peak), or with ``smooth_hz`` by its envelope (the moving average over that
-    many Hz), which removes the music's colour but keeps an echo's comb, so peaks keep their relative heights."""
+def whitened_autocorrelations(
+    mono: np.ndarray, sr: int, beta: float = 0.8, smooth_hz: float = FEEDBACK_SMOOTH_HZ
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two autocorrelations of ``mono``, normalised to 1 at lag 0, from one power spectrum whitened two ways: by
+    its own power^beta (the phase transform: every repeat a sharp peak), and by its envelope (the moving average
+    over ``smooth_hz``), which removes the music's colour but keeps an echo's comb, so peaks keep their heights."""
     n = len(mono)
     power = np.abs(np.fft.rfft(mono.astype(np.float64), 2 * n)) ** 2
-    if smooth_hz:
-        weight = scipy.ndimage.uniform_filter1d(power, size=max(3, round(smooth_hz * 2 * n / sr)))
-    else:
-        weight = power**beta
-    r = np.fft.irfft(power / (weight + 1e-20))[:n]
-    return r / (r[0] + 1e-20)
+    envelope = scipy.ndimage.uniform_filter1d(power, size=max(3, round(smooth_hz * 2 * n / sr)))
+    phat, enveloped = (np.fft.irfft(power / (weight + 1e-20))[:n] for weight in (power**beta, envelope))
+    return phat / (phat[0] + 1e-20), enveloped / (enveloped[0] + 1e-20)
 
 
 def _repeat_ratio(r: np.ndarray, lag: int) -> float:
@@ -221,7 +220,7 @@ def detect_delay(sig: Signal) -> Finding:
     wet(t) = x(t - L) + g wet(t - L), r(2L) = g r(L) (the phase transform flattens the echo's comb, and the ratio
     there read 0.2 low at the median; on the envelope 0.03, 92 % within 20 %)."""
     mono, sr, beat_s = sig.mono, sig.sr, sig.beat_grid[0]
-    r = whitened_autocorrelation(mono, sr)
+    r, enveloped = whitened_autocorrelations(mono, sr)
     lo, hi = (int(v * sr) for v in DELAY_RANGE_S)
     hi = min(hi, len(r) // 2)
     if hi <= lo:
@@ -233,7 +232,7 @@ def detect_delay(sig: Signal) -> Finding:
     lag = (lo + k) / sr
     peak = float(sharp[k])
     repeat = _repeat_ratio(r, lo + k)
-    feedback = _repeat_ratio(whitened_autocorrelation(mono, sr, smooth_hz=FEEDBACK_SMOOTH_HZ), lo + k)
+    feedback = _repeat_ratio(enveloped, lo + k)
     label, beats = note_value(lag, beat_s)
     step = max(1, (hi - lo) // 4000)
     params: dict[str, float | str] = {
