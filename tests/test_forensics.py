@@ -18,7 +18,7 @@ from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
 from audiowave.forensics.pumping import detect_sidechain
 from audiowave.forensics.rules import FIXED, RULES, decide
-from audiowave.forensics.space import diffuse_tail_excess, diffuseness, fastest_falls
+from audiowave.forensics.space import LevelFalls, diffuse_tail_excess, diffuseness
 from audiowave.forensics.stereo import detect_stereo
 from audiowave.pictures import _event_lanes
 from audiowave.pipeline import Pipeline
@@ -146,8 +146,6 @@ def test_an_echo_is_a_delay_and_music_that_repeats_is_not():
 
 
 def test_the_decay_rate_of_tails_gives_the_rt60():
-    from audiowave.forensics.space import LevelFalls
-
     rng = np.random.default_rng(3)
     t = np.arange(SR) / SR
     burst = rng.standard_normal(SR) * 10 ** (-40.0 * t / 20)  # dies away at 40 dB/s: RT60 1.5 s
@@ -165,9 +163,9 @@ def test_reverb_makes_the_tails_diffuse_and_the_falls_slow():
     assert diffuse_tail_excess(wet.audio, SR) > diffuse_tail_excess(dry.audio, SR) + 0.05
     assert np.isnan(diffuse_tail_excess(dry.audio[:1], SR))
     # ... and no fast fall of the level once the dry sound has stopped
-    assert fastest_falls(wet.audio.mean(axis=0), SR) < fastest_falls(dry.audio.mean(axis=0), SR) - 10
+    assert LevelFalls.of(wet.audio.mean(axis=0), SR).fastest < LevelFalls.of(dry.audio.mean(axis=0), SR).fastest - 10
     silence = np.zeros(SR * 4, np.float32)
-    assert np.isnan(fastest_falls(silence, SR))
+    assert np.isnan(LevelFalls.of(silence, SR).fastest)
 
 
 def test_untouched_song_has_no_effect_detected(rows):

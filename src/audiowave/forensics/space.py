@@ -25,7 +25,7 @@ import scipy.ndimage
 import scipy.signal
 
 from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value
-from audiowave.forensics.rules import RULES, decide, threshold
+from audiowave.forensics.rules import decide, threshold
 
 DELAY_RANGE_S = (0.06, 1.2)
 FEEDBACK_SMOOTH_HZ = 50.0  # the spectral envelope the feedback is read on: wider than an echo's comb (1/lag Hz)
@@ -136,12 +136,6 @@ class LevelFalls:
         return np.where(self.measured, self.fall, 0.0).max(axis=0)
 
 
-def fastest_falls(mono: np.ndarray, sr: int) -> float:
-    """dB/s: the 99th percentile of how fast the level of 40 mel bands falls over 100 ms where it is 10-30 dB
-    below the band's peak of the last 0.5 s (:class:`LevelFalls`). NaN when the level hardly ever falls."""
-    return LevelFalls.of(mono, sr).fastest
-
-
 def detect_reverb(sig: Signal) -> Finding:
     """Reverb from the tails' diffuse excess and the fastest falls of the level, RT60 from the median rate of the
     runs of falls in the tails; the picture shows the band levels and the falls."""
@@ -244,7 +238,7 @@ def detect_delay(sig: Signal) -> Finding:
         "peak": peak,
     }
     detected, confidence = decide("delay", params)
-    repeats = peak >= threshold("delay") and 1.0 - repeat < dict(RULES["delay"].requires)["repeat_drop"]
+    repeats = not detected and peak >= threshold("delay")  # the peak passed; the repeat test did not
     return Finding(
         "delay",
         detected,
