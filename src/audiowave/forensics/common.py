@@ -78,8 +78,12 @@ class Signal:
         return beat_period(self.beats, self.mono, self.sr)
 
     @cached_property
+    def sustained(self) -> SustainedSpectrogram:
+        return sustained_spectrogram(self.mono, self.sr)
+
+    @cached_property
     def sustained_db(self) -> np.ndarray:
-        return sustained_envelope(self.mono, self.sr)
+        return self.sustained.level_db
 
     @cached_property
     def onset_strength(self) -> np.ndarray:
@@ -115,19 +119,30 @@ def beat_period(beats: np.ndarray | None, mono: np.ndarray, sr: int) -> tuple[fl
     return float(np.median(np.diff(beats))), beats
 
 
-def sustained_envelope(mono: np.ndarray, sr: int) -> np.ndarray:
-    """dB level per 10 ms of the harmonic part above 150 Hz (tremolo, compression)."""
+@dataclass
+class SustainedSpectrogram:
+    """Magnitudes above 150 Hz per 10 ms frame (bins, frames) and their harmonic part (HPSS soft mask)."""
+
+    magnitude: np.ndarray
+    harmonic: np.ndarray
+
+    @cached_property
+    def level_db(self) -> np.ndarray:
+        """dB level of the harmonic part per frame (tremolo, compression)."""
+        return 10 * np.log10(np.square(self.harmonic).sum(axis=0) + 1e-10)
+
+
+def sustained_spectrogram(mono: np.ndarray, sr: int) -> SustainedSpectrogram:
+    """The 20 ms-window spectrogram above 150 Hz every ENV_HOP_S, frames centred, and its harmonic part."""
     import librosa
 
     hop = int(sr * ENV_HOP_S)
-    spec = librosa.stft(mono, n_fft=2 * hop, hop_length=hop, center=False)  # 20 ms: short dips survive
-    mag = np.abs(spec)
+    mag = np.abs(librosa.stft(mono, n_fft=2 * hop, hop_length=hop, center=False))  # 20 ms: short dips survive
     mask, _ = librosa.decompose.hpss(mag, mask=True)  # a soft mask keeps the level changes median filters smooth
-    harmonic = mag * mask
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=2 * hop)
-    power = np.square(harmonic[freqs > 150]).sum(axis=0)
-    level = 10 * np.log10(power + 1e-10)
-    return np.concatenate([np.full(1, level[0]), level])  # frame i starts at (i - 1) hops: centre it
+    above = librosa.fft_frequencies(sr=sr, n_fft=2 * hop) > 150
+    mag = np.concatenate([mag[above, :1], mag[above]], axis=1)  # frame i starts at (i - 1) hops: centre it
+    mask = np.concatenate([mask[above, :1], mask[above]], axis=1)
+    return SustainedSpectrogram(mag, mag * mask)
 
 
 NOTE_VALUES = {0.25: "1/16", 0.5: "1/8", 0.75: "1/8 dotted", 1.0: "1/4", 1.5: "1/4 dotted", 2.0: "1/2", 4.0: "1/1"}

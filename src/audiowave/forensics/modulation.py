@@ -4,7 +4,14 @@ Hand-written: the sustained level (see :mod:`pumping`) is detrended and its modu
 Music on a steady grid has narrow lines too (its notes' rhythm), so each of the strongest lines is scored
 by how far it stands out of the spectrum around it times how much of the level's variance one sinusoid at
 its rate explains (an LFO moves the level the whole clip long; a rhythm's line is a small part of a level
-that also jumps at every note). The best-scoring line is the tremolo.
+that also jumps at every note). The best-scoring line is the tremolo. A sine LFO moves the level (in dB)
+by one sinusoid; a sidechain's ramp or a rhythm's attacks and decays put lines at 2x and 3x its rate as
+well, so the score is weighted by the share of the line left once those harmonics are taken away.
+
+The depth is read bin by bin on the unmasked spectrogram (the HPSS soft mask rises where the level dips,
+so on the harmonic part the modulation looks several dB shallower than it is), as the upper decile of the
+bins' sinusoid amplitudes weighted by their harmonic level: the parts that are not modulated (the drums)
+do not dilute it.
 """
 
 from __future__ import annotations
@@ -12,24 +19,61 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage
 
-from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, best_line, note_value
+from audiowave.forensics.common import (
+    ENV_HOP_S,
+    Evidence,
+    Finding,
+    Signal,
+    SustainedSpectrogram,
+    best_line,
+    note_value,
+)
 from audiowave.forensics.rules import decide
 
 RATE_RANGE_HZ = (1.5, 12.0)
 REACH = 12  # bins either side (3 and more away) that a line is compared with
+WITHIN_DB = 40.0  # bins this far below the loudest (harmonic level) still count for the depth
+DEPTH_QUANTILE = 0.9  # of the level-weighted per-bin amplitudes
+
+
+def _amplitude(level: np.ndarray, fs: float, rate: float) -> np.ndarray:
+    """Amplitude of the sinusoid at ``rate`` in each row of ``level`` (last axis: frames at ``fs``)."""
+    t = np.arange(level.shape[-1]) / fs
+    return 2 * np.abs(level @ np.exp(-2j * np.pi * rate * t)) / level.shape[-1]
+
+
+def harmonic_share(level: np.ndarray, fs: float, rate: float) -> float:
+    """Amplitude at 2x and 3x ``rate`` relative to that at ``rate`` (0 for a sine LFO)."""
+    first, second, third = (float(_amplitude(level, fs, k * rate)) for k in (1, 2, 3))
+    return float(np.hypot(second, third) / (first + 1e-12))
+
+
+def bin_depth_db(sustained: SustainedSpectrogram, fs: float, rate: float) -> float:
+    """Peak-to-peak depth (dB) of the modulation at ``rate``: the DEPTH_QUANTILE of the per-bin sinusoid
+    amplitudes of the detrended unmasked dB levels, weighted by each bin's harmonic power."""
+    db = 20 * np.log10(sustained.magnitude + 1e-6)
+    level = db - scipy.ndimage.uniform_filter1d(db, size=int(fs), axis=1)
+    amplitude = _amplitude(level, fs, rate)
+    power = np.square(sustained.harmonic).mean(axis=1)
+    weight = np.where(power > power.max() * 10 ** (-WITHIN_DB / 10), power, 0.0)
+    order = np.argsort(amplitude)
+    cumulative = np.cumsum(weight[order])
+    return float(2 * amplitude[order][np.searchsorted(cumulative, DEPTH_QUANTILE * cumulative[-1])])
 
 
 def detect_tremolo(sig: Signal) -> Finding:
-    """Rate (Hz, note value) and depth (dB peak to peak) of the most LFO-like line of the level's modulation
-    spectrum (:func:`best_line`)."""
+    """Rate (Hz, note value) and depth (dB peak to peak, :func:`bin_depth_db`) of the most LFO-like line of the
+    level's modulation spectrum (:func:`best_line`), scored less its harmonics (:func:`harmonic_share`)."""
     env = sig.sustained_db
     fs = 1 / ENV_HOP_S
     level = env - scipy.ndimage.uniform_filter1d(env, size=int(fs))
     line, freqs, power = best_line(level, fs, RATE_RANGE_HZ, int(8 * fs), REACH)
     if line is None or freqs.size < 5:
         return Finding("tremolo", False, 0.0, description="clip too short for a modulation spectrum")
-    rate, depth = line.rate_hz, 2 * line.amplitude  # depth: peak to peak
+    rate = line.rate_hz
+    depth = bin_depth_db(sig.sustained, fs, rate)  # peak to peak
     label, _ = note_value(1 / rate, sig.beat_grid[0])
+    harmonics = harmonic_share(level, fs, rate)
     params: dict[str, float | str] = {
         "rate_hz": rate,
         "note_value": label,
@@ -37,6 +81,8 @@ def detect_tremolo(sig: Signal) -> Finding:
         "line_ratio": line.line_ratio,
         "fit_r2": line.fit_r2,
         "line_score": line.score,
+        "harmonic_share": harmonics,
+        "lfo_score": line.score * max(1.0 - harmonics, 0.0),
     }
     detected, confidence = decide("tremolo", params)
     return Finding(
