@@ -168,8 +168,7 @@ def test_the_rough_pass_is_exact_with_every_time_shape_and_keeps_the_used_sample
     np.testing.assert_allclose(both, np.stack([rough, alone], axis=1), rtol=1e-6)  # together as one by one
 
     monkeypatch.setattr(candidates, "RANK", 3)
-    monkeypatch.setattr(candidates, "RERANK", 6)  # a tenth of the templates scored exactly
-    low = candidates.CandidateIndex.of(index.relative_chunks, n, approximate_above=0)
+    low = candidates.CandidateIndex.of(index.relative_chunks, n, approximate_above=0, rerank=6)  # a tenth exactly
     assert low.coords.shape == (n, candidates.BANDS * 3)
     best = low.scores([onsets])[:, 0]
     scored = best > -1

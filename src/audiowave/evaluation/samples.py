@@ -54,13 +54,16 @@ def with_distractors(index: SampleIndex, corpus: Path, indexes: list[Path]) -> t
     return SampleIndex.from_entries(index.entries + extra), len(extra)
 
 
-def run_matchers(index: SampleIndex, path: Path, threshold: float = SWEEP_FLOOR) -> dict[str, tuple[Found, float]]:
-    """Both matchers on one query: found samples and seconds taken."""
+def run_matchers(
+    index: SampleIndex, path: Path, threshold: float = SWEEP_FLOOR, pairs: int = matcher.SHORTLIST_PAIRS
+) -> dict[str, tuple[Found, float]]:
+    """Both matchers on one query (the matched filter verifying ``pairs`` shortlisted pairs): found samples and
+    seconds taken."""
     clip = load_audio(path)
     mono, sr = clip.mono, clip.sample_rate
     names = [e.meta["name"] for e in index.entries]
     t0 = time.perf_counter()
-    found = matcher.match(index, mono, sr, threshold)  # best first
+    found = matcher.match(index, mono, sr, threshold, pairs)  # best first
 
     def signature(m: matcher.SampleMatch) -> Signature:
         return Signature.of(index.entries[m.entry].descriptor)
@@ -87,13 +90,14 @@ def evaluate_samples(
     index: SampleIndex,
     on_query: Callable[[str], None] | None = None,
     threshold: float = matcher.DEFAULT_THRESHOLD,
+    pairs: int = matcher.SHORTLIST_PAIRS,
 ) -> tuple[dict[str, dict[str, float]], list[dict]]:
     """Scores per matcher (metric -> value) at ``threshold``, and the per-query rows (every match down to
-    ``SWEEP_FLOOR``, with its confidence)."""
+    ``SWEEP_FLOOR``, with its confidence); the matched filter verifies ``pairs`` shortlisted pairs."""
     gt = json.loads((corpus / "ground_truth.json").read_text())
     rows = []
     for q in gt["queries"]:
-        results = run_matchers(index, corpus / q["path"])
+        results = run_matchers(index, corpus / q["path"], pairs=pairs)
         for method, (found, seconds) in results.items():
             truth = {Path(e["library_path"]).name: e for e in q["embedded"]}
             found = credited(found, set(truth))

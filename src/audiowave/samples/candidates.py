@@ -146,33 +146,40 @@ class CandidateIndex:
     band_energy: np.ndarray
     basis: np.ndarray | None = None  # (BANDS, FRAMES, RANK): per band, orthonormal time shapes
     coords: np.ndarray | None = None  # (templates, BANDS * RANK): each band's power on its band's shapes
+    rerank: int = RERANK  # templates per hypothesis the rough pass hands to the exact scores
 
     @classmethod
     def of(
-        cls, relative_chunks: Callable[[np.ndarray], np.ndarray], n: int, approximate_above: int = APPROXIMATE_ABOVE
+        cls,
+        relative_chunks: Callable[[np.ndarray], np.ndarray],
+        n: int,
+        approximate_above: int = APPROXIMATE_ABOVE,
+        rerank: int = RERANK,
     ) -> CandidateIndex:
         """The summary of ``n`` templates, read ``BATCH`` rows at a time from ``relative_chunks(rows)``; above
-        ``approximate_above`` templates also the coordinates the rough pass scores with."""
+        ``approximate_above`` templates also the coordinates the rough pass scores with, which keeps ``rerank``
+        templates per hypothesis."""
         batches = [template_power(relative_chunks(np.arange(i, min(i + BATCH, n)))) for i in range(0, n, BATCH)]
         power = np.concatenate(batches) if batches else np.zeros((0, BANDS * FRAMES), np.float32)
         basis = coords = None
         if n > approximate_above:
             basis = time_shapes(power, RANK)
             coords = np.einsum("tbf,bfk->tbk", power.reshape(-1, BANDS, FRAMES), basis).reshape(n, -1)
-        return cls(power, np.square(power.reshape(-1, BANDS, FRAMES)).sum(axis=2), basis, coords)
+        return cls(power, np.square(power.reshape(-1, BANDS, FRAMES)).sum(axis=2), basis, coords, rerank)
 
     def scores(self, onsets: list[OnsetPatches]) -> np.ndarray:
         """(templates, hypotheses) each template's best cosine over each hypothesis' onset patches. With time-shape
-        coordinates only the ``RERANK`` templates per hypothesis that the rough pass ranks best are scored
+        coordinates only the ``rerank`` templates per hypothesis that the rough pass ranks best are scored
         exactly; the rest get -1."""
         n = self.power.shape[0]
         norms = np.stack([_norms(self.band_energy, o) for o in onsets], axis=1) if onsets else np.zeros((n, 0))
         best = np.full((n, len(onsets)), -1.0, np.float32)
         rough = None
-        if self.coords is not None and n > RERANK and onsets:
+        if self.coords is not None and n > self.rerank and onsets:
             rough = _approximate_best(self.coords, self.basis, norms, [o.weighted for o in onsets])
+        keep = self.rerank
         for j, o in enumerate(onsets):
-            rows = np.arange(n) if rough is None else np.sort(np.argpartition(-rough[:, j], RERANK - 1)[:RERANK])
+            rows = np.arange(n) if rough is None else np.sort(np.argpartition(-rough[:, j], keep - 1)[:keep])
             for i in range(0, rows.size, SCORE_ROWS):
                 block = rows[i : i + SCORE_ROWS]
                 best[block, j] = (self.power[block] @ o.weighted.T).max(axis=1) / norms[block, j]
