@@ -9,10 +9,11 @@ Second, a room cannot let sound die away faster than its RT60 allows: the fastes
 below each band's recent peak, are slow under a reverb and fast where notes stop dry. Measured on the dev
 corpus' effect cases (two folds by clip): the diffuse share of the decays alone gave F1 0.39/0.50, the tail
 excess 0.59/0.69, the fastest falls 0.64/0.74, both together 0.74/0.67 (their weighting fitted on the first).
-The RT60 is 60 dB over the median rate of the runs of falls (0.3 s or longer, in one band, 10-30 dB below its
-recent peak): on the dev corpus' reverb cases median error 22 %, 38 % within 20 % (free decays of the mid band,
-read before, were measurable in 7 of 24 cases); dry notes dying away slowly bias short RT60s up, and a tail
-falling faster than ~65 dB/s (RT60 under ~0.9 s) leaves that window in under 0.3 s: not measured.
+The RT60 is 60 dB over the median rate of the runs of falls (0.3 s or longer, in one band, 10-40 dB below its
+recent peak): on the dev corpus' reverb cases median error 22 % with a 10-30 dB window, 16 % with 10-40 dB (the
+window each fold of clips chose among 4 windows x 3 run lengths x 4 percentiles; held out: 0.22 -> 0.21 and
+0.20 -> 0.12, within 20 %: 25 -> 42 % and 50 -> 75 %). Dry notes dying away slowly still bias short RT60s up
+and the music's next notes cut long tails short (reads gather toward 1.5-2 s).
 Delay from the phase-transform autocorrelation, in which an echo is a sharp peak at its lag.
 """
 
@@ -36,7 +37,8 @@ RECENT_S = 0.5
 FALL_DB = (10.0, 30.0)  # below the band's recent peak, where falls are measured (the dry sound has stopped)
 FALL_SPAN_S = 0.1  # falls are measured over this long
 FALL_PERCENTILE = 99
-MIN_RUN_S = 0.3  # a band's level falling this long without a break (measured throughout) is fitted for the RT60
+DECAY_DB = (10.0, 40.0)  # below the band's recent peak, where runs of falls are fitted for the RT60
+MIN_RUN_S = 0.3  # a band's level falling this long without a break (in DECAY_DB) is fitted for the RT60
 MIN_RUNS = 4  # runs the RT60 needs
 FALL_DB_PER_S_PER_POINT = 7.5  # in the score, 7.5 dB/s of the fastest falls weigh as 1 % of diffuse tail excess
 
@@ -97,6 +99,7 @@ class LevelFalls:
     level: np.ndarray  # (bands, frames)
     fall: np.ndarray  # (bands, frames)
     measured: np.ndarray  # (bands, frames) bool
+    below_peak: np.ndarray  # (bands, frames) dB under the band's recent peak; inf where that peak is too quiet
 
     @classmethod
     def of(cls, mono: np.ndarray, sr: int) -> LevelFalls:
@@ -110,9 +113,10 @@ class LevelFalls:
         half = round(FALL_SPAN_S / ENV_HOP_S / 2)
         fall = np.zeros_like(level)
         fall[:, half:-half] = (level[:, : -2 * half] - level[:, 2 * half :]) / FALL_SPAN_S
-        measured = (level < peak - FALL_DB[0]) & (level > peak - FALL_DB[1]) & (peak > level.max() - 50) & (fall > 0)
-        measured[:, : round(0.2 / ENV_HOP_S)] = False  # the clip's first frames have no past peak yet
-        return cls(level, fall, measured)
+        below = np.where(peak > level.max() - 50, peak - level, np.inf)
+        below[:, : round(0.2 / ENV_HOP_S)] = np.inf  # the clip's first frames have no past peak yet
+        measured = (below > FALL_DB[0]) & (below < FALL_DB[1]) & (fall > 0)
+        return cls(level, fall, measured, below)
 
     @property
     def fastest(self) -> float:
@@ -121,10 +125,12 @@ class LevelFalls:
         return float(np.percentile(rates, FALL_PERCENTILE)) if rates.size > 50 else float("nan")
 
     def decay_rates(self) -> np.ndarray:
-        """dB/s of every run of measured frames at least MIN_RUN_S long in a band (the slope of a line fitted to
-        its level): the sound dying away in the tail, where a room sets the rate."""
+        """dB/s of every run of falling frames DECAY_DB below the band's recent peak at least MIN_RUN_S long in a
+        band (the slope of a line fitted to its level): the sound dying away in the tail, where a room sets the
+        rate. The window reaches 10 dB deeper than the fastest falls' so that short tails still run 0.3 s."""
         rates, frames = [], round(MIN_RUN_S / ENV_HOP_S)
-        for level, measured in zip(self.level, self.measured, strict=True):
+        falling = (self.below_peak > DECAY_DB[0]) & (self.below_peak < DECAY_DB[1]) & (self.fall > 0)
+        for level, measured in zip(self.level, falling, strict=True):
             edges = np.flatnonzero(np.diff(measured.astype(np.int8), prepend=0, append=0))
             for a, b in zip(edges[::2], edges[1::2], strict=True):
                 if b - a >= frames:
