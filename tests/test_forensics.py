@@ -102,6 +102,22 @@ def test_effect_is_detected_with_parameters_within_target(rows, effect):
         assert ok, f"{effect} {name}: error {error:.2f} {unit} (truth {case.truth})"
 
 
+def test_a_glide_cut_short_by_a_kick_is_still_a_glide():
+    from audiowave.forensics.gestures import HOP_S, find_glides, low_band_pitch
+
+    t = np.arange(int(5.0 * SR)) / SR
+    # an 808 held on MIDI 36, sliding to 43 over 0.15 s from 2.0 s, then held; a kick lands as it arrives, before
+    # the pitch is steady again (the whole move, kick included, was once thrown out as a new attack)
+    midi = np.where(t < 2.0, 36.0, np.where(t < 2.15, 36.0 + 7.0 * (t - 2.0) / 0.15, 43.0))
+    bass = 0.3 * np.sin(2 * np.pi * np.cumsum(440.0 * 2 ** ((midi - 69) / 12)) / SR)
+    k = t - 2.15
+    kick = np.where(k >= 0, np.sin(2 * np.pi * (50 * k + 40 * (1 - np.exp(-k * 30)))) * np.exp(-k * 8), 0.0)
+    found = find_glides(*low_band_pitch((bass + 1.5 * kick).astype(np.float32), SR))
+    assert len(found) == 1
+    start, end, semitones = found[0]
+    assert 1.95 <= start * HOP_S <= 2.05 and 2.05 <= end * HOP_S <= 2.2 and semitones >= 4.0
+
+
 def test_harmonic_share_tells_a_sine_lfo_from_a_ramp():
     from audiowave.forensics.modulation import harmonic_share
 

@@ -37,6 +37,8 @@ PEAK_BAND_HZ = (28.0, 110.0)
 MIN_GLIDE_SEMITONES = 1.0
 GLIDE_DURATION_S = (0.04, 0.6)
 STEADY_SEMITONES = 0.6
+WINDOW_FRAMES = round(GLIDE_WINDOW / GLIDE_SR / HOP_S)  # the pitch window, in frames
+ATTACK_DB = 6.0  # a rise of the low band's level this far above its level before a move: a new hit
 
 
 def pitch_drift(mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +249,13 @@ def find_glides(midi: np.ndarray, level: np.ndarray) -> list[tuple[int, int, flo
         end = start + 1
         while end < len(midi) - hold // 2 and not steady[end + hold // 2]:
             end += 1
-        before, after = midi[max(start - hold // 2, 0)], midi[min(end + hold // 2, len(midi) - 1)]
+        base = level[max(start - hold, 0) : start + 1].mean()
+        hits = np.nonzero(level[start : end + 1] - base > ATTACK_DB)[0]
+        if len(hits):  # a new hit (a kick over the 808, the next note) ends the move where it begins, less the
+            # half window over which the pitch's STFT already hears it
+            end = start + max(int(hits[0]) - 1 - WINDOW_FRAMES // 2, 1)
+        before = midi[max(start - hold // 2, 0)]
+        after = midi[end] if len(hits) else midi[min(end + hold // 2, len(midi) - 1)]
         interval = float(after - before)
         # the steadiness window blurs the edges by half its length: keep the frames that really move
         moved = np.nonzero(np.abs(midi[start : end + 1] - before) > 0.1 * abs(interval))[0]
@@ -258,7 +266,7 @@ def find_glides(midi: np.ndarray, level: np.ndarray) -> list[tuple[int, int, flo
         monotonic = np.mean(np.sign(moves) == np.sign(interval)) > 0.8 if len(moves) else False
         duration = (end - start) * HOP_S
         loud = level[start : end + 1].min() > -25
-        attack = level[start : end + 1].max() - level[max(start - hold, 0) : start + 1].mean() > 6
+        attack = level[start : end + 1].max() - base > ATTACK_DB
         timely = GLIDE_DURATION_S[0] <= duration <= GLIDE_DURATION_S[1]
         if abs(interval) >= MIN_GLIDE_SEMITONES and timely and monotonic and loud and not attack:
             found.append((start, end, interval))
