@@ -20,6 +20,7 @@ Delay from the phase-transform autocorrelation, in which an echo is a sharp peak
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.ndimage
@@ -98,7 +99,6 @@ class LevelFalls:
 
     level: np.ndarray  # (bands, frames)
     fall: np.ndarray  # (bands, frames)
-    measured: np.ndarray  # (bands, frames) bool
     below_peak: np.ndarray  # (bands, frames) dB under the band's recent peak; inf where that peak is too quiet
 
     @classmethod
@@ -115,8 +115,16 @@ class LevelFalls:
         fall[:, half:-half] = (level[:, : -2 * half] - level[:, 2 * half :]) / FALL_SPAN_S
         below = np.where(peak > level.max() - 50, peak - level, np.inf)
         below[:, : round(0.2 / ENV_HOP_S)] = np.inf  # the clip's first frames have no past peak yet
-        measured = (below > FALL_DB[0]) & (below < FALL_DB[1]) & (fall > 0)
-        return cls(level, fall, measured, below)
+        return cls(level, fall, below)
+
+    def falling(self, window_db: tuple[float, float]) -> np.ndarray:
+        """(bands, frames) bool: the level falls, ``window_db`` below the band's recent peak."""
+        return (self.below_peak > window_db[0]) & (self.below_peak < window_db[1]) & (self.fall > 0)
+
+    @cached_property
+    def measured(self) -> np.ndarray:
+        """Where the fastest falls are measured: falling FALL_DB below the recent peak (the dry sound has stopped)."""
+        return self.falling(FALL_DB)
 
     @property
     def fastest(self) -> float:
@@ -129,8 +137,7 @@ class LevelFalls:
         band (the slope of a line fitted to its level): the sound dying away in the tail, where a room sets the
         rate. The window reaches 10 dB deeper than the fastest falls' so that short tails still run 0.3 s."""
         rates, frames = [], round(MIN_RUN_S / ENV_HOP_S)
-        falling = (self.below_peak > DECAY_DB[0]) & (self.below_peak < DECAY_DB[1]) & (self.fall > 0)
-        for level, measured in zip(self.level, falling, strict=True):
+        for level, measured in zip(self.level, self.falling(DECAY_DB), strict=True):
             edges = np.flatnonzero(np.diff(measured.astype(np.int8), prepend=0, append=0))
             for a, b in zip(edges[::2], edges[1::2], strict=True):
                 if b - a >= frames:
