@@ -335,6 +335,17 @@ def test_sample_eval_reads_matches_at_any_threshold_and_fits_it_on_half_the_quer
     assert credited(layers, {"a.wav"}) == {"a.wav": layers["hard.wav"], "b.wav": layers["b.wav"]}
 
 
+def test_the_sample_eval_verifies_as_many_shortlisted_pairs_as_it_is_told(tmp_path):
+    from audiowave.evaluation.samples import run_matchers
+
+    index = index_of({f"hit{i}.wav": one_shot(i) for i in range(4)})
+    write_track(tmp_path / "q.wav", [1.0, 2.5, 4.0])  # hit1, a semitone down
+    found, _ = run_matchers(index, tmp_path / "q.wav")["matched-filter"]
+    assert "hit1.wav" in found
+    nothing, _ = run_matchers(index, tmp_path / "q.wav", pairs=0)["matched-filter"]  # no pair verified
+    assert nothing == {}
+
+
 @pytest.mark.ray
 def test_eval_samples_from_the_cli_on_a_small_corpus(tmp_path):
     corpus = tmp_path / "corpus"
