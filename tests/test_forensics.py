@@ -12,13 +12,20 @@ from cli_runner import cli
 from forensics_material import synthetic_material
 from rich.console import Console
 
-from audiowave.evaluation.forensics import fit_thresholds, redecide, score_case, summarise
+from audiowave.evaluation.forensics import (
+    LEVEL_TOLERANCE_DB,
+    fit_estimates,
+    fit_thresholds,
+    redecide,
+    score_case,
+    summarise,
+)
 from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
 from audiowave.forensics.pumping import detect_sidechain
-from audiowave.forensics.rules import FIXED, RULES, decide
-from audiowave.forensics.space import LevelFalls, diffuse_tail_excess, diffuseness
+from audiowave.forensics.rules import FIXED, RULES, decide, estimate
+from audiowave.forensics.space import LevelFalls, detect_reverb, diffuse_tail_excess, diffuseness
 from audiowave.forensics.stereo import detect_stereo
 from audiowave.pictures import _event_lanes
 from audiowave.pipeline import Pipeline
@@ -199,7 +206,7 @@ def test_the_decay_rate_of_tails_gives_the_rt60(db_per_s):
 
 def test_reverb_makes_the_tails_diffuse_and_the_falls_slow():
     material = synthetic_material(seconds=8.0)
-    dry, wet = make_cases([material], ("none", "reverb"), seed=1)
+    dry, wet = make_cases([material], ("none", "reverb"), seed=3)  # a return 1 dB under the dry sound
     assert diffuseness(wet.audio, SR) > diffuseness(dry.audio, SR) + 0.2
     assert np.isnan(diffuseness(dry.audio[:1], SR))  # mono: no stereo field to judge
     # the detector's marks: tails more diffuse than heads (by the share no panned source explains) ...
@@ -209,6 +216,28 @@ def test_reverb_makes_the_tails_diffuse_and_the_falls_slow():
     assert LevelFalls.of(wet.audio.mean(axis=0), SR).fastest < LevelFalls.of(dry.audio.mean(axis=0), SR).fastest - 10
     silence = np.zeros(SR * 4, np.float32)
     assert np.isnan(LevelFalls.of(silence, SR).fastest)
+
+
+@pytest.mark.parametrize("seed", [1, 3])  # returns 10 dB and 1 dB under the dry sound
+def test_the_reverb_return_level_is_read_against_the_dry_sound(seed):
+    (case,) = make_cases([synthetic_material(seconds=8.0)], ("reverb",), seed=seed)
+    found = detect_reverb(Signal(case.audio, SR, case.beats))
+    assert found.parameters["wet_db"] == pytest.approx(case.truth["wet_db"], abs=LEVEL_TOLERANCE_DB)
+
+
+def test_estimates_are_fitted_on_measurements_and_reapplied():
+    def row(truth_db, diffuseness, falls):
+        measured = {"diffuseness": diffuseness, "fastest_fall_db_per_s": falls, "reverb_score": 0.0}
+        return {"id": "c-reverb", "effect": "reverb", "truth": {"wet_db": truth_db}, "measured": {"reverb": measured}}
+
+    rows = [row(2 + 10 * d - 0.05 * f, d, f) for d, f in ((0.1, 100), (0.5, 120), (0.9, 90), (0.3, 150))]
+    fitted = fit_estimates([*rows, row(0.0, float("nan"), 100)])  # an unmeasured case is left out of the fit
+    assert fitted["wet_db"] == pytest.approx([2.0, 10.0, -0.05], abs=1e-6)
+    rows = [r | {"errors": {}, "detected": {"reverb": True}} for r in rows]
+    (shifted,) = redecide(rows[:1], {}, {"wet_db": [5.0, 10.0, -0.05]})
+    assert shifted["measured"]["reverb"]["wet_db"] == pytest.approx(rows[0]["truth"]["wet_db"] + 3.0)
+    assert shifted["errors"]["wet level (dB)"][0] == pytest.approx(3.0)
+    assert np.isnan(estimate("wet_db", {"diffuseness": float("nan"), "fastest_fall_db_per_s": 100.0}))
 
 
 def test_untouched_song_has_no_effect_detected(rows):
@@ -280,6 +309,7 @@ def test_thresholds_are_fitted_on_measurements_and_reapplied():
         return {
             "id": f"c-{effect}",
             "effect": effect,
+            "truth": {},
             "detected": {"reverb": False},
             "measured": {"reverb": {statistic: value}},
             "errors": {},
@@ -338,6 +368,7 @@ def test_eval_forensics_cli_fits_thresholds_on_half_the_clips(tmp_path):
     assert fitted["fitted_on"] == ["C00"] and set(fitted["thresholds"]) <= set(RULES) - FIXED
     report = json.loads((tmp_path / "out" / "forensics.json").read_text())
     assert report["thresholds"] == fitted["thresholds"] and len(report["cases"]) == 2 * len(CASE_EFFECTS)
+    assert report["estimates"] == fitted["estimates"] and set(fitted["estimates"]) == {"wet_db"}
     assert report["cases"][0]["effect"] == "none"
     assert {s["cases"] for s in report["summary_held_out"]} == {1}  # scored on the other clip only
     shipped = {s["effect"]: s for s in report["summary_shipped_thresholds"]}  # both clips, shipped thresholds
@@ -369,6 +400,21 @@ def test_a_found_chorus_or_flanger_becomes_a_recipe_fx_hint_with_its_delay_line(
         assert hint.params["depth"] == pytest.approx(depth, rel=0.2)
         assert (hint.params["feedback"] > 0) == (effect == "flanger")
         effect_plugin(hint)  # pedalboard takes the parameters as they are
+
+
+@pytest.mark.parametrize("seed", [5, 7])  # returns 6 dB under and 2 dB over the dry sound
+def test_a_found_reverb_becomes_a_recipe_fx_hint_as_wet(seed):
+    """The hint's pedalboard reverb, rendered on the untouched song, reads as wet as the reverb it was found in."""
+    from audiowave.recipes.hints import hints_from_forensics
+    from audiowave.recipes.synth import effect_plugin
+
+    material = synthetic_material(seconds=8.0)
+    (case,) = make_cases([material], ("reverb",), seed=seed)
+    finding = detect_reverb(Signal(case.audio, SR, case.beats))
+    (hint,) = hints_from_forensics([finding.to_technique("mix").model_dump()])
+    again = detect_reverb(Signal(effect_plugin(hint)(material.mix, SR), SR, material.beats))
+    assert again.detected
+    assert again.parameters["wet_db"] == pytest.approx(finding.parameters["wet_db"], abs=LEVEL_TOLERANCE_DB)
 
 
 def test_a_found_phaser_becomes_a_recipe_fx_hint_that_sweeps_the_same_way(rows):

@@ -12,7 +12,7 @@ from audiowave.errors import InputError
 from audiowave.forensics.common import Finding, Signal
 from audiowave.forensics.detect import DETECTORS
 from audiowave.forensics.evalset import IMPLIES, SR, Case, Material
-from audiowave.forensics.rules import FIXED, RULES, decide, fit_threshold
+from audiowave.forensics.rules import ESTIMATES, FIXED, RULES, decide, estimate, fit_estimate, fit_threshold
 
 # effect -> (parameter name, error function(truth, finding) -> (error, within target))
 TIME_TOLERANCE = 0.2
@@ -58,7 +58,10 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
             lambda t, p: (abs(t["bits"] - p["effective_bits"]), abs(t["bits"] - p["effective_bits"]) <= 1),
         )
     ],
-    "reverb": [("RT60", "%", lambda t, p: _rel(t["rt60_s"], p["rt60_s"]))],
+    "reverb": [
+        ("RT60", "%", lambda t, p: _rel(t["rt60_s"], p["rt60_s"])),
+        ("wet level (dB)", "dB", lambda t, p: _db(t["wet_db"], p["wet_db"])),
+    ],
     "delay": [
         ("delay time", "%", lambda t, p: _rel(t["time_s"], p["time_s"])),
         (
@@ -164,14 +167,20 @@ def score_case(case: Case) -> dict:
         row["detected"][detector.effect] = finding.detected
         row["measured"][detector.effect] = {k: v for k, v in finding.parameters.items() if isinstance(v, float)}
         if detector.effect == case.effect:
-            params = _params(finding)
-            for name, unit, fn in PARAMETERS.get(case.effect, []):
-                try:
-                    err, ok = fn(case.truth, params)
-                except KeyError:  # not measured (e.g. no span when nothing was found)
-                    continue
-                row["errors"][name] = (float(err), bool(ok), unit)
+            row["errors"] = parameter_errors(case.effect, case.truth, _params(finding))
     return row
+
+
+def parameter_errors(effect: str, truth: dict, params: dict) -> dict[str, tuple[float, bool, str]]:
+    """Per parameter of ``effect``: (error, within target, unit); those not measured are left out."""
+    errors = {}
+    for name, unit, fn in PARAMETERS.get(effect, []):
+        try:
+            err, ok = fn(truth, params)
+        except KeyError:  # not measured (e.g. no span when nothing was found)
+            continue
+        errors[name] = (float(err), bool(ok), unit)
+    return errors
 
 
 def _params(finding: Finding) -> dict:
@@ -182,15 +191,39 @@ def _params(finding: Finding) -> dict:
     return params
 
 
-def redecide(rows: list[dict], thresholds: dict[str, float]) -> list[dict]:
-    """The rows with every detection re-decided from the stored measurements under ``thresholds``."""
+def _reestimated(effect: str, measured: dict, estimates: dict[str, list[float]]) -> dict:
+    """``measured`` with the effect's estimates recomputed under ``estimates`` (dropped where not finite)."""
+    out = dict(measured)
+    for name, spec in ESTIMATES.items():
+        if spec.effect == effect:
+            out.pop(name, None)
+            value = estimate(name, measured, estimates)
+            if np.isfinite(value):
+                out[name] = value
+    return out
+
+
+def redecide(
+    rows: list[dict], thresholds: dict[str, float], estimates: dict[str, list[float]] | None = None
+) -> list[dict]:
+    """The rows with every detection re-decided from the stored measurements under ``thresholds``, and the
+    estimated parameters (and their errors) recomputed under ``estimates``."""
     out = []
     for r in rows:
-        detected = {
-            e: decide(e, r["measured"][e], thresholds)[0] if e in RULES else d for e, d in r["detected"].items()
-        }
-        out.append({**r, "detected": detected})
+        measured = {e: _reestimated(e, m, estimates or {}) for e, m in r["measured"].items()}
+        detected = {e: decide(e, measured[e], thresholds)[0] if e in RULES else d for e, d in r["detected"].items()}
+        errors = r["errors"] | parameter_errors(r["effect"], r["truth"], measured.get(r["effect"], {}))
+        out.append({**r, "measured": measured, "detected": detected, "errors": errors})
     return out
+
+
+def fit_estimates(rows: list[dict]) -> dict[str, list[float]]:
+    """Per estimate, the least-squares coefficients over the cases of its effect (true value vs measurements)."""
+    return {
+        name: fit_estimate(name, [(r["measured"][spec.effect], r["truth"][name]) for r in rows if name in r["truth"]])
+        for name, spec in ESTIMATES.items()
+        if any(name in r["truth"] for r in rows)
+    }
 
 
 def fit_thresholds(rows: list[dict]) -> dict[str, float]:

@@ -262,9 +262,17 @@ def run_forensics_eval(
     progress_console: Console | None = None,
 ) -> list[dict]:
     """Generate effect cases from the corpus' mixed clips (pedalboard, known parameters), run the detectors on
-    each mix; fit the detection thresholds on every other clip (development) and score the rest (held out)
-    with them. Prints the held-out table; writes every case, both summaries and the fitted thresholds."""
-    from audiowave.evaluation.forensics import corpus_materials, fit_thresholds, redecide, score_case, summarise
+    each mix; fit the detection thresholds and the linear estimates on every other clip (development) and score
+    the rest (held out) with them. Prints the held-out table; writes every case, both summaries and the fitted
+    values."""
+    from audiowave.evaluation.forensics import (
+        corpus_materials,
+        fit_estimates,
+        fit_thresholds,
+        redecide,
+        score_case,
+        summarise,
+    )
     from audiowave.forensics.evalset import CASE_EFFECTS, make_cases
 
     console = console or Console()
@@ -287,11 +295,13 @@ def run_forensics_eval(
     dev = [r for r in rows if r["id"].rsplit("-", 1)[0] in dev_names]
     held_out = [r for r in rows if r["id"].rsplit("-", 1)[0] not in dev_names]
     fitted = fit_thresholds(dev) if held_out else {}
-    scored = redecide(held_out, fitted) if held_out else rows
+    estimates = fit_estimates(dev) if held_out else {}
+    scored = redecide(held_out, fitted, estimates) if held_out else rows
     summary = summarise(scored, effects)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {
         "thresholds": fitted,
+        "estimates": estimates,
         "fitted_on": sorted(dev_names) if held_out else [],
         "summary_held_out": summary,
         "summary_shipped_thresholds": summarise(rows, effects),
@@ -300,7 +310,10 @@ def run_forensics_eval(
     (out_dir / "forensics.json").write_text(json.dumps(report, indent=1, default=float))
     if fitted:
         (out_dir / "forensics-thresholds.json").write_text(
-            json.dumps({"thresholds": fitted, "fitted_on": sorted(dev_names), "corpus": str(corpus)}, indent=1)
+            json.dumps(
+                {"thresholds": fitted, "estimates": estimates, "fitted_on": sorted(dev_names), "corpus": str(corpus)},
+                indent=1,
+            )
         )
     split = f"{len({r['id'].rsplit('-', 1)[0] for r in held_out})} held-out clips" if held_out else "all clips"
     console.print(forensics_table(summary, split))

@@ -162,12 +162,13 @@ def reverb_impulse(rt60: float, predelay: float, rng: np.random.Generator) -> np
 def _reverb(m: Material, rng: np.random.Generator):
     import pedalboard as pb
 
-    rt60, predelay, wet = float(rng.uniform(0.7, 3.0)), float(rng.uniform(0.0, 0.05)), float(rng.uniform(0.3, 0.6))
+    rt60, predelay, wet_db = float(rng.uniform(0.7, 3.0)), float(rng.uniform(0.0, 0.05)), float(rng.uniform(-12, 3))
     ir = reverb_impulse(rt60, predelay, rng)
     x = m.mix
     y = np.stack([pb.Convolution(ir[c], mix=1.0, sample_rate=SR)(x[c : c + 1], SR)[0] for c in range(2)])
-    out = (1 - wet) * x + wet * y * (np.sqrt(np.sum(x**2)) / (np.sqrt(np.sum(y**2)) + 1e-12))
-    return _peak_normalise(out), {"rt60_s": rt60, "predelay_s": predelay, "wet": wet}
+    # the return at wet_db relative to the dry signal's energy
+    out = x + 10 ** (wet_db / 20) * y * (np.sqrt(np.sum(x**2)) / (np.sqrt(np.sum(y**2)) + 1e-12))
+    return _peak_normalise(out), {"rt60_s": rt60, "predelay_s": predelay, "wet_db": wet_db}
 
 
 def _delay(m: Material, rng: np.random.Generator):

@@ -1,6 +1,7 @@
-"""When a detector says "detected": one threshold per effect on one measured statistic, plus fixed minimums.
+"""When a detector says "detected": one threshold per effect on one measured statistic, plus fixed minimums; and
+the parameters read as a linear function of measured statistics (estimates).
 
-The rules are declarative so that ``audiowave eval --forensics`` can refit the thresholds from stored
+The rules and estimates are declarative so that ``audiowave eval --forensics`` can refit them from stored
 measurements (on a development split of the generated cases) and score a held-out split with them. The
 fitted values ship in ``audiowave/data/forensics-thresholds.json``; without it the defaults below apply.
 """
@@ -51,13 +52,52 @@ RULES: dict[str, Rule] = {
 FIXED = {"tuning"}  # thresholds that are definitions, not fitted
 
 
+@dataclass(frozen=True)
+class LinearEstimate:
+    """A parameter of ``effect`` read as intercept + sum(weight x statistic) of the detector's measurements."""
+
+    effect: str
+    statistics: tuple[str, ...]
+    default: tuple[float, ...]  # the intercept, then one weight per statistic, until fitted
+
+
+ESTIMATES: dict[str, LinearEstimate] = {
+    # the reverb's return relative to the dry signal (dB): more decorrelated L/R, slower fastest falls = wetter
+    "wet_db": LinearEstimate("reverb", ("diffuseness", "fastest_fall_db_per_s"), (-0.26, 13.6, -0.089)),
+}
+
+
+@cache
+def _shipped() -> dict:
+    """The shipped fitted values (empty when none were fitted)."""
+    path = resources.files("audiowave") / "data" / THRESHOLDS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 @cache
 def fitted_thresholds() -> dict[str, float]:
     """The shipped fitted thresholds (empty when none were fitted)."""
-    path = resources.files("audiowave") / "data" / THRESHOLDS_FILE
-    if not path.is_file():
-        return {}
-    return {k: float(v) for k, v in json.loads(path.read_text())["thresholds"].items()}
+    return {k: float(v) for k, v in _shipped().get("thresholds", {}).items()}
+
+
+def estimate(name: str, params: dict, overrides: dict[str, list[float]] | None = None) -> float:
+    """The estimate ``name`` from measured ``params`` (NaN when a statistic it reads is missing or not finite)."""
+    spec = ESTIMATES[name]
+    coefficients = (overrides or {}).get(name) or _shipped().get("estimates", {}).get(name) or spec.default
+    values = np.array([float(params.get(s, np.nan)) for s in spec.statistics])
+    return float(coefficients[0] + np.dot(coefficients[1:], values)) if np.all(np.isfinite(values)) else float("nan")
+
+
+def fit_estimate(name: str, cases: list[tuple[dict, float]]) -> list[float]:
+    """Least-squares coefficients of the estimate ``name`` over (measured params, true value) pairs; the defaults
+    when fewer cases than coefficients have every statistic measured."""
+    spec = ESTIMATES[name]
+    rows = [([float(p.get(s, np.nan)) for s in spec.statistics], truth) for p, truth in cases]
+    rows = [(x, y) for x, y in rows if np.all(np.isfinite(x))]
+    if len(rows) <= len(spec.statistics) + 1:
+        return list(spec.default)
+    design = np.array([[1.0, *x] for x, _ in rows])
+    return [float(c) for c in np.linalg.lstsq(design, np.array([y for _, y in rows]), rcond=None)[0]]
 
 
 def threshold(effect: str, overrides: dict[str, float] | None = None) -> float:

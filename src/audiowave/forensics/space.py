@@ -14,6 +14,12 @@ recent peak): on the dev corpus' reverb cases median error 22 % with a 10-30 dB 
 window each fold of clips chose among 4 windows x 3 run lengths x 4 percentiles; held out: 0.22 -> 0.21 and
 0.20 -> 0.12, within 20 %: 25 -> 42 % and 50 -> 75 %). Dry notes dying away slowly still bias short RT60s up
 and the music's next notes cut long tails short (reads gather toward 1.5-2 s).
+The return's level against the dry sound (``wet_db``) is a linear estimate (``rules.ESTIMATES``) from the L/R
+decorrelation (wetter: more) and the fastest falls (wetter: slower, the tail hides the dry sound stopping): on
+the dev corpus' reverb cases (returns 12 dB under to 3 dB over the dry sound) fitted on one half of the clips,
+1.8 and 1.5 dB mean error on the other (83 and 92 % within 3 dB), against 3.7 dB for a constant. The pre-delay
+is not measured: the rise of the decorrelated power after onsets, averaged over them, read it no better than a
+constant guess (median error 10-20 ms over 0-50 ms; a mix's own decorrelation rises with the onset).
 Delay from the phase-transform autocorrelation, in which an echo is a sharp peak at its lag.
 """
 
@@ -27,7 +33,7 @@ import scipy.ndimage
 import scipy.signal
 
 from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value
-from audiowave.forensics.rules import decide, threshold
+from audiowave.forensics.rules import decide, estimate, threshold
 
 DELAY_RANGE_S = (0.06, 1.2)
 FEEDBACK_SMOOTH_HZ = 50.0  # the spectral envelope the feedback is read on: wider than an echo's comb (1/lag Hz)
@@ -167,9 +173,14 @@ def detect_reverb(sig: Signal) -> Finding:
     }
     if np.isfinite(rt60):
         params["rt60_s"] = rt60
+    wet_db = estimate("wet_db", params)
+    if np.isfinite(wet_db):
+        params["wet_db"] = wet_db
     detected, confidence = decide("reverb", params)
     tails = f", the tails {100 * excess:.0f} points more diffuse than the heads" if np.isfinite(excess) else " (mono)"
     decay = f"RT60 about {rt60:.2f} s (from {rates.size} decays)" if np.isfinite(rt60) else "RT60 not measurable"
+    if detected and np.isfinite(wet_db):
+        decay += f", the return about {wet_db:+.0f} dB against the dry sound"
     return Finding(
         "reverb",
         detected,
