@@ -158,11 +158,17 @@ def note_value(seconds: float, period: float) -> tuple[str, float]:
     return label, float(beats)
 
 
+def sinusoid_amplitude(level: np.ndarray, fs: float, rates: np.ndarray | float) -> np.ndarray:
+    """Amplitude of the sinusoid at each of ``rates`` (Hz) in ``level`` (last axis: frames at ``fs``): shape
+    ``level.shape[:-1] + np.shape(rates)``."""
+    t = np.arange(level.shape[-1]) / fs
+    return 2 * np.abs(level @ np.exp(-2j * np.pi * np.multiply.outer(t, rates))) / level.shape[-1]
+
+
 def _fit_sinusoid(level: np.ndarray, fs: float, rate: float) -> tuple[float, float]:
     """(rate, amplitude) of the sinusoid within RATE_REFINE_HZ of ``rate`` that best fits ``level``."""
-    t = np.arange(len(level)) / fs
     rates = rate + np.linspace(-RATE_REFINE_HZ, RATE_REFINE_HZ, 41)
-    amplitudes = 2 * np.abs(np.exp(-2j * np.pi * rates[:, None] * t[None, :]) @ level) / len(level)
+    amplitudes = sinusoid_amplitude(level, fs, rates)
     k = int(np.argmax(amplitudes))
     return float(rates[k]), float(amplitudes[k])
 

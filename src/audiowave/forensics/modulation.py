@@ -27,6 +27,7 @@ from audiowave.forensics.common import (
     SustainedSpectrogram,
     best_line,
     note_value,
+    sinusoid_amplitude,
 )
 from audiowave.forensics.rules import decide
 
@@ -36,15 +37,9 @@ WITHIN_DB = 40.0  # bins this far below the loudest (harmonic level) still count
 DEPTH_QUANTILE = 0.9  # of the level-weighted per-bin amplitudes
 
 
-def _amplitude(level: np.ndarray, fs: float, rate: float) -> np.ndarray:
-    """Amplitude of the sinusoid at ``rate`` in each row of ``level`` (last axis: frames at ``fs``)."""
-    t = np.arange(level.shape[-1]) / fs
-    return 2 * np.abs(level @ np.exp(-2j * np.pi * rate * t)) / level.shape[-1]
-
-
 def harmonic_share(level: np.ndarray, fs: float, rate: float) -> float:
     """Amplitude at 2x and 3x ``rate`` relative to that at ``rate`` (0 for a sine LFO)."""
-    first, second, third = (float(_amplitude(level, fs, k * rate)) for k in (1, 2, 3))
+    first, second, third = (float(sinusoid_amplitude(level, fs, k * rate)) for k in (1, 2, 3))
     return float(np.hypot(second, third) / (first + 1e-12))
 
 
@@ -53,7 +48,7 @@ def bin_depth_db(sustained: SustainedSpectrogram, fs: float, rate: float) -> flo
     amplitudes of the detrended unmasked dB levels, weighted by each bin's harmonic power."""
     db = 20 * np.log10(sustained.magnitude + 1e-6)
     level = db - scipy.ndimage.uniform_filter1d(db, size=int(fs), axis=1)
-    amplitude = _amplitude(level, fs, rate)
+    amplitude = sinusoid_amplitude(level, fs, rate)
     power = np.square(sustained.harmonic).mean(axis=1)
     weight = np.where(power > power.max() * 10 ** (-WITHIN_DB / 10), power, 0.0)
     order = np.argsort(amplitude)
