@@ -24,7 +24,7 @@ from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
 from audiowave.forensics.pumping import detect_sidechain
-from audiowave.forensics.rules import FIXED, RULES, decide, estimate
+from audiowave.forensics.rules import FIXED, RULES, decide, estimate, fit_threshold
 from audiowave.forensics.space import LevelFalls, detect_reverb, diffuse_tail_excess, diffuseness
 from audiowave.forensics.stereo import detect_stereo
 from audiowave.pictures import _event_lanes
@@ -317,9 +317,17 @@ def test_thresholds_are_fitted_on_measurements_and_reapplied():
 
     rows = [row("reverb", v) for v in (1.0, 1.5, 2.0)] + [row("none", v) for v in (0.3, 0.5, 1.2)]
     fitted = fit_thresholds(rows)
-    assert fitted["reverb"] == 1.0  # F1 6/7: all three reverbs, and the one negative above the lowest of them
+    # F1 6/7: all three reverbs, and the one negative above the lowest of them; halfway to the next value below
+    assert fitted["reverb"] == 0.75
     summary = {s["effect"]: s for s in summarise(redecide(rows, fitted), ["reverb"])}["reverb"]
     assert (summary["tp"], summary["fp"], summary["fn"]) == (3, 1, 0)
+
+
+def test_a_threshold_below_which_an_effect_is_detected_is_fitted_halfway_to_the_next_value():
+    statistic = RULES["compression"].statistic
+    assert RULES["compression"].below
+    positives, negatives = [{statistic: v} for v in (1.0, 1.5, 2.0)], [{statistic: v} for v in (2.5, 3.0)]
+    assert fit_threshold("compression", positives, negatives) == 2.25
 
 
 def test_a_rule_needs_its_fixed_minimums():
