@@ -212,7 +212,9 @@ def redecide(
     for r in rows:
         measured = {e: _reestimated(e, m, estimates or {}) for e, m in r["measured"].items()}
         detected = {e: decide(e, measured[e], thresholds)[0] if e in RULES else d for e, d in r["detected"].items()}
-        errors = r["errors"] | parameter_errors(r["effect"], r["truth"], measured.get(r["effect"], {}))
+        errors = r["errors"]
+        if any(spec.effect == r["effect"] for spec in ESTIMATES.values()):  # (other errors need more, e.g. spans)
+            errors = errors | parameter_errors(r["effect"], r["truth"], measured[r["effect"]])
         out.append({**r, "measured": measured, "detected": detected, "errors": errors})
     return out
 

@@ -118,17 +118,19 @@ def decide(effect: str, params: dict, overrides: dict[str, float] | None = None)
 
 
 def fit_threshold(effect: str, positives: list[dict], negatives: list[dict]) -> float:
-    """The threshold on the effect's statistic that maximises F1 over measured cases (fixed minimums kept): halfway
-    between the measured value that passes last and the next that does not, so that no case sits on the edge."""
+    """The threshold on the effect's statistic that maximises F1 over measured cases (fixed minimums kept): the
+    measured value that passes last, moved a hair (a millionth) outward so that float rounding cannot flip it."""
     rule = RULES[effect]
     values = sorted({float(p[rule.statistic]) for p in positives + negatives if rule.statistic in p})
-    values = values[::-1] if rule.below else values  # from the value that lets every case pass
     best, best_f1 = rule.default, -1.0
-    for k, t in enumerate(values):
+    for t in values:
         o = {effect: t}
         tp = sum(decide(effect, p, o)[0] for p in positives)
         fp = sum(decide(effect, p, o)[0] for p in negatives)
         f1 = 2 * tp / (2 * tp + fp + (len(positives) - tp)) if positives else 0.0
         if f1 > best_f1:
-            best, best_f1 = (t + values[k - 1]) / 2 if k else t, f1
-    return best
+            best, best_f1 = t, f1
+    if best_f1 < 0:
+        return best
+    hair = 1e-6 * max(abs(best), 1.0)
+    return best + hair if rule.below else best - hair
