@@ -238,6 +238,16 @@ def test_estimates_are_fitted_on_measurements_and_reapplied():
     assert shifted["measured"]["reverb"]["wet_db"] == pytest.approx(rows[0]["truth"]["wet_db"] + 3.0)
     assert shifted["errors"]["wet level (dB)"][0] == pytest.approx(3.0)
     assert np.isnan(estimate("wet_db", {"diffuseness": float("nan"), "fastest_fall_db_per_s": 100.0}))
+    glide = {
+        "id": "c-glide",
+        "effect": "glide",
+        "truth": {"spans": [[1.0, 1.2]]},
+        "measured": {"glide": {"glides": 1.0}},
+        "detected": {"glide": True},
+        "errors": {"glides found": (0.0, True, "% missed")},
+    }
+    (kept,) = redecide([glide], {}, {"wet_db": [5.0, 10.0, -0.05]})
+    assert kept["errors"] == glide["errors"]  # errors read on more than the stored floats (the spans) are kept
 
 
 def test_untouched_song_has_no_effect_detected(rows):
