@@ -255,6 +255,26 @@ def test_untouched_song_has_no_effect_detected(rows):
     assert not [e for e in CLEAN if row["detected"][e]]
 
 
+def test_a_tuning_offset_must_stand_out_of_the_partials_scatter():
+    from audiowave.forensics.provenance import detect_tuning
+
+    t = np.arange(SR // 2) / SR
+
+    def phrase(cents_each):  # harmonic notes up a scale, each retuned by its own offset
+        notes = [
+            sum(np.sin(2 * np.pi * k * 220 * 2 ** ((n + c / 100) / 12) * t) / k for k in range(1, 6))
+            * np.hanning(t.size)
+            for n, c in zip(range(12), cents_each, strict=True)
+        ]
+        mono = np.concatenate(notes).astype(np.float32)
+        return detect_tuning(Signal(np.stack([mono, mono]), SR))
+
+    retuned = phrase([25] * 12)
+    assert retuned.detected and retuned.parameters["cents_from_440"] == pytest.approx(25, abs=3)
+    scattered = phrase([25, -25] * 6)  # two instruments off the standard in opposite ways: no one reference
+    assert scattered.parameters["abs_cents"] > 10 and not scattered.detected
+
+
 def test_pan_and_width_are_measured():
     mono = synthetic_material(seconds=6.0).mix.mean(axis=0)
     theta = (0.5 + 1) * np.pi / 4  # constant-power pan at +0.5 (right of centre)

@@ -46,7 +46,8 @@ RULES: dict[str, Rule] = {
     "vibrato": Rule("line_score", 0.01, 0.5, requires=(("depth_cents", 8.0),)),
     "tape_stop": Rule("fall_x_drift", 1.0, 0.3, requires=(("steadiness", 0.3), ("duration_s", 0.5))),
     "glide": Rule("glides", 1.0, 1.0),
-    "tuning": Rule("abs_cents", 10.0, 3.0),  # by definition: what counts as off the A440 standard
+    # by definition: what counts as off the A440 standard, and clearly more than the partials' own scatter
+    "tuning": Rule("abs_cents", 10.0, 3.0, requires=(("offset_over_spread", 2.0),)),
     "band_limit": Rule("cliff_db", 25.0, 4.0),
 }
 FIXED = {"tuning"}  # thresholds that are definitions, not fitted
