@@ -24,7 +24,7 @@ from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
 from audiowave.forensics.pumping import detect_sidechain
-from audiowave.forensics.rules import FIXED, RULES, decide, estimate, fit_threshold
+from audiowave.forensics.rules import ESTIMATES, FIXED, RULES, decide, estimate, fit_threshold
 from audiowave.forensics.space import LevelFalls, detect_reverb, diffuse_tail_excess, diffuseness
 from audiowave.forensics.stereo import detect_stereo
 from audiowave.pictures import _event_lanes
@@ -407,7 +407,7 @@ def test_eval_forensics_cli_fits_thresholds_on_half_the_clips(tmp_path):
     assert fitted["fitted_on"] == ["C00"] and set(fitted["thresholds"]) <= set(RULES) - FIXED
     report = json.loads((tmp_path / "out" / "forensics.json").read_text())
     assert report["thresholds"] == fitted["thresholds"] and len(report["cases"]) == 2 * len(CASE_EFFECTS)
-    assert report["estimates"] == fitted["estimates"] and set(fitted["estimates"]) == {"wet_db"}
+    assert report["estimates"] == fitted["estimates"] and set(fitted["estimates"]) == set(ESTIMATES)
     assert report["cases"][0]["effect"] == "none"
     assert {s["cases"] for s in report["summary_held_out"]} == {1}  # scored on the other clip only
     shipped = {s["effect"]: s for s in report["summary_shipped_thresholds"]}  # both clips, shipped thresholds

@@ -221,11 +221,12 @@ def redecide(
 
 def fit_estimates(rows: list[dict]) -> dict[str, list[float]]:
     """Per estimate, the least-squares coefficients over the cases of its effect (true value vs measurements)."""
-    return {
-        name: fit_estimate(name, [(r["measured"][spec.effect], r["truth"][name]) for r in rows if name in r["truth"]])
-        for name, spec in ESTIMATES.items()
-        if any(name in r["truth"] for r in rows)
-    }
+    fitted = {}
+    for name, spec in ESTIMATES.items():
+        cases = [(r["measured"][spec.effect], r["truth"][name]) for r in rows if r["effect"] == spec.effect]
+        if cases:
+            fitted[name] = fit_estimate(name, cases)
+    return fitted
 
 
 def fit_thresholds(rows: list[dict]) -> dict[str, float]:

@@ -43,7 +43,7 @@ RULES: dict[str, Rule] = {
     "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0),)),
     "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),
     "tremolo": Rule("lfo_score", 7.0, 4.0),  # the line score less its 2x/3x harmonics
-    "vibrato": Rule("line_score", 0.01, 0.5, requires=(("depth_cents", 8.0),)),
+    "vibrato": Rule("line_score", 0.01, 0.5, requires=(("measured_depth_cents", 8.0),)),
     "tape_stop": Rule("fall_x_drift", 1.0, 0.3, requires=(("steadiness", 0.3), ("duration_s", 0.5))),
     "glide": Rule("glides", 1.0, 1.0),
     # by definition: what counts as off the A440 standard, and clearly more than the partials' own scatter
@@ -65,6 +65,8 @@ class LinearEstimate:
 ESTIMATES: dict[str, LinearEstimate] = {
     # the reverb's return relative to the dry signal (dB): more decorrelated L/R, slower fastest falls = wetter
     "wet_db": LinearEstimate("reverb", ("diffuseness", "fastest_fall_db_per_s"), (-0.26, 13.6, -0.089)),
+    # the vibrato's depth (cents) from the pitch-drift line's, which reads a few cents short
+    "depth_cents": LinearEstimate("vibrato", ("measured_depth_cents",), (5.27, 1.009)),
 }
 
 
