@@ -366,6 +366,15 @@ def test_a_rule_needs_its_fixed_minimums():
     assert decide("sidechain", pumping)[0]
     assert not decide("sidechain", pumping | {"depth_db": 1.0})[0]  # a regular shape, but too shallow to hear
     assert decide("sidechain", pumping, {"sidechain": 8.0})[0] is False
+    # the vibrato's minimum depth applies to the line's own reading, not to the estimate calibrated from it
+    vibrato = {"line_score": 1.0, "measured_depth_cents": 5.0}
+    assert not decide("vibrato", vibrato | {"depth_cents": estimate("depth_cents", vibrato)})[0]
+
+
+def test_the_vibrato_depth_is_the_estimate_from_the_lines_reading(rows):
+    measured = rows["vibrato"][1]["measured"]["vibrato"]
+    assert measured["depth_cents"] == estimate("depth_cents", measured)
+    assert measured["depth_cents"] > measured["measured_depth_cents"]  # the line's reading runs short
 
 
 def test_pumping_under_loud_unducked_drums_is_measured_bin_by_bin():

@@ -93,7 +93,7 @@ def estimate(name: str, params: dict, overrides: dict[str, list[float]] | None =
 
 def fit_estimate(name: str, cases: list[tuple[dict, float]]) -> list[float]:
     """Least-squares coefficients of the estimate ``name`` over (measured params, true value) pairs; the defaults
-    when fewer cases than coefficients have every statistic measured."""
+    unless more cases than coefficients have every statistic measured."""
     spec = ESTIMATES[name]
     rows = [([float(p.get(s, np.nan)) for s in spec.statistics], truth) for p, truth in cases]
     rows = [(x, y) for x, y in rows if np.all(np.isfinite(x))]
