@@ -125,6 +125,30 @@ def test_a_glide_cut_short_by_a_kick_is_still_a_glide():
     assert 1.95 <= start * HOP_S <= 2.05 and 2.05 <= end * HOP_S <= 2.2 and semitones >= 4.0
 
 
+def _eight_o_eight(moves: list[tuple[float, float, float]], seconds: float) -> np.ndarray:
+    """A held 808 (tanh-shaped sine) from MIDI 33 that moves by (semitones, at s, over s) in turn; stereo."""
+    t = np.arange(int(seconds * SR)) / SR
+    midi = np.full(t.size, 33.0)
+    for semitones, at, over in moves:
+        midi += semitones * np.clip((t - at) / over, 0, 1) if over else semitones * (t >= at)
+    wave = 0.5 * np.tanh(2 * np.sin(2 * np.pi * np.cumsum(440.0 * 2 ** ((midi - 69) / 12)) / SR))
+    return np.stack([wave, wave]).astype(np.float32)
+
+
+def test_a_note_that_changes_at_once_is_not_a_glide_and_a_glide_is_timed_whole():
+    from audiowave.forensics.gestures import detect_glide
+
+    beats = np.arange(0.0, 8.0, 0.5)
+    # steps of 2-5 semitones read 0.04-0.05 s through the pitch window: they used to count as glides
+    steps = detect_glide(Signal(_eight_o_eight([(3, 1.0, 0), (-5, 2.5, 0), (2, 4.0, 0), (4, 5.5, 0)], 7.0), SR, beats))
+    assert steps.spans == []
+    # glides of 0.12 and 0.24 s read about 0.8 of that (10-90 % of the way) plus the window's smear
+    glides = detect_glide(Signal(_eight_o_eight([(5, 1.0, 0.12), (-4, 3.0, 0.24)], 5.0), SR, beats))
+    assert len(glides.spans) == 2
+    for (start, end), (at, over) in zip(glides.spans, [(1.0, 0.12), (3.0, 0.24)], strict=True):
+        assert abs((end - start) / over - 1) < 0.15 and abs((start + end) / 2 - (at + over / 2)) < 0.03
+
+
 def test_harmonic_share_tells_a_sine_lfo_from_a_ramp():
     from audiowave.forensics.modulation import harmonic_share
 

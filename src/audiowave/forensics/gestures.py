@@ -5,7 +5,10 @@ log-frequency spectra 30 ms apart (5-cent grid, 1-8 kHz, where every partial of 
 by the same number of cents under vibrato). Its LFO line gives vibrato. A tape stop smears partials too
 fast for that, so it is found from both spectral edges falling together. Glides come from the pitch of the
 strongest low partial (28-110 Hz, peak of a long STFT window; pYIN's period search breaks on a gliding tone):
-a monotonic move of >= 1 semitone between two held notes, without a new attack in the band's envelope.
+a monotonic move of >= 1 semitone between two held notes, without a new attack in the band's envelope, timed
+from 10 % to 90 % of its way and longer than a note that changes at once reads through the window (0.04-0.05 s).
+On the dev corpus' effect cases (3 seeds) false glides read 0.05 s at the median, the 808's 0.12 s:
+moves read under 0.07 s are 70 % of the false ones and 3 % of the true.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ GLIDE_WINDOW = 256  # 128 ms at GLIDE_SR: a semitone at 40 Hz is 2.4 Hz
 GLIDE_FFT = 8192  # zero-padded, for the peak's interpolation
 PEAK_BAND_HZ = (28.0, 110.0)
 MIN_GLIDE_SEMITONES = 1.0
-GLIDE_DURATION_S = (0.04, 0.6)
+# A move is timed from 10 % to 90 % of its way. Through the 128 ms window a note that changes at once reads
+# 0.04-0.05 s (synthetic 2-5 semitone steps at 49-65 Hz), so a glide must read longer than that to be one.
+GLIDE_DURATION_S = (0.07, 0.6)
+STEP_READ_S = 0.045  # what an instantaneous note change reads as
+MOVE_SHARE = 0.8  # of a glide at a steady rate (in semitones), the part from 10 % to 90 % of the way
 STEADY_SEMITONES = 0.6
 WINDOW_FRAMES = round(GLIDE_WINDOW / GLIDE_SR / HOP_S)  # the pitch window, in frames
 ATTACK_DB = 6.0  # a rise of the low band's level this far above its level before a move: a new hit
@@ -278,10 +285,21 @@ def find_glides(midi: np.ndarray, level: np.ndarray) -> list[tuple[int, int, flo
     return found
 
 
+def glide_time(read_s: float) -> float:
+    """A glide's whole time from its 10-90 % reading: the window's own smear (a step reads STEP_READ_S) taken out
+    in quadrature, then the 10-90 % share undone. On the dev corpus' 808 glides (0.06-0.25 s) the median error
+    falls from 17 % (the reading itself) to 5 %, within 20 % from 67 % to 88 %."""
+    return float(np.sqrt(max(read_s**2 - STEP_READ_S**2, 0.0)) / MOVE_SHARE)
+
+
 def detect_glide(sig: Signal) -> Finding:
-    """Bass/808 glides (portamento, slides) from the low band's instantaneous pitch."""
+    """Bass/808 glides (portamento, slides) from the low band's instantaneous pitch; each span is the whole
+    glide's time (:func:`glide_time`) about the middle of the move."""
     midi, level = low_band_pitch(sig.mono, sig.sr)
-    glides = [(a * HOP_S, b * HOP_S, st) for a, b, st in find_glides(midi, level)]
+    glides = []
+    for a, b, st in find_glides(midi, level):
+        middle, half = (a + b) / 2 * HOP_S, glide_time((b - a) * HOP_S) / 2
+        glides.append((middle - half, middle + half, st))
     t = np.arange(len(midi)) * HOP_S
     mean_time = float(np.mean([b - a for a, b, _ in glides])) if glides else 0.0
     params: dict[str, float | str] = {
