@@ -106,9 +106,7 @@ PARAMETERS: dict[str, list[tuple[str, str, Callable[[dict, dict], tuple[float, b
 
 def _matched_glides(truth: dict, found: dict) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     """(truth span, detected span) pairs that overlap."""
-    return [
-        (ts, fs) for ts in truth["spans"] for fs in found.get("spans", []) if min(ts[1], fs[1]) - max(ts[0], fs[0]) > 0
-    ]
+    return [(ts, fs) for ts in truth["spans"] for fs in found["spans"] if min(ts[1], fs[1]) - max(ts[0], fs[0]) > 0]
 
 
 def _glide_recall(truth: dict, found: dict) -> tuple[float, bool]:
@@ -184,10 +182,9 @@ def parameter_errors(effect: str, truth: dict, params: dict) -> dict[str, tuple[
 
 
 def _params(finding: Finding) -> dict:
-    params = dict(finding.parameters)
+    params = dict(finding.parameters) | {"spans": finding.spans}
     if finding.spans:
         params["span_start_s"], params["span_end_s"] = finding.spans[0]
-        params["spans"] = finding.spans
     return params
 
 
@@ -212,9 +209,8 @@ def redecide(
     for r in rows:
         measured = {e: _reestimated(e, m, estimates or {}) for e, m in r["measured"].items()}
         detected = {e: decide(e, measured[e], thresholds)[0] if e in RULES else d for e, d in r["detected"].items()}
-        errors = r["errors"]
-        if any(spec.effect == r["effect"] for spec in ESTIMATES.values()):  # (other errors need more, e.g. spans)
-            errors = errors | parameter_errors(r["effect"], r["truth"], measured[r["effect"]])
+        # errors read on more than the stored floats (e.g. spans) are not recomputed, so the stored ones stay
+        errors = r["errors"] | parameter_errors(r["effect"], r["truth"], measured.get(r["effect"], {}))
         out.append({**r, "measured": measured, "detected": detected, "errors": errors})
     return out
 
