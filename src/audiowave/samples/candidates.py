@@ -25,7 +25,9 @@ template and only its best ``RERANK`` per pitch are scored exactly. Ranks of the
 corpus' queries among 1,327 (library and distractor kits), per pitch, median / 90th percentile: exact 0 / 6;
 4 shapes on 2 patches (shipped) 1 / 108; 2 shapes on 3 patches 22 / 348 (random templates, as in the synthetic
 scale test, hid that: 2 shapes kept 99 % of the exact shortlist there). ``bench/sample_scale_recall.py`` measures
-what that costs in recall.
+what that costs in recall: emulated at 100 hours, 0.51 with the shipped pass, 0.60 with exact scores; a cheaper
+pass loses it (3 shapes on 2 patches, 3/4 of the arithmetic: 0.43; 6 shapes on 1 patch: 0.17). At 100 synthetic
+hours the pass is ~0.37 s of a ~1.0 s query (``bench/sample_scale.py``: 1.02-1.33 s over runs).
 Hand-written: no library scores a sample against a mix; it is a few array operations over librosa's mel filters.
 """
 
