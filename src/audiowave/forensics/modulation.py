@@ -12,6 +12,11 @@ The depth is read bin by bin on the unmasked spectrogram (the HPSS soft mask ris
 so on the harmonic part the modulation looks several dB shallower than it is), as the upper decile of the
 bins' sinusoid amplitudes weighted by their harmonic level: the parts that are not modulated (the drums)
 do not dilute it.
+
+Tried and not kept: the line read on the bands' common level (as :mod:`pumping` detects with: 40 log-spaced bands'
+detrended dB averaged, weighted by the square root of their amplitude) instead of the summed level. On the dev
+corpus' cases (72 tremolos over 3 seeds, 456 others; both read through the same 46 ms window) the LFO score scored
+F1 0.60 / 0.62 on either half of the clips, the summed level's 0.71 / 0.61.
 """
 
 from __future__ import annotations

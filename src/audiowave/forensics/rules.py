@@ -29,7 +29,7 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
-    "sidechain": Rule("ducking_score", 3.0, 0.5, requires=(("depth_db", 1.5),)),
+    "sidechain": Rule("common_dip_db", 2.5, 0.5, requires=(("depth_db", 1.5),)),
     "compression": Rule("loud_level_spread_db", 3.2, 0.5, below=True),
     "limiting": Rule("frames_at_ceiling_pct", 4.0, 2.0),
     "clipping": Rule("clipped_runs_per_min", 30.0, 20.0),
