@@ -441,19 +441,22 @@ def test_a_ducked_stem_names_the_stem_it_is_keyed_to():
 
 def test_eval_forensics_cli_fits_thresholds_on_half_the_clips(tmp_path):
     corpus = forensics_corpus(tmp_path / "corpus", [synthetic_material(seconds=6.0, seed=s) for s in (0, 1)])
-    proc = cli("eval", str(corpus), "--forensics", "--out", str(tmp_path / "out"))
+    proc = cli("eval", str(corpus), "--forensics", "--seeds", "2", "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert "1 held-out clips" in proc.stdout
     fitted = json.loads((tmp_path / "out" / "forensics-thresholds.json").read_text())
     assert fitted["fitted_on"] == ["C00"] and set(fitted["thresholds"]) <= set(RULES) - FIXED
     report = json.loads((tmp_path / "out" / "forensics.json").read_text())
-    assert report["thresholds"] == fitted["thresholds"] and len(report["cases"]) == 2 * len(CASE_EFFECTS)
+    assert report["thresholds"] == fitted["thresholds"] and len(report["cases"]) == 2 * 2 * len(CASE_EFFECTS)
     assert report["estimates"] == fitted["estimates"] and set(fitted["estimates"]) == set(ESTIMATES)
     assert report["cases"][0]["effect"] == "none"
-    assert {s["cases"] for s in report["summary_held_out"]} == {1}  # scored on the other clip only
+    # each seed draws its own parameters: two cases per effect and clip, told apart by their seed
+    sidechains = [c for c in report["cases"] if c["effect"] == "sidechain" and c["id"].startswith("C00")]
+    assert [c["seed"] for c in sidechains] == [0, 1] and sidechains[0]["truth"] != sidechains[1]["truth"]
+    assert {s["cases"] for s in report["summary_held_out"]} == {2}  # scored on the other clip only
     shipped = {s["effect"]: s for s in report["summary_shipped_thresholds"]}  # both clips, shipped thresholds
-    assert shipped["clipping"]["tp"] == 2 and shipped["delay"]["recall"] == 1.0
-    assert "forensics on mixed material (1 held-out clips" in " ".join(proc.stdout.split())
+    assert shipped["clipping"]["tp"] == 4 and shipped["delay"]["recall"] == 1.0
+    assert "forensics on mixed material (1 held-out clips, 2 cases per effect and clip" in " ".join(proc.stdout.split())
 
 
 def test_a_found_chorus_or_flanger_becomes_a_recipe_fx_hint_with_its_delay_line(rows):

@@ -593,6 +593,12 @@ def evaluate(
         ),
     ] = None,
     cases: Annotated[int, typer.Option(min=1, help="--recipes: how many one-shots.")] = 30,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=1, help="--forensics: cases per effect and clip, each with its own parameters (N times the time)."
+        ),
+    ] = 1,
     budget: Annotated[float, typer.Option(min=1.0, help="--recipes: search budget per recipe (s).")] = 10.0,
 ) -> None:
     """Score the pipeline against a ground-truth corpus and print the table."""
@@ -604,7 +610,7 @@ def evaluate(
         elif samples:
             run_sample_eval(corpus, out_dir, console=out, progress_console=err, distractors=distractors)
         elif forensics:
-            run_forensics_eval(corpus, out_dir, limit, console=out, progress_console=err)
+            run_forensics_eval(corpus, out_dir, limit, console=out, progress_console=err, seeds=seeds)
         else:
             run_eval(corpus, out_dir, limit, clips, stages, console=out, progress_console=err)
     except AudiowaveError as exc:

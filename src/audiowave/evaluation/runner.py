@@ -260,11 +260,12 @@ def run_forensics_eval(
     limit: int | None = None,
     console: Console | None = None,
     progress_console: Console | None = None,
+    seeds: int = 1,
 ) -> list[dict]:
-    """Generate effect cases from the corpus' mixed clips (pedalboard, known parameters), run the detectors on
-    each mix; fit the detection thresholds and the linear estimates on every other clip (development) and score
-    the rest (held out) with them. Prints the held-out table; writes every case, both summaries and the fitted
-    values."""
+    """Generate effect cases from the corpus' mixed clips (pedalboard, known parameters; ``seeds`` draws of the
+    parameters per effect and clip), run the detectors on each mix; fit the detection thresholds and the linear
+    estimates on every other clip (development) and score the rest (held out) with them. Prints the held-out
+    table; writes every case (with its seed), both summaries and the fitted values."""
     from audiowave.evaluation.forensics import (
         corpus_materials,
         fit_estimates,
@@ -284,12 +285,13 @@ def run_forensics_eval(
         Progress(console=progress_console or console, transient=True) as progress,
         ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
     ):
-        task = progress.add_task("forensics cases", total=len(materials) * len(CASE_EFFECTS))
+        task = progress.add_task("forensics cases", total=len(materials) * len(CASE_EFFECTS) * seeds)
         for material in materials:  # one material's cases at a time keeps memory to ~len(CASE_EFFECTS) clips
             progress.update(task, description=f"forensics {material.name}")
-            for row in pool.map(score_case, make_cases([material])):
-                rows.append(row)
-                progress.advance(task)
+            for seed in range(seeds):
+                for row in pool.map(score_case, make_cases([material], seed=seed)):
+                    rows.append(row | {"seed": seed})
+                    progress.advance(task)
     effects = [e for e in CASE_EFFECTS if e != "none"]
     dev_names = {m.name for m in materials[::2]}
     dev = [r for r in rows if r["id"].rsplit("-", 1)[0] in dev_names]
@@ -316,7 +318,7 @@ def run_forensics_eval(
             )
         )
     split = f"{len({r['id'].rsplit('-', 1)[0] for r in held_out})} held-out clips" if held_out else "all clips"
-    console.print(forensics_table(summary, split))
+    console.print(forensics_table(summary, split, seeds))
     if fitted:
         console.print(
             f"thresholds fitted on {len(dev_names)} development clips: {out_dir / 'forensics-thresholds.json'}"
@@ -324,8 +326,9 @@ def run_forensics_eval(
     return summary
 
 
-def forensics_table(summary: list[dict], split: str) -> Table:
-    table = Table(title=f"forensics on mixed material ({split}, one case per effect and clip, plus none)")
+def forensics_table(summary: list[dict], split: str, seeds: int = 1) -> Table:
+    per_clip = "one case" if seeds == 1 else f"{seeds} cases"
+    table = Table(title=f"forensics on mixed material ({split}, {per_clip} per effect and clip, plus none)")
     for col in ("effect", "n", "TP", "FP", "FN", "P", "R", "F1", "parameter", "median err", "in target"):
         table.add_column(col, justify="left" if col in ("effect", "parameter") else "right")
     for s in summary:
