@@ -36,8 +36,9 @@ RULES: dict[str, Rule] = {
     "distortion": Rule("in_cycle_crest_db", 7.0, 0.7, below=True),
     "bitcrush": Rule("effective_bits", 12.0, 0.5, below=True),
     "reverb": Rule("reverb_score", -15.0, 2.0),
-    # a repeat as strong at twice the lag is the music repeating (a loop, a riff), not an echo dying away
-    "delay": Rule("peak", 0.12, 0.04, requires=(("repeat_drop", 0.4),)),
+    # a sharp repeat in every band, weighted by how much weaker it is at twice the lag; one as strong there is
+    # the music repeating (a loop, a riff), not an echo dying away
+    "delay": Rule("echo_score", 0.06, 0.02, requires=(("repeat_drop", 0.4),)),
     "filter_sweep": Rule("cutoff_range_octaves", 2.6, 0.3, requires=(("linearity_r2", 0.75),)),
     "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0),)),
     "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0),)),

@@ -26,11 +26,12 @@ the dev corpus' reverb cases (returns 12 dB under to 3 dB over the dry sound) fi
 1.8 and 1.5 dB mean error on the other (83 and 92 % within 3 dB), against 3.7 dB for a constant. The pre-delay
 is not measured: the rise of the decorrelated power after onsets, averaged over them, read it no better than a
 constant guess (median error 10-20 ms over 0-50 ms; a mix's own decorrelation rises with the onset).
-Delay from the phase-transform autocorrelation, in which an echo is a sharp peak at its lag.
+Delay from the phase-transform autocorrelation, in which an echo is a sharp peak at its lag in every band.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -42,6 +43,8 @@ from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, not
 from audiowave.forensics.rules import decide, estimate, threshold
 
 DELAY_RANGE_S = (0.06, 1.2)
+ECHO_BANDS_HZ = tuple(np.geomspace(60.0, 12000.0, 5))  # 4 bands of ~1.9 octaves: an echo repeats in each
+ECHO_BAND_FLOOR = 1e-3  # bands with less power than this share of the loudest band's are not judged (a bass stem)
 FEEDBACK_SMOOTH_HZ = 50.0  # the spectral envelope the feedback is read on: wider than an echo's comb (1/lag Hz)
 DIFFUSE_HOP_S = 0.02
 TAIL_DB = (6.0, 30.0)  # a cell this far below its band's peak of the last RECENT_S is in a tail
@@ -216,15 +219,27 @@ def detect_reverb(sig: Signal) -> Finding:
 
 def whitened_autocorrelations(
     mono: np.ndarray, sr: int, beta: float = 0.8, smooth_hz: float = FEEDBACK_SMOOTH_HZ
-) -> tuple[np.ndarray, np.ndarray]:
-    """Two autocorrelations of ``mono``, normalised to 1 at lag 0, from one power spectrum whitened two ways: by
-    its own power^beta (the phase transform: every repeat a sharp peak), and by its envelope (the moving average
-    over ``smooth_hz``), which removes the music's colour but keeps an echo's comb, so peaks keep their heights."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Autocorrelations of ``mono``, normalised to 1 at lag 0, from one power spectrum whitened two ways: by its
+    own power^beta (the phase transform: every repeat a sharp peak), and by its envelope (the moving average over
+    ``smooth_hz``), which removes the music's colour but keeps an echo's comb, so peaks keep their heights. The
+    phase-transform one is returned whole and per band of ECHO_BANDS_HZ (rows; bands holding less than
+    ECHO_BAND_FLOOR of the loudest band's power are left out)."""
     n = len(mono)
     power = np.abs(np.fft.rfft(mono.astype(np.float64), 2 * n)) ** 2
+    freqs = np.fft.rfftfreq(2 * n, 1 / sr)
     envelope = scipy.ndimage.uniform_filter1d(power, size=max(3, round(smooth_hz * 2 * n / sr)))
-    phat, enveloped = (np.fft.irfft(power / (weight + 1e-20))[:n] for weight in (power**beta, envelope))
-    return phat / (phat[0] + 1e-20), enveloped / (enveloped[0] + 1e-20)
+    whitened = power / (power**beta + 1e-20)
+    masks = [(freqs >= lo) & (freqs < hi) for lo, hi in itertools.pairwise(ECHO_BANDS_HZ)]
+    band_power = np.array([power[m].sum() for m in masks])
+    kept = [m for m, p in zip(masks, band_power, strict=True) if p >= ECHO_BAND_FLOOR * band_power.max()]
+
+    def normalised(spectrum: np.ndarray) -> np.ndarray:
+        r = np.fft.irfft(spectrum)[:n]
+        return r / (r[0] + 1e-20)
+
+    bands = np.array([normalised(np.where(m, whitened, 0.0)) for m in kept])
+    return normalised(whitened), normalised(power / (envelope + 1e-20)), bands
 
 
 def _repeat_ratio(r: np.ndarray, lag: int) -> float:
@@ -236,25 +251,40 @@ def _repeat_ratio(r: np.ndarray, lag: int) -> float:
     )
 
 
+def _sharpness(r: np.ndarray, lo: int, hi: int, sr: int) -> np.ndarray:
+    """|r| over lags lo..hi (last axis) less its median over 20 ms: how far each lag stands out as a sharp peak."""
+    seg = np.abs(r[..., lo:hi])
+    return seg - scipy.ndimage.median_filter(seg, size=(1,) * (seg.ndim - 1) + (int(0.02 * sr),))
+
+
 def detect_delay(sig: Signal) -> Finding:
-    """Echo lag from the strongest sharp peak of the phase-transform autocorrelation in 60 ms-1.2 s. An echo dies
-    away: its repeat at twice the lag is weaker, where music that repeats (a loop, a riff) is as strong (on the dev
-    corpus' cases every false echo was a 2-beat repeat at 0.45-0.97 of the peak, true echoes below 0.4). The
-    feedback g is that ratio in the autocorrelation whitened by the spectral envelope only: for dry + wet with
-    wet(t) = x(t - L) + g wet(t - L), r(2L) = g r(L) (the phase transform flattens the echo's comb, and the ratio
-    there read 0.2 low at the median; on the envelope 0.03, 92 % within 20 %)."""
+    """Echo lag where every band of the phase-transform autocorrelation has a sharp peak (60 ms-1.2 s). An echo
+    copies the whole sound, so it repeats in every band that has sound; music that repeats (a riff, a loop, the
+    drums every two beats) does so in some bands more than others. An echo also dies away: its repeat at twice the
+    lag is weaker, where music that repeats is as strong. The score is the lowest band's sharp peak times the
+    square root of that drop (with the drop at least 0.4: an exact loop repeats in every band). On the dev corpus'
+    cases (72 echoes over 3 seeds, 24 x 3 unaffected mixes and the 16 other effects at seed 0; the threshold fitted
+    on one half of the clips) held-out F1 0.94 / 0.97, against 0.75 / 0.97 for the whole band's peak with the same
+    minimum drop (every false echo of that peak was the music's own 1- or 2-beat repeat, weak in some band); with
+    the eval's seed-0 split 0.86 against 0.80. The second-lowest band, the mean or the geometric mean of the bands
+    did worse there (0.86 / 0.99, 0.84 / 0.99, 0.88 / 0.99) but tolerate a band held by an exactly repeating part:
+    under the tests' synthetic song's quantised kick, alone in the lowest band, a 1.5-beat echo reads 0.05-0.06 at
+    its lag in that band (0.10-0.11 in the others). Judging 4 bands costs ~1.5 s per call (their 20 ms medians). The
+    feedback g is the drop's ratio in the autocorrelation whitened by the spectral envelope only: for
+    dry + wet with wet(t) = x(t - L) + g wet(t - L), r(2L) = g r(L) (the phase transform flattens the echo's comb,
+    and the ratio there read 0.2 low at the median; on the envelope 0.03, 92 % within 20 %)."""
     mono, sr, beat_s = sig.mono, sig.sr, sig.beat_grid[0]
-    r, enveloped = whitened_autocorrelations(mono, sr)
+    r, enveloped, bands = whitened_autocorrelations(mono, sr)
     lo, hi = (int(v * sr) for v in DELAY_RANGE_S)
     hi = min(hi, len(r) // 2)
-    if hi <= lo:
-        return Finding("delay", False, 0.0, description="clip too short to look for echoes")
-    seg = np.abs(r[lo:hi])
-    background = scipy.ndimage.median_filter(seg, size=int(0.02 * sr)) if len(seg) > 10 else seg
-    sharp = seg - background
-    k = int(np.argmax(sharp))
+    if hi <= lo or not len(bands):
+        return Finding("delay", False, 0.0, description="clip too short or too quiet to look for echoes")
+    sharp = _sharpness(r, lo, hi, sr)
+    # the lowest band, each band's peak taken within 2 samples (the bands' peaks need not fall on the same sample)
+    floor = scipy.ndimage.maximum_filter1d(_sharpness(bands, lo, hi, sr), size=5, axis=1).min(axis=0)
+    k = int(np.argmax(floor))
+    k += int(np.argmax(sharp[max(k - 2, 0) : k + 3])) - min(k, 2)  # the sample where the whole band peaks
     lag = (lo + k) / sr
-    peak = float(sharp[k])
     repeat = _repeat_ratio(r, lo + k)
     feedback = _repeat_ratio(enveloped, lo + k)
     label, beats = note_value(lag, beat_s)
@@ -265,10 +295,12 @@ def detect_delay(sig: Signal) -> Finding:
         "beats": beats,
         "feedback": feedback,
         "repeat_drop": 1.0 - repeat,  # how much weaker the sharp repeat at twice the lag is (0: as strong)
-        "peak": peak,
+        "peak": float(sharp[k]),  # the whole band's sharp peak
+        "band_floor": float(floor[k]),  # the lowest band's
+        "echo_score": float(floor[k]) * float(np.sqrt(1.0 - repeat)),
     }
     detected, confidence = decide("delay", params)
-    repeats = not detected and peak >= threshold("delay")  # the peak passed; the repeat test did not
+    repeats = not detected and floor[k] >= threshold("delay")  # every band repeats, as strongly at twice the lag
     return Finding(
         "delay",
         detected,
@@ -279,14 +311,14 @@ def detect_delay(sig: Signal) -> Finding:
             if detected
             else f"no echo: the music repeats every {lag * 1000:.0f} ms, as strongly at twice that"
             if repeats
-            else f"no echo (strongest repeat at {lag * 1000:.0f} ms, {peak:.3f})"
+            else f"no echo (strongest repeat in every band at {lag * 1000:.0f} ms, {floor[k]:.3f})"
         ),
         evidence=Evidence(
-            title="Whitened autocorrelation (an echo is a sharp peak at its delay)",
+            title="Whitened autocorrelation (an echo is a sharp peak at its delay, in every band)",
             x=np.arange(lo, hi, step) / sr,
-            curves={"|r|": seg[::step], "background": background[::step]},
+            curves={"sharp peak, whole band": sharp[::step], "sharp peak, lowest band": floor[::step]},
             xlabel="lag (s)",
-            ylabel="correlation",
+            ylabel="correlation above its 20 ms median",
             marks=[(lag, f"{lag * 1000:.0f} ms")],
         ),
     )
