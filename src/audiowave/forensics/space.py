@@ -40,7 +40,7 @@ import scipy.ndimage
 import scipy.signal
 
 from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value
-from audiowave.forensics.rules import decide, estimate, threshold
+from audiowave.forensics.rules import RULES, decide, estimate, threshold
 
 DELAY_RANGE_S = (0.06, 1.2)
 ECHO_BANDS_HZ = tuple(np.geomspace(60.0, 12000.0, 5))  # 4 bands of ~1.9 octaves: an echo repeats in each
@@ -254,7 +254,8 @@ def _repeat_ratio(r: np.ndarray, lag: int) -> float:
 def _sharpness(r: np.ndarray, lo: int, hi: int, sr: int) -> np.ndarray:
     """|r| over lags lo..hi (last axis) less its median over 20 ms: how far each lag stands out as a sharp peak."""
     seg = np.abs(r[..., lo:hi])
-    return seg - scipy.ndimage.median_filter(seg, size=(1,) * (seg.ndim - 1) + (int(0.02 * sr),))
+    # row by row: SciPy's 1-D median filter is ~100x faster than its n-D one with a (1, size) window
+    return seg - np.apply_along_axis(scipy.ndimage.median_filter, -1, seg, size=int(0.02 * sr))
 
 
 def detect_delay(sig: Signal) -> Finding:
@@ -269,7 +270,7 @@ def detect_delay(sig: Signal) -> Finding:
     the eval's seed-0 split 0.86 against 0.80. The second-lowest band, the mean or the geometric mean of the bands
     did worse there (0.86 / 0.99, 0.84 / 0.99, 0.88 / 0.99) but tolerate a band held by an exactly repeating part:
     under the tests' synthetic song's quantised kick, alone in the lowest band, a 1.5-beat echo reads 0.05-0.06 at
-    its lag in that band (0.10-0.11 in the others). Judging 4 bands costs ~1.5 s per call (their 20 ms medians). The
+    its lag in that band (0.10-0.11 in the others). The
     feedback g is the drop's ratio in the autocorrelation whitened by the spectral envelope only: for
     dry + wet with wet(t) = x(t - L) + g wet(t - L), r(2L) = g r(L) (the phase transform flattens the echo's comb,
     and the ratio there read 0.2 low at the median; on the envelope 0.03, 92 % within 20 %)."""
@@ -300,7 +301,8 @@ def detect_delay(sig: Signal) -> Finding:
         "echo_score": float(floor[k]) * float(np.sqrt(1.0 - repeat)),
     }
     detected, confidence = decide("delay", params)
-    repeats = not detected and floor[k] >= threshold("delay")  # every band repeats, as strongly at twice the lag
+    min_drop = dict(RULES["delay"].requires)["repeat_drop"]
+    repeats = not detected and floor[k] >= threshold("delay") and 1.0 - repeat < min_drop  # a loop, not an echo
     return Finding(
         "delay",
         detected,
