@@ -266,7 +266,7 @@ def detect_delay(sig: Signal) -> Finding:
     square root of that drop (with the drop at least 0.4: an exact loop repeats in every band). On the dev corpus'
     cases (72 echoes over 3 seeds, 24 x 3 unaffected mixes and the 16 other effects at seed 0; the threshold fitted
     on one half of the clips) held-out F1 0.94 / 0.97, against 0.75 / 0.97 for the whole band's peak with the same
-    minimum drop (every false echo of that peak was the music's own 1- or 2-beat repeat, weak in some band); with
+    minimum drop (its false echoes were the music's own 1- or 2-beat repeats, weak in some band, but one); with
     the eval's seed-0 split 0.86 against 0.80. The second-lowest band, the mean or the geometric mean of the bands
     did worse there (0.86 / 0.99, 0.84 / 0.99, 0.88 / 0.99) but tolerate a band held by an exactly repeating part:
     under the tests' synthetic song's quantised kick, alone in the lowest band, a 1.5-beat echo reads 0.05-0.06 at
