@@ -270,10 +270,10 @@ def detect_delay(sig: Signal) -> Finding:
     the eval's seed-0 split 0.86 against 0.80. The second-lowest band, the mean or the geometric mean of the bands
     did worse there (0.86 / 0.99, 0.84 / 0.99, 0.88 / 0.99) but tolerate a band held by an exactly repeating part:
     under the tests' synthetic song's quantised kick, alone in the lowest band, a 1.5-beat echo reads 0.05-0.06 at
-    its lag in that band (0.10-0.11 in the others). The
-    feedback g is the drop's ratio in the autocorrelation whitened by the spectral envelope only: for
-    dry + wet with wet(t) = x(t - L) + g wet(t - L), r(2L) = g r(L) (the phase transform flattens the echo's comb,
-    and the ratio there read 0.2 low at the median; on the envelope 0.03, 92 % within 20 %)."""
+    its lag in that band (0.10-0.11 in the others). The feedback g is the drop's ratio in the autocorrelation
+    whitened by the spectral envelope only: for dry + wet with wet(t) = x(t - L) + g wet(t - L), r(2L) = g r(L)
+    (the phase transform flattens the echo's comb, and the ratio there read 0.2 low at the median; on the envelope
+    0.03, 92 % within 20 %)."""
     mono, sr, beat_s = sig.mono, sig.sr, sig.beat_grid[0]
     r, enveloped, bands = whitened_autocorrelations(mono, sr)
     lo, hi = (int(v * sr) for v in DELAY_RANGE_S)
