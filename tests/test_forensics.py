@@ -429,6 +429,10 @@ def test_a_rule_needs_its_fixed_minimums():
     # the vibrato's minimum depth applies to the line's own reading, not to the estimate calibrated from it
     vibrato = {"line_score": 1.0, "measured_depth_cents": 5.0}
     assert not decide("vibrato", vibrato | {"depth_cents": estimate("depth_cents", vibrato)})[0]
+    # a swept delay's path must swing: one on the depth search's lowest steps is a still line, however strong
+    comb = {"track_score": 5.0, "delay_below_flanger_ms": 1.5, "delay_above_flanger_ms": -1.5, "depth_ms": 1.2}
+    assert decide("flanger", comb)[0] and not decide("chorus", comb)[0]
+    assert not decide("flanger", comb | {"depth_ms": 0.59})[0]
 
 
 def test_the_vibrato_depth_is_the_estimate_from_the_lines_reading(rows):

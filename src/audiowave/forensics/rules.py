@@ -40,8 +40,10 @@ RULES: dict[str, Rule] = {
     # the music repeating (a loop, a riff), not an echo dying away
     "delay": Rule("echo_score", 0.06, 0.02, requires=(("repeat_drop", 0.4),)),
     "filter_sweep": Rule("cutoff_range_octaves", 2.6, 0.3, requires=(("linearity_r2", 0.75),)),
-    "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0),)),
-    "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0),)),
+    # a swept delay's path, swinging more than the depth search's lowest three steps (0.50-0.68 ms): a path that
+    # shallow is a still line the held-line filter left, not an LFO's sweep (see comb.py)
+    "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0), ("depth_ms", 0.7))),
+    "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0), ("depth_ms", 0.7))),
     "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),
     "tremolo": Rule("lfo_score", 7.0, 4.0),  # the line score less its 2x/3x harmonics
     "vibrato": Rule("line_score", 0.01, 0.5, requires=(("measured_depth_cents", 8.0),)),
