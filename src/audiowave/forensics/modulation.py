@@ -18,15 +18,15 @@ detrended dB averaged, weighted by the square root of their amplitude) instead o
 corpus' cases (72 tremolos over 3 seeds, 456 others; both read through the same 46 ms window) the LFO score scored
 F1 0.60 / 0.62 on either half of the clips, the summed level's 0.71 / 0.61.
 
-Known weakness: the HPSS soft mask (31-frame time median) files a fast tremolo (period under ~0.3 s) largely
-under percussive, so the harmonic level keeps little of it (a 5.4 Hz, 13.6 dB tremolo on the funk clip: 0.6 dB
-left of its 6.8 dB amplitude; on the unmasked level 4.5 dB, in phase in every band). Probed on the same 72 + 576
-cases and not kept (held-out F1 on either half of the clips; this detector 0.75 / 0.72): the unmasked level (the
-drums' grid lines win: 0.58 / 0.73), a 5-, 9- or 15-frame harmonic median (0.67 / 0.81, 0.61 / 0.63,
-0.65 / 0.69), 5- or 7-frame medians of the unmasked bins (0.55 / 0.76, 0.50 / 0.68), the rates searched from
-1 Hz (0.72 / 0.76), and the line score weighted by how alike the modulation's phase is in 24 bands (a drum hit
-is in phase everywhere too: 0.77 / 0.72 on the harmonic bands; 0.80 / 0.75 at best, the unmasked bands' phase
-agreement to the 4th power, one or two cases per half, the best of 12 weightings tried).
+Known weakness: the HPSS soft mask (31-frame time median) files a fast tremolo (period under ~0.3 s) largely under
+percussive, so the harmonic level keeps little of it (a 5.4 Hz, 13.6 dB tremolo on the funk clip: 0.6 dB left of its
+6.8 dB amplitude; on the unmasked level 4.5 dB, in phase in every band). Probed on 72 tremolos and 552 other cases
+(3 seeds; vibrato left out) and not kept (held-out F1 on either half of the clips; this detector 0.75 / 0.72): the
+unmasked level (the drums' grid lines win: 0.58 / 0.73), a 5-, 9- or 15-frame harmonic median (0.67 / 0.81, 0.61 /
+0.63, 0.65 / 0.69), 5- or 7-frame medians of the unmasked bins (0.55 / 0.76, 0.50 / 0.68), the rates searched from 1
+Hz (0.72 / 0.76), and the line score weighted by how alike the modulation's phase is in 24 bands (a drum hit is in
+phase everywhere too: 0.77 / 0.72 on the harmonic bands; 0.80 / 0.75 at best, the unmasked bands' phase agreement to
+the 4th power, one or two cases per half, the best of 12 weightings tried).
 """
 
 from __future__ import annotations
