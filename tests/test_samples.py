@@ -154,20 +154,27 @@ def test_the_rough_pass_is_exact_with_every_time_shape_and_keeps_the_used_sample
     track = embed(loud_chord(6.0), lib[f"v{used}.wav"], starts, gain=0.3)
     onsets = candidates.OnsetPatches.of(matcher.to_matcher_rate(track, SR))
     exact = index.candidates
-    norm = candidates._norms(exact.band_energy, onsets)
+    norm = candidates._norms(exact.band_energy, [onsets])[:, 0]
     cells = onsets.weighted.shape[1]
     coarse = onsets.weighted.reshape(-1, candidates.SPAN, cells)[:, candidates.COARSE].reshape(-1, cells)
+    shipped_onsets = candidates.ROUGH_ONSETS
     monkeypatch.setattr(candidates, "RANK", candidates.FRAMES)
+    monkeypatch.setattr(candidates, "ROUGH_ONSETS", candidates.ONSETS)
     full = candidates.CandidateIndex.of(index.relative_chunks, n, approximate_above=0)
     rough = candidates._approximate_best(full.coords, full.basis, norm[:, None], [onsets.weighted])[:, 0]
     np.testing.assert_allclose(rough, (exact.power @ coarse.T).max(axis=1) / norm, rtol=1e-4)
     shifted = candidates.OnsetPatches.of(matcher.pitch_tracks(matcher.to_matcher_rate(track, SR))[2])
-    norms = np.stack([norm, candidates._norms(exact.band_energy, shifted)], axis=1)
+    norms = candidates._norms(exact.band_energy, [onsets, shifted])
     both = candidates._approximate_best(full.coords, full.basis, norms, [onsets.weighted, shifted.weighted])
     alone = candidates._approximate_best(full.coords, full.basis, norms[:, 1:], [shifted.weighted])[:, 0]
     np.testing.assert_allclose(both, np.stack([rough, alone], axis=1), rtol=1e-6)  # together as one by one
+    monkeypatch.setattr(candidates, "ROUGH_ONSETS", 2)  # only the strongest onsets' spans (listed first)
+    assert coarse.shape[0] > 2 * 2
+    strongest = candidates._approximate_best(full.coords, full.basis, norm[:, None], [onsets.weighted])[:, 0]
+    np.testing.assert_allclose(strongest, (exact.power @ coarse[: 2 * 2].T).max(axis=1) / norm, rtol=1e-4)
 
     monkeypatch.setattr(candidates, "RANK", 3)
+    monkeypatch.setattr(candidates, "ROUGH_ONSETS", shipped_onsets)
     low = candidates.CandidateIndex.of(index.relative_chunks, n, approximate_above=0, rerank=6)  # a tenth exactly
     assert low.coords.shape == (n, candidates.BANDS * 3)
     best = low.scores([onsets])[:, 0]

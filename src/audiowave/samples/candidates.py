@@ -13,21 +13,23 @@ onset patches are one matrix product per pitch, and the template side's norm und
 product with band energies. Each template keeps its ``KEEP_ONSETS`` best onsets: a loop's best-scored beat is
 not always where it matches.
 
-The weighting belongs to the track, so the scores are computed, not looked up. Measured on the dev corpus with
-848 distractor samples: a fixed weighting (a typical background) or a PCA of the patches ranked the true pair in
-the thousands, and clusters of templates (spherical k-means, each cluster scored by its mean patch under the
-track's weighting, only the best clusters' members scored) cut recall from 0.79 to 0.55 probing 3 % of the
-clusters and to 0.76 probing 25 %. What does hold under any weighting is a basis per band: the weighting is one
-factor within a band, so each band's 12 frames are cut to their ``RANK`` leading time shapes (an SVD over the
-templates) and a template's score is approximated band by band. Above ``APPROXIMATE_ABOVE`` templates this rough
-pass (4 shapes per band, 2 of the 6 patches of each onset's span: 1/9 of the exact arithmetic) ranks every
-template and only its best ``RERANK`` per pitch are scored exactly. Ranks of the true templates of the dev
-corpus' queries among 1,327 (library and distractor kits), per pitch, median / 90th percentile: exact 0 / 6;
-4 shapes on 2 patches (shipped) 1 / 108; 2 shapes on 3 patches 22 / 348 (random templates, as in the synthetic
-scale test, hid that: 2 shapes kept 99 % of the exact shortlist there). ``bench/sample_scale_recall.py`` measures
-what that costs in recall: emulated at 100 hours, 0.51 with the shipped pass, 0.60 with exact scores; a cheaper
-pass loses it (3 shapes on 2 patches, 3/4 of the arithmetic: 0.43; 6 shapes on 1 patch: 0.17). At 100 synthetic
-hours the pass is ~0.37 s of a ~1.0 s query (``bench/sample_scale.py``: 1.02-1.33 s over runs).
+The weighting belongs to the track, so the scores are computed, not looked up. Measured on the dev corpus with 848
+distractor samples: a fixed weighting (a typical background) or a PCA of the patches ranked the true pair in the
+thousands, and clusters of templates (spherical k-means, each cluster scored by its mean patch under the track's
+weighting, only the best clusters' members scored) cut recall from 0.79 to 0.55 probing 3 % of the clusters and to 0.76
+probing 25 %. What does hold under any weighting is a basis per band: the weighting is one factor within a band, so each
+band's 12 frames are cut to their ``RANK`` leading time shapes (an SVD over the templates) and a template's score is
+approximated band by band. Above ``APPROXIMATE_ABOVE`` templates this rough pass (4 shapes per band, 2 of the 6 patches
+of each onset's span, the 40 strongest of the 64 onsets: 1/14 of the exact arithmetic) ranks every template and only its
+best ``RERANK`` per pitch are scored exactly. Ranks of the true templates of the dev corpus' queries among 1,327
+(library and distractor kits), per pitch, median/90th percentile: exact 0/6; 4 shapes on 2 patches of every onset 1/108;
+2 shapes on 3 patches 22/348 (random templates, as in the synthetic scale test, hid that: 2 shapes kept 99 % of the
+exact shortlist there). ``bench/sample_scale_recall.py`` measures what that costs in recall: emulated at 100 hours, 0.53
+with the shipped pass, 0.60 with exact scores; fewer shapes or patches lose it (3 shapes on 2 patches, 3/4 of the
+arithmetic: 0.43; 6 shapes on 1 patch: 0.17), fewer onsets barely do (the 16-64 strongest: 0.49-0.53 at 100 hours, at 10
+hours 0.70 with 40 or 48, 0.68 with 32 or 64, 0.66 with 24: the true hit is rarely among the weakest rises). At 100
+synthetic hours the pass with 40 onsets is ~0.2 s of a 0.73-0.76 s query (``bench/sample_scale.py``; 0.78 s with all 64
+on the same machine).
 Hand-written: no library scores a sample against a mix; it is a few array operations over librosa's mel filters.
 """
 
@@ -61,6 +63,7 @@ RANK = 4  # time shapes per band in that pass (of FRAMES)
 COARSE = slice(1, None, 3)  # the patches of each onset's span that pass scores: its frames -1 and +2 (every frame
 # of the span at most one away)
 RERANK = 4096  # templates per pitch hypothesis scored exactly after it
+ROUGH_ONSETS = 40  # strongest onsets per hypothesis whose patches the rough pass scores (of ONSETS)
 SCORE_ROWS = 4096  # templates per block of the exact pass (its scores stay in the cache: ~20 % faster than 64 MB)
 ROUGH_ROWS = 512  # templates per block of the rough pass, which scores every pitch hypothesis at once
 _MEL = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=BANDS, fmin=FMIN, fmax=FMAX).astype(np.float32)
@@ -174,7 +177,7 @@ class CandidateIndex:
         coordinates only the ``rerank`` templates per hypothesis that the rough pass ranks best are scored
         exactly; the rest get -1."""
         n = self.power.shape[0]
-        norms = np.stack([_norms(self.band_energy, o) for o in onsets], axis=1) if onsets else np.zeros((n, 0))
+        norms = _norms(self.band_energy, onsets)
         best = np.full((n, len(onsets)), -1.0, np.float32)
         rough = None
         if self.coords is not None and n > self.rerank and onsets:
@@ -192,9 +195,11 @@ class CandidateIndex:
         return _padded(onsets.frames[_best_onsets(self.power[rows], onsets.weighted, keep)], keep)
 
 
-def _norms(band_energy: np.ndarray, onsets: OnsetPatches) -> np.ndarray:
-    """The templates' norms under the track's weighting."""
-    return np.maximum(np.sqrt(band_energy @ onsets.inverse_background), 1e-20)
+def _norms(band_energy: np.ndarray, onsets: list[OnsetPatches]) -> np.ndarray:
+    """(templates, hypotheses) the templates' norms under each hypothesis' weighting of the track (one product:
+    the band energies are read once, not once per hypothesis)."""
+    inverse = np.stack([o.inverse_background for o in onsets], axis=1) if onsets else np.zeros((BANDS, 0), np.float32)
+    return np.maximum(np.sqrt(band_energy @ inverse), 1e-20)
 
 
 def time_shapes(power: np.ndarray, rank: int) -> np.ndarray:
@@ -215,14 +220,13 @@ def time_shapes(power: np.ndarray, rank: int) -> np.ndarray:
 def _approximate_best(
     coords: np.ndarray, basis: np.ndarray, norms: np.ndarray, weighted: list[np.ndarray]
 ) -> np.ndarray:
-    """(templates, hypotheses) each template's best cosine over the ``COARSE`` patches of each onset's span of each
-    hypothesis (a frame either side of one kept costs the cosine ~0.01 at the median), from its coordinates on the
-    bands' time shapes. All hypotheses' patches are scored in one product per block of templates, so each block
-    is read once (measured with 2 shapes at 240,000 templates: 0.32 s for 7 hypotheses against 0.38 s one by one)."""
-    projected = [
-        np.einsum("osbf,bfk->osbk", w.reshape(-1, SPAN, BANDS, FRAMES)[:, COARSE], basis).reshape(-1, coords.shape[1])
-        for w in weighted
-    ]
+    """(templates, hypotheses) each template's best cosine over the ``COARSE`` patches of the spans of each
+    hypothesis' ``ROUGH_ONSETS`` strongest onsets (a frame either side of one kept costs the cosine ~0.01 at the
+    median), from its coordinates on the bands' time shapes. All hypotheses' patches are scored in one product per
+    block of templates, so each block is read once (measured with 2 shapes at 240,000 templates: 0.32 s for 7
+    hypotheses against 0.38 s one by one)."""
+    coarse = [w.reshape(-1, SPAN, BANDS, FRAMES)[:ROUGH_ONSETS, COARSE] for w in weighted]  # strongest first
+    projected = [np.einsum("osbf,bfk->osbk", c, basis).reshape(-1, coords.shape[1]) for c in coarse]
     starts = np.cumsum([0] + [p.shape[0] for p in projected[:-1]])
     stacked = np.ascontiguousarray(np.concatenate(projected).T)
     out = np.empty((coords.shape[0], len(projected)), np.float32)
