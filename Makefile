@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/no-deps.txt
 	$(BIN)/pip install -q --no-deps --config-settings editable_mode=strict -e .
 	touch $(STAMP)
 
-# Strict editable installs link each file: re-link on every run so new modules are picked up.
+# Strict editable installs link each file: re-link on every run so new modules are picked up. Then numba's
+# cache is filled (or repaired) by one process before tests or workers run many (audiowave/jit_cache.py).
 relink: $(STAMP)
 	@$(BIN)/pip install -q --no-deps --config-settings editable_mode=strict -e . 2>/dev/null
+	@$(BIN)/python -m audiowave.jit_cache
 
 demo: relink  ## set up, analyse the bundled example clip and print the report
 	$(BIN)/audiowave demo --out audiowave-out

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
 
+from audiowave import jit_cache
 from audiowave.samples.index_store import (
     ROW_SCHEMA,
     drop_other_versions,
@@ -74,6 +75,7 @@ def run_index(
     library = library or source.rstrip("/").rsplit("/", 1)[-1]
     files = list_library(source)
     if not ray.is_initialized():
+        jit_cache.ensure()  # before the describers import librosa side by side (see audiowave.jit_cache)
         ray.init(ignore_reinit_error=True, log_to_driver=False)
     workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     items = [{"url": f.url, "path": f.path, "size": f.size} for f in files]

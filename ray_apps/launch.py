@@ -15,6 +15,7 @@ import yaml
 from ray import serve
 from sqlalchemy import select
 
+from audiowave import jit_cache
 from audiowave.service.auth import create_user
 from audiowave.service.db import User
 from audiowave.service.services import Services
@@ -88,6 +89,7 @@ def start_app(
     start, Ray is shut down before the error propagates."""
     from audiowave.ray_apps.app import build_app
 
+    jit_cache.ensure()  # before the replicas import librosa side by side (see audiowave.jit_cache)
     ray.init(
         num_cpus=num_cpus or max(os.cpu_count() or 1, 4),
         num_gpus=num_gpus,

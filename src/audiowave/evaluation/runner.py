@@ -15,12 +15,20 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from audiowave import jit_cache
 from audiowave.calibration import cross_fitted_ece
 from audiowave.errors import InputError
 from audiowave.evaluation import metrics
 from audiowave.evaluation.corpus import Clip, load_corpus
 from audiowave.families import DETAILS, FAMILIES, scored_name
 from audiowave.pipeline import Analysis, Pipeline
+
+
+def _worker_pool() -> ProcessPoolExecutor:
+    """One worker per core, started once numba's cache is whole (its workers would otherwise compile librosa's
+    gufuncs at the same time on a fresh install, which can break the cache: see :mod:`audiowave.jit_cache`)."""
+    jit_cache.ensure()
+    return ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
 
 
 def score_clip(clip: Clip, analysis: Analysis) -> dict:
@@ -283,7 +291,7 @@ def run_forensics_eval(
     rows = []
     with (
         Progress(console=progress_console or console, transient=True) as progress,
-        ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+        _worker_pool() as pool,
     ):
         task = progress.add_task("forensics cases", total=len(materials) * len(CASE_EFFECTS) * seeds)
         for material in materials:  # one material's cases at a time keeps memory to ~len(CASE_EFFECTS) clips
@@ -369,7 +377,7 @@ def run_recipes_eval(
     rows, note_rows = [], []
     with (
         Progress(console=progress_console or console, transient=True) as progress,
-        ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+        _worker_pool() as pool,
     ):
         task = progress.add_task("recipes", total=len(shots) + len(notes))
         for row in pool.map(score_one_shot, shots, [budget_s] * len(shots)):
