@@ -104,6 +104,13 @@ def _noisiness(frame: np.ndarray, sr: int, f0: float) -> float:
     return float(spec[~near].sum() / max(spec.sum(), 1e-20))
 
 
+def settled_pitch(f0: np.ndarray, voiced: np.ndarray) -> float:
+    """The note a sound settles on: the median f0 of the later half of its voiced frames (a drum's body or a
+    glide reaches it at the end; over all frames the fall into it pulled the note up by 1-9 semitones)."""
+    idx = np.flatnonzero(voiced)
+    return float(np.nanmedian(f0[idx[len(idx) // 2 :]]))
+
+
 def _glide(f0: np.ndarray, voiced: np.ndarray, note_hz: float) -> tuple[float, float]:
     idx = np.flatnonzero(voiced)
     if len(idx) < 4:
@@ -147,7 +154,7 @@ def measure(x: np.ndarray, sr: int) -> Measurements:
     high_share = float(spec[freqs > 2000].sum() / max(spec.sum(), 1e-20))
     pitched = voiced_share >= 0.4 and bool(voiced.any())
     if pitched:
-        note_hz = float(np.nanmedian(f0[voiced]))
+        note_hz = settled_pitch(f0, voiced)
         glide, glide_t = _glide(f0, voiced, note_hz)
     else:
         low = (freqs > 25) & (freqs < 400)
