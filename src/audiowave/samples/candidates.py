@@ -28,8 +28,8 @@ exact shortlist there). ``bench/sample_scale_recall.py`` measures what that cost
 with the shipped pass, 0.60 with exact scores; fewer shapes or patches lose it (3 shapes on 2 patches, 3/4 of the
 arithmetic: 0.43; 6 shapes on 1 patch: 0.17), fewer onsets barely do (the 16-64 strongest: 0.49-0.53 at 100 hours, at 10
 hours 0.70 with 40 or 48, 0.68 with 32 or 64, 0.66 with 24: the true hit is rarely among the weakest rises). At 100
-synthetic hours the pass with 40 onsets is ~0.2 s of a 0.73-0.76 s query (``bench/sample_scale.py``; 0.78 s with all 64
-on the same machine).
+synthetic hours the pass with 40 onsets is ~0.2 s of a 0.73-0.76 s query with the pitch hypotheses verified one after
+another (``bench/sample_scale.py``; 0.78 s with all 64 on the same machine; 0.53 s verified on threads).
 Hand-written: no library scores a sample against a mix; it is a few array operations over librosa's mel filters.
 """
 

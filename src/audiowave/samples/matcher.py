@@ -7,7 +7,9 @@ grid; the plain domain at one phase only). The candidate stage (:mod:`audiowave.
 ``SHORTLIST_PAIRS`` (template, pitch) pairs with the track positions where each may start; a shortlisted
 template's first chunk is correlated there first (``LOCAL_SEARCH`` samples around each), and only one that
 matches there is cross-correlated with the whole track (batched overlap-save FFT), normalised by the track's
-local energy (NCC), so what follows sees the same series as an exhaustive scan. Strong peaks are verified
+local energy (NCC), so what follows sees the same series as an exhaustive scan. The pitch hypotheses are scanned
+on parallel threads (numpy and scipy's FFTs release the GIL; real 30 s queries against the dev library with 848
+distractors: median 0.81 -> 0.57 s on 2 cores, the same matches). Strong peaks are verified
 by the template's following chunks at the offsets that each time-stretch ratio predicts, each searched within
 a tolerance, so WSOLA-style stretching and speed changes survive.
 
@@ -22,6 +24,8 @@ stays at 0.95, see ``audiowave eval --samples``).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -287,35 +291,47 @@ def match(
         return []
     tracks = pitch_tracks(to_matcher_rate(mono, sample_rate))
     plan = scan_plan(index, tracks, pairs, exhaustive)
-    best: dict[int, SampleMatch] = {}
-    for p, track in tracks.items():
-        short = plan[p]
-        if short is not None and short.rows.size == 0:
-            continue
-        ratio = 2.0 ** (p / 12)
-        if track.size < CHUNK:
-            continue
-        top_hz = TOP_OF_BAND * SAMPLE_RATE / 2 / max(ratio, 1.0)  # the band a track upsampled here still has
-        background = BackgroundSpectrum.of_track(track, SAMPLE_RATE)
-        for alpha, phases in DOMAINS:
-            whitener = background.whitener(alpha, top_hz)
-            filtered = whitener.apply(track, SAMPLE_RATE)
-            energy = np.concatenate([[0.0], np.cumsum(filtered.astype(np.float64) ** 2)])
-            win = np.sqrt(np.maximum(energy[CHUNK:] - energy[:-CHUNK], 1e-12)).astype(np.float32)
-            rows = None
-            if short is not None:
-                near = _near_ncc(filtered, win, _first_chunks(index, whitener, short.rows), short.positions)
-                rows = short.rows[near >= CANDIDATE_NCC - GATE_MARGIN]
-                if rows.size == 0:
-                    continue
-            templates = Templates.filtered(index, whitener, phases, rows)
-            blocks = _track_blocks(filtered)
-            for lo in range(0, templates.template.size, TEMPLATE_BATCH):
-                batch = np.arange(lo, min(lo + TEMPLATE_BATCH, templates.template.size))
-                ncc = _first_chunk_ncc(blocks, templates.first_chunk_spectra(batch), win)
-                for i in np.nonzero(ncc.max(axis=1) >= CANDIDATE_NCC)[0]:
-                    _verify(index, templates, filtered, win, ncc[i], int(batch[i]), p, threshold, best)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # numpy and scipy's FFTs release the GIL
+        found = pool.map(lambda p: _scan_pitch(index, p, tracks[p], plan[p], threshold), tracks)
+        best: dict[int, SampleMatch] = {}
+        for per_pitch in found:  # in pitch order: on a tie the first hypothesis keeps it, as in one loop
+            for entry, m in per_pitch.items():
+                if entry not in best or m.confidence > best[entry].confidence:
+                    best[entry] = m
     return sorted(best.values(), key=lambda m: -m.confidence)
+
+
+def _scan_pitch(
+    index: SampleIndex, p: int, track: np.ndarray, short: Shortlist | None, threshold: float
+) -> dict[int, SampleMatch]:
+    """The best match per entry under pitch hypothesis ``p`` (``track`` resampled to undo it): the shortlisted
+    templates (all when ``short`` is None) in each domain, gated near their expected starts, then correlated with
+    the whole track and chain-verified."""
+    best: dict[int, SampleMatch] = {}
+    if (short is not None and short.rows.size == 0) or track.size < CHUNK:
+        return best
+    ratio = 2.0 ** (p / 12)
+    top_hz = TOP_OF_BAND * SAMPLE_RATE / 2 / max(ratio, 1.0)  # the band a track upsampled here still has
+    background = BackgroundSpectrum.of_track(track, SAMPLE_RATE)
+    for alpha, phases in DOMAINS:
+        whitener = background.whitener(alpha, top_hz)
+        filtered = whitener.apply(track, SAMPLE_RATE)
+        energy = np.concatenate([[0.0], np.cumsum(filtered.astype(np.float64) ** 2)])
+        win = np.sqrt(np.maximum(energy[CHUNK:] - energy[:-CHUNK], 1e-12)).astype(np.float32)
+        rows = None
+        if short is not None:
+            near = _near_ncc(filtered, win, _first_chunks(index, whitener, short.rows), short.positions)
+            rows = short.rows[near >= CANDIDATE_NCC - GATE_MARGIN]
+            if rows.size == 0:
+                continue
+        templates = Templates.filtered(index, whitener, phases, rows)
+        blocks = _track_blocks(filtered)
+        for lo in range(0, templates.template.size, TEMPLATE_BATCH):
+            batch = np.arange(lo, min(lo + TEMPLATE_BATCH, templates.template.size))
+            ncc = _first_chunk_ncc(blocks, templates.first_chunk_spectra(batch), win)
+            for i in np.nonzero(ncc.max(axis=1) >= CANDIDATE_NCC)[0]:
+                _verify(index, templates, filtered, win, ncc[i], int(batch[i]), p, threshold, best)
+    return best
 
 
 def _verify(
