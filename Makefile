@@ -71,7 +71,7 @@ bench-recipes: relink  ## recipe engine: render/distance cost and whole suggest 
 bench-samples: relink  ## sample-index scale test: query latency and memory vs index size (synthetic)
 	$(BIN)/python bench/sample_scale.py
 
-bench-samples-recall: relink corpus  ## sample recall as the index grows, emulated on the dev corpus' queries
+bench-samples-recall: relink corpus  ## sample recall as the index grows (emulated on the dev queries), real-query latency
 	$(BIN)/python bench/sample_scale_recall.py --corpus $(CORPUS) --distractors /usr/share/hydrogen/data/drumkits \
 	  --distractors /usr/share/sonic-pi/samples
 

@@ -10,19 +10,29 @@ candidate stage keeps to the share of all (template, pitch) pairs it keeps at 1,
 per 1.5 s): the 512 shortlisted pairs and, for the rough pass, the 4,096 templates per pitch scored exactly.
 That assumes the templates that outrank a true one grow in number with the index (distractors like those here);
 each row is the shipped matcher at that share (threshold as shipped), against the exact candidate scores.
+
+A second table times real 30 s queries (two dev queries end to end) against this index padded with random unit
+templates (as ``sample_scale.py``'s) to 1, 10 and 100 hours: the candidate stage ranks at that size, and the
+verification works on real matches, which random templates alone never give it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from audiowave.audio_io import load_audio
 from audiowave.datasets.index_library import run_index
 from audiowave.evaluation.samples import evaluate_samples, with_distractors
 from audiowave.samples import candidates, matcher
-from audiowave.samples.index_store import SampleIndex
+from audiowave.samples.descriptors import CHUNK, N_CHUNKS, SampleDescriptor
+from audiowave.samples.index_store import IndexEntry, SampleIndex
 
 TEMPLATES_PER_HOUR = 2400  # one template per 1.5 s of library audio (a one-shot library), as sample_scale.py
 
@@ -47,11 +57,73 @@ def recall_at(corpus: Path, index: SampleIndex, pairs: int, rerank: int | None) 
     return summary["matched-filter"], (time.perf_counter() - t0) / len(rows) * 2
 
 
+def padded(index: SampleIndex, hours: float, seed: int = 2) -> SampleIndex:
+    """``index`` plus random unit templates (one entry each) up to ``hours`` of library (TEMPLATES_PER_HOUR)."""
+    real, n = index.chunks.shape[0], max(index.chunks.shape[0], int(hours * TEMPLATES_PER_HOUR))
+    rng = np.random.default_rng(seed)
+    chunks = np.empty((n, N_CHUNKS, CHUNK), np.float16)
+    chunks[:real] = index.chunks
+    for i in range(real, n, 4096):
+        block = rng.standard_normal((min(4096, n - i), N_CHUNKS, CHUNK), dtype=np.float32)
+        chunks[i : i + block.shape[0]] = block / np.linalg.norm(block, axis=2, keepdims=True)
+    weights = np.ones((n, N_CHUNKS), np.float32)
+    weights[:real] = index.weights
+    norms = np.ones(n, np.float32)
+    norms[:real] = index.norms
+    none = np.zeros(0, np.int32)
+    extra = [
+        IndexEntry(
+            {"key": f"{i:064x}", "library": "random", "path": f"{i}.wav", "pack": "", "name": f"{i}.wav"},
+            SampleDescriptor(none, chunks[i : i + 1], weights[i : i + 1], weights[i, :1], none, none, 1.5),
+        )
+        for i in range(real, n)
+    ]
+    first = len(index.entries)
+    return SampleIndex(
+        entries=index.entries + extra,
+        template_entry=np.concatenate([index.template_entry, np.arange(first, first + n - real, dtype=np.int32)]),
+        template_start=np.concatenate([index.template_start, np.zeros(n - real, np.int32)]),
+        chunks=chunks,
+        weights=weights,
+        norms=norms,
+        landmarks=index.landmarks,
+    )
+
+
+def latency_table(corpus: Path, index: SampleIndex, hours: list[float]) -> None:
+    """Real 30 s queries (two positive dev queries end to end, ten of them) against ``index`` padded to each size."""
+    gt = json.loads((corpus / "ground_truth.json").read_text())
+    clips = [load_audio(corpus / q["path"]) for q in gt["queries"] if not q.get("negative")][:20]
+    queries = [
+        (np.concatenate([a.samples.mean(axis=0), b.samples.mean(axis=0)])[: 30 * a.sample_rate], a.sample_rate)
+        for a, b in zip(clips[::2], clips[1::2], strict=True)
+    ]
+    print(f"\nreal 30 s queries ({len(queries)}, two dev queries each) against the index padded with random templates")
+    print(f"{'index':>10} {'templates':>10} {'build s':>8} {'median s':>9} {'max s':>6} {'peak RSS MB':>12}")
+    for h in hours:
+        big = padded(index, h)
+        t0 = time.perf_counter()
+        _ = big.candidates  # the candidate index, built once per process as a serving shard does
+        build = time.perf_counter() - t0
+        seconds = []
+        for x, sr in queries:
+            t0 = time.perf_counter()
+            matcher.match(big, x, sr)
+            seconds.append(time.perf_counter() - t0)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"{h:>8g} h {big.chunks.shape[0]:>10,} {build:>8.1f} {np.median(seconds):>9.2f} {max(seconds):>6.2f}"
+            f" {rss:>12.0f}"
+        )
+        del big
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path("corpus/dev"))
     parser.add_argument("--distractors", type=Path, action="append", default=[])
     parser.add_argument("--hours", type=float, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--latency-hours", type=float, nargs="*", default=[1, 10, 100])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         index = build_index(args.corpus, args.distractors, Path(work))
@@ -78,6 +150,8 @@ def main() -> None:
             f"{label:>15} {pairs:>10} {how:>22} {summary['recall (all embedded)']:>7.3f} {one_shot:>9.3f}"
             f" {summary['precision']:>10.3f} {negatives:>10.2f} {seconds:>8.2f}"
         )
+    index.__dict__.pop("candidates", None)
+    latency_table(args.corpus, index, args.latency_hours)
 
 
 if __name__ == "__main__":
