@@ -74,32 +74,44 @@ def landmark_table(hours: list[float], query: np.ndarray, density: float) -> Non
         del table
 
 
-def synthetic_index(hours: float, seed: int = 2) -> SampleIndex:
-    """Random unit templates, one per ``SAMPLE_S`` of library audio, held once (float16, as an index holds them)."""
+def with_random_templates(index: SampleIndex, n: int, seed: int = 2) -> SampleIndex:
+    """``index`` padded with random unit templates (float16, as an index holds them), one entry of ``SAMPLE_S``
+    each, to ``n`` templates."""
+    real = index.chunks.shape[0]
+    n = max(n, real)
     rng = np.random.default_rng(seed)
-    n = max(1, int(hours * 3600 / SAMPLE_S))
     chunks = np.empty((n, N_CHUNKS, CHUNK), np.float16)
-    for i in range(0, n, 4096):
+    chunks[:real] = index.chunks
+    for i in range(real, n, 4096):
         block = rng.standard_normal((min(4096, n - i), N_CHUNKS, CHUNK), dtype=np.float32)
         chunks[i : i + block.shape[0]] = block / np.linalg.norm(block, axis=2, keepdims=True)
     weights = np.ones((n, N_CHUNKS), np.float32)
+    weights[:real] = index.weights
+    norms = np.ones(n, np.float32)
+    norms[:real] = index.norms
     empty = np.zeros(0, np.int32)
     entries = [
         IndexEntry(
             {"key": f"{i:064x}", "library": "synthetic", "path": f"{i}.wav", "pack": "", "name": f"{i}.wav"},
             SampleDescriptor(empty, chunks[i : i + 1], weights[i : i + 1], weights[i, :1], empty, empty, SAMPLE_S),
         )
-        for i in range(n)
+        for i in range(real, n)
     ]
+    first = len(index.entries)
     return SampleIndex(
-        entries=entries,
-        template_entry=np.arange(n, dtype=np.int32),
-        template_start=np.zeros(n, np.int32),
+        entries=index.entries + entries,
+        template_entry=np.concatenate([index.template_entry, np.arange(first, first + n - real, dtype=np.int32)]),
+        template_start=np.concatenate([index.template_start, np.zeros(n - real, np.int32)]),
         chunks=chunks,
         weights=weights,
-        norms=np.ones(n, np.float32),
-        landmarks=LandmarkIndex.build([]),
+        norms=norms,
+        landmarks=index.landmarks,
     )
+
+
+def synthetic_index(hours: float, seed: int = 2) -> SampleIndex:
+    """Random unit templates only, one per ``SAMPLE_S`` of library audio."""
+    return with_random_templates(SampleIndex.from_entries([]), max(1, int(hours * 3600 / SAMPLE_S)), seed)
 
 
 def filter_table(hours: list[float], query: np.ndarray) -> None:

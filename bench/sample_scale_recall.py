@@ -26,15 +26,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sample_scale import SAMPLE_S, with_random_templates  # the benchmark beside this one (bench/ is on the path)
 
 from audiowave.audio_io import load_audio
 from audiowave.datasets.index_library import run_index
 from audiowave.evaluation.samples import evaluate_samples, with_distractors
 from audiowave.samples import candidates, matcher
-from audiowave.samples.descriptors import CHUNK, N_CHUNKS, SampleDescriptor
-from audiowave.samples.index_store import IndexEntry, SampleIndex
+from audiowave.samples.index_store import SampleIndex
 
-TEMPLATES_PER_HOUR = 2400  # one template per 1.5 s of library audio (a one-shot library), as sample_scale.py
+TEMPLATES_PER_HOUR = round(3600 / SAMPLE_S)  # one template per 1.5 s of library audio (a one-shot library)
 
 
 def build_index(corpus: Path, distractors: list[Path], work: Path) -> SampleIndex:
@@ -57,39 +57,6 @@ def recall_at(corpus: Path, index: SampleIndex, pairs: int, rerank: int | None) 
     return summary["matched-filter"], (time.perf_counter() - t0) / len(rows) * 2
 
 
-def padded(index: SampleIndex, hours: float, seed: int = 2) -> SampleIndex:
-    """``index`` plus random unit templates (one entry each) up to ``hours`` of library (TEMPLATES_PER_HOUR)."""
-    real, n = index.chunks.shape[0], max(index.chunks.shape[0], int(hours * TEMPLATES_PER_HOUR))
-    rng = np.random.default_rng(seed)
-    chunks = np.empty((n, N_CHUNKS, CHUNK), np.float16)
-    chunks[:real] = index.chunks
-    for i in range(real, n, 4096):
-        block = rng.standard_normal((min(4096, n - i), N_CHUNKS, CHUNK), dtype=np.float32)
-        chunks[i : i + block.shape[0]] = block / np.linalg.norm(block, axis=2, keepdims=True)
-    weights = np.ones((n, N_CHUNKS), np.float32)
-    weights[:real] = index.weights
-    norms = np.ones(n, np.float32)
-    norms[:real] = index.norms
-    none = np.zeros(0, np.int32)
-    extra = [
-        IndexEntry(
-            {"key": f"{i:064x}", "library": "random", "path": f"{i}.wav", "pack": "", "name": f"{i}.wav"},
-            SampleDescriptor(none, chunks[i : i + 1], weights[i : i + 1], weights[i, :1], none, none, 1.5),
-        )
-        for i in range(real, n)
-    ]
-    first = len(index.entries)
-    return SampleIndex(
-        entries=index.entries + extra,
-        template_entry=np.concatenate([index.template_entry, np.arange(first, first + n - real, dtype=np.int32)]),
-        template_start=np.concatenate([index.template_start, np.zeros(n - real, np.int32)]),
-        chunks=chunks,
-        weights=weights,
-        norms=norms,
-        landmarks=index.landmarks,
-    )
-
-
 def latency_table(corpus: Path, index: SampleIndex, hours: list[float]) -> None:
     """Real 30 s queries (two positive dev queries end to end, ten of them) against ``index`` padded to each size."""
     gt = json.loads((corpus / "ground_truth.json").read_text())
@@ -101,7 +68,7 @@ def latency_table(corpus: Path, index: SampleIndex, hours: list[float]) -> None:
     print(f"\nreal 30 s queries ({len(queries)}, two dev queries each) against the index padded with random templates")
     print(f"{'index':>10} {'templates':>10} {'build s':>8} {'median s':>9} {'max s':>6} {'peak RSS MB':>12}")
     for h in hours:
-        big = padded(index, h)
+        big = with_random_templates(index, int(h * TEMPLATES_PER_HOUR))
         t0 = time.perf_counter()
         _ = big.candidates  # the candidate index, built once per process as a serving shard does
         build = time.perf_counter() - t0
