@@ -50,7 +50,7 @@ def main() -> None:
         y = render(p, SEARCH_SR)
         target = Target(y, SEARCH_SR)
         r_ms = 1000 * timed(lambda p=p: render(p, SEARCH_SR), 20)
-        d_ms = 1000 * timed(lambda y=y, t=target: t.spectral(y) + t.envelope(y), 20)
+        d_ms = 1000 * timed(lambda y=y, t=target: t.loss(y), 20)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()
         recipe = suggest(render(p, 44100), 44100, budget_s=5.0).recipe

@@ -94,6 +94,10 @@ class Target:
         b = np.maximum(self._env, top - FLOOR_DB)
         return float(np.mean(np.abs(a - b)) / FLOOR_DB)
 
+    def loss(self, candidate: np.ndarray) -> float:
+        """What the recipe search minimises: spectral plus envelope distance."""
+        return self.spectral(candidate) + self.envelope(candidate)
+
     def scores(self, candidate: np.ndarray, pitch: float | None = None) -> Scores:
         """Spectral and envelope distance of ``candidate``; ``pitch`` (cents) is measured by the caller."""
         return Scores(self.spectral(candidate), self.envelope(candidate), pitch)

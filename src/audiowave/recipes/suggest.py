@@ -137,8 +137,7 @@ def suggest(
     reserve = max(VERIFY_RESERVE_S, 1.5 * (time.monotonic() - measured_at))  # verification tracks pitch twice more
 
     def loss(p: Patch) -> float:
-        y = render(p, SEARCH_SR, length_s)
-        return target.spectral(y) + target.envelope(y)
+        return target.loss(render(p, SEARCH_SR, length_s))
 
     report("screen", 0.1)
     scored = sorted(((loss(p), p) for p in estimate.candidates(m)), key=lambda lp: lp[0])
@@ -147,7 +146,7 @@ def suggest(
     sampled = sample_candidate(span, sr, sample_matcher) if sample_matcher else None
     if sampled is not None:
         sampled_x = soxr.resample(sampled.audio, sr, SEARCH_SR) if sr != SEARCH_SR else sampled.audio
-        sampled_loss = target.spectral(sampled_x) + target.envelope(sampled_x)
+        sampled_loss = target.loss(sampled_x)
         candidates.append(Candidate(source="sample", loss=round(sampled_loss, 4)))
     finalists = [_with_best_variants(p, v, fx_hints, loss) for v, p in scored[:2]]
     remaining = max(0.5, budget_s - reserve - (time.monotonic() - started))
