@@ -59,12 +59,12 @@ def cache_roots() -> list[Path]:
     return roots
 
 
-def clear(roots: Sequence[Path]) -> int:
-    """Delete numba's cache files under ``roots``; how many."""
-    files = [p for root in roots for p in root.rglob("*") if p.suffix in CACHE_SUFFIXES and p.is_file()]
-    for p in files:
-        p.unlink(missing_ok=True)
-    return len(files)
+def clear(roots: Sequence[Path]) -> None:
+    """Delete numba's cache files under ``roots``."""
+    for root in roots:
+        for p in root.rglob("*"):
+            if p.suffix in CACHE_SUFFIXES and p.is_file():
+                p.unlink(missing_ok=True)
 
 
 def ensure(
