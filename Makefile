@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORPUS ?= corpus/dev
 
-.PHONY: demo test test-llm test-all lint eval bench bench-recipes bench-samples bench-samples-recall corpus schema clean relink system-deps load
+.PHONY: demo test test-llm test-all lint eval bench bench-recipes bench-samples bench-samples-recall bench-timbre corpus schema clean relink system-deps load
 
 $(STAMP): pyproject.toml requirements/lock.txt requirements/no-deps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,9 @@ bench-samples: relink  ## sample-index scale test: query latency and memory vs i
 bench-samples-recall: relink corpus  ## sample recall as the index grows (emulated on the dev queries), real-query latency
 	$(BIN)/python bench/sample_scale_recall.py --corpus $(CORPUS) --distractors /usr/share/hydrogen/data/drumkits \
 	  --distractors /usr/share/sonic-pi/samples
+
+bench-timbre: relink  ## nearest library samples by timbre on the Hydrogen kits: kind agreement, recovery, scale
+	$(BIN)/python bench/timbre_neighbours.py
 
 load: relink system-deps  ## load test of the Ray Serve service (throughput, latency, scaling)
 	$(BIN)/python bench/load.py

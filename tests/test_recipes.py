@@ -237,6 +237,23 @@ def test_a_sampled_sound_gets_the_closest_library_sample_as_its_recipe(tmp_path)
     assert "sample" in {c["source"] for c in recipe["candidates"]} and "hit1.wav" in recipe["steps"][0]
     assert recipe["refined"]["similarity"] > recipe["initial"]["similarity"]  # beats every synth guess
     assert "vital" not in recipe["files"] and (tmp_path / "r" / "preview.flac").exists()
+    # a burst like the library's hits but none of them (another waveform): the nearest by timbre is its recipe
+    sf.write(tmp_path / "burst.wav", one_shot(7), SR)
+    run = cli("suggest", str(tmp_path / "burst.wav"), "--budget", "2", "--out", str(tmp_path / "b"), env=env)
+    assert run.returncode == 0, run.stderr
+    recipe = json.loads((tmp_path / "b" / "recipe.json").read_text())
+    assert recipe["patch"]["source"] == "sample" and recipe["patch"]["sample"]["relation"] == "similar"
+    assert "nearest by timbre" in recipe["steps"][0]  # (loss 0.35 against the refined synths' 0.53)
+    # a tone: a synth recipe wins, and the CLI still names the closest library sample
+    t = np.arange(SR // 2) / SR
+    tone = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 8)) * np.exp(-5 * t)
+    sf.write(tmp_path / "tone.wav", (0.3 * tone).astype(np.float32), SR)
+    run = cli("suggest", str(tmp_path / "tone.wav"), "--budget", "2", "--out", str(tmp_path / "t"), env=env)
+    assert run.returncode == 0, run.stderr
+    recipe = json.loads((tmp_path / "t" / "recipe.json").read_text())
+    sampled = next(c["sample"] for c in recipe["candidates"] if c["source"] == "sample")
+    assert recipe["patch"]["source"] != "sample" and sampled["relation"] == "similar"
+    assert f"closest library sample: {sampled['path']} (similar" in run.stdout
 
 
 def test_eval_recipes_scores_generated_one_shots_from_the_cli(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -132,6 +133,12 @@ def suggest(
         f"similarity {recipe.initial.similarity:.3f} (first guess) → {recipe.refined.similarity:.3f} "
         f"after {recipe.search.evaluations} renderings in {recipe.search.seconds:.1f} s{pitch}"
     )
+    sampled = next((c for c in recipe.candidates if c.sample is not None), None)
+    if sampled is not None and recipe.patch.source != "sample":
+        out.print(
+            f"closest library sample: {sampled.sample.path} ({sampled.sample.relation}, pitched "
+            f"{sampled.sample.pitch_semitones:+.0f} st), similarity {math.exp(-sampled.loss):.3f}"
+        )
     out.print(f"files: {out_dir} ({', '.join(recipe.files.values())})")
 
 

@@ -85,9 +85,17 @@ def _effect(effect: Effect) -> str:
 def steps(patch: Patch) -> list[str]:
     if patch.source == "sample" and patch.sample is not None:
         s = patch.sample
+        found = (
+            "the recording in this sound"
+            if s.relation == "identified"
+            else "not this recording, but the library's nearest by timbre"
+        )
         return [
-            f"Load the library sample '{s.name}' ({s.path}) into a sampler.",
-            f"Play it pitched {s.pitch_semitones:+.2f} semitones and time-stretched ×{s.stretch:.3f}.",
+            f"Load the library sample '{s.name}' ({s.path}; {found}) into a sampler.",
+            f"Play it pitched {s.pitch_semitones:+.2f} semitones by speed, as a sampler does (it then lasts"
+            f" ×{s.stretch:.3f})."
+            if abs(s.stretch * 2 ** (s.pitch_semitones / 12) - 1) < 1e-3
+            else f"Play it pitched {s.pitch_semitones:+.2f} semitones and time-stretched ×{s.stretch:.3f}.",
         ]
     out = [f"Start from an init patch on {SOURCE_WORDS[patch.source]}."]
     out += [_oscillator(i, osc) for i, osc in enumerate(patch.oscillators, start=1)]

@@ -77,9 +77,19 @@ class SampleSource(_Model):
 
     name: str
     path: str
+    relation: Literal["identified", "similar"] = Field(
+        "identified",
+        description="identified: the matcher found this recording in the sound; similar: another recording, the"
+        " library's nearest by timbre",
+    )
     pitch_semitones: float = 0.0
     stretch: float = 1.0
-    similarity: float = Field(ge=-1, le=1)
+    similarity: float = Field(
+        ge=-1,
+        le=1,
+        description="identified: the matcher's confidence; similar: 1 - (RMS dB difference of the spectrograms)"
+        " / 50 dB",
+    )
 
 
 class Patch(_Model):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from audiowave.recipes.distance import Scores
-from audiowave.recipes.patch import Patch
+from audiowave.recipes.patch import Patch, SampleSource
 from audiowave.schema import BackendInfo
 
-RECIPE_SCHEMA_VERSION = "1.0.0"
+RECIPE_SCHEMA_VERSION = "1.1.0"  # 1.1: sample candidates name their sample; SampleSource.relation
 
 
 class _Model(BaseModel):
@@ -32,6 +32,7 @@ class Candidate(_Model):
     source: str
     loss: float = Field(description="spectral + envelope distance of the first guess (lower is better)")
     refined_loss: float | None = None
+    sample: SampleSource | None = Field(None, description="for a sample candidate: the library sample it plays")
 
 
 class SearchInfo(_Model):

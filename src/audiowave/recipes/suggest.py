@@ -24,9 +24,9 @@ from audiowave.recipes.measure import measure
 from audiowave.recipes.patch import Effect, Patch
 from audiowave.recipes.refine import refine
 from audiowave.recipes.result import Candidate, Recipe, RecipeScores, SearchInfo, Span
-from audiowave.recipes.sampled import sample_candidate
+from audiowave.recipes.sampled import SampledCandidate, sample_candidate, similar_candidates
 from audiowave.recipes.synth import render
-from audiowave.samples.identify import SampleMatcher
+from audiowave.samples.identify import LocalSampleMatcher
 from audiowave.schema import BackendInfo
 
 SEARCH_SR = 22050
@@ -121,10 +121,11 @@ def suggest(
     budget_s: float = 10.0,
     fx_hints: Sequence[Effect] = (),
     progress: Progress | None = None,
-    sample_matcher: SampleMatcher | None = None,
+    sample_matcher: LocalSampleMatcher | None = None,
 ) -> Suggestion:
     """Recipe for ``audio`` (channels, n) or (n,) at ``sr`` (its span ``start_s``-``end_s``). With a
-    ``sample_matcher`` the closest library sample competes with the synth recipes."""
+    ``sample_matcher`` the library sample found in the span and the library's nearest by timbre compete with the
+    synth recipes."""
     report = progress or (lambda _stage, _fraction: None)
     started = time.monotonic()
     span, t0, t1 = prepare(audio, sr, start_s, end_s)
@@ -143,11 +144,9 @@ def suggest(
     scored = sorted(((loss(p), p) for p in estimate.candidates(m)), key=lambda lp: lp[0])
     candidates = [Candidate(source=p.source, loss=round(v, 4)) for v, p in scored]
     initial = scored[0][1]
-    sampled = sample_candidate(span, sr, sample_matcher) if sample_matcher else None
+    sampled, sampled_loss, sampled_x = _best_sampled(span, sr, sample_matcher, target)
     if sampled is not None:
-        sampled_x = soxr.resample(sampled.audio, sr, SEARCH_SR) if sr != SEARCH_SR else sampled.audio
-        sampled_loss = target.loss(sampled_x)
-        candidates.append(Candidate(source="sample", loss=round(sampled_loss, 4)))
+        candidates.append(Candidate(source="sample", loss=round(sampled_loss, 4), sample=sampled.patch.sample))
     finalists = [_with_best_variants(p, v, fx_hints, loss) for v, p in scored[:2]]
     remaining = max(0.5, budget_s - reserve - (time.monotonic() - started))
     searches = []
@@ -189,6 +188,25 @@ def suggest(
     )
     report("verify", 1.0)
     return Suggestion(recipe, original.astype(np.float32), preview, PREVIEW_SR)
+
+
+def _best_sampled(
+    span: np.ndarray, sr: int, matcher: LocalSampleMatcher | None, target: Target
+) -> tuple[SampledCandidate | None, float, np.ndarray]:
+    """The sample-based candidate closest to ``target`` (the identified sample or one of the nearest by timbre), its
+    loss and its audio at SEARCH_SR; (None, inf, empty) without an index or when it offers none."""
+    best: tuple[SampledCandidate | None, float, np.ndarray] = (None, np.inf, np.zeros(0))
+    if matcher is None:
+        return best
+    found, match = sample_candidate(span, sr, matcher)
+    exclude = {f.meta["key"] for f in ([match, *match.alternatives] if match else [])}
+    for c in [found, *similar_candidates(span, sr, matcher, exclude)]:
+        if c is None:
+            continue
+        x = soxr.resample(c.audio, sr, SEARCH_SR) if sr != SEARCH_SR else c.audio
+        if (v := target.loss(x)) < best[1]:
+            best = (c, v, x)
+    return best
 
 
 def _rms(a: np.ndarray) -> float:

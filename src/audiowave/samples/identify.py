@@ -20,7 +20,8 @@ import fsspec
 import numpy as np
 
 from audiowave.config import Settings
-from audiowave.samples.descriptors import DESCRIPTOR_VERSION
+from audiowave.samples import timbre
+from audiowave.samples.descriptors import DESCRIPTOR_VERSION, SAMPLE_RATE
 from audiowave.samples.identical import Signature, group_recordings
 from audiowave.samples.index_store import SampleIndex, catalog_version, read_sources
 from audiowave.samples.matcher import DEFAULT_THRESHOLD, Occurrence, SampleMatch, match
@@ -79,6 +80,17 @@ class FoundSample:
             gain_db=self.match.gain_db,
             confidence=self.match.confidence,
         )
+
+
+@dataclass
+class SimilarSample:
+    """A library sample near a sound by timbre (:mod:`timbre`), not found in it."""
+
+    meta: dict[str, Any]
+    url: str
+    similarity: float
+    shift: int  # semitones to play it at
+    onset_s: float  # where the sound starts in the library file
 
 
 class SampleMatcher(Protocol):
@@ -190,11 +202,25 @@ class LocalSampleMatcher:
             per_source.append([self._found(m, name) for m in found])
         return merge_found(per_source), cached
 
+    def similar(self, mono: np.ndarray, sample_rate: int, count: int) -> list[SimilarSample]:
+        """The ``count`` library samples nearest ``mono`` (a sound from its onset) by timbre, most similar first."""
+        entries, library = self.index.timbres
+        near = timbre.nearest(timbre.query_spectrogram(mono, sample_rate), library, count)
+        out = []
+        for n in near:
+            entry = self.index.entries[entries[n.entry]]
+            onset_s = float(entry.descriptor.starts[0]) / SAMPLE_RATE
+            out.append(SimilarSample(entry.meta, self.url_of(entry.meta), n.similarity, n.shift, onset_s))
+        return out
+
+    def url_of(self, meta: dict[str, Any]) -> str:
+        """Where the library file of an entry lives (fsspec URL); empty when the index does not record it."""
+        root = self.sources.get(meta["library"], "")
+        return f"{root}/{meta['path']}" if root else ""
+
     def _found(self, m: SampleMatch, source: str) -> FoundSample:
         meta = self.index.entries[m.entry].meta
-        root = self.sources.get(meta["library"], "")
-        url = f"{root}/{meta['path']}" if root else ""
-        return FoundSample(m, meta, url, source, Signature.of(self.index.entries[m.entry].descriptor))
+        return FoundSample(m, meta, self.url_of(meta), source, Signature.of(self.index.entries[m.entry].descriptor))
 
 
 def missing_index(index_dir: Path) -> str | None:

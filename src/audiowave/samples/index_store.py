@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from audiowave.samples.candidates import CandidateIndex
 from audiowave.samples.descriptors import CHUNK, DESCRIPTOR_VERSION, N_CHUNKS, SampleDescriptor
 from audiowave.samples.landmarks import LandmarkIndex
+from audiowave.samples.timbre import BANDS, spectrograms
 
 SHARDS = "shards"
 CATALOG = "catalog.parquet"
@@ -171,6 +172,16 @@ class SampleIndex:
     def candidates(self) -> CandidateIndex:
         """The candidate stage's summary of every template (built on first use, then kept)."""
         return CandidateIndex.of(self.relative_chunks, self.chunks.shape[0])
+
+    @cached_property
+    def timbres(self) -> tuple[np.ndarray, np.ndarray]:
+        """Entries that have templates and their semitone spectrograms (:mod:`timbre`) from their first template,
+        built on first use (in batches, to bound memory), then kept."""
+        if not self.template_entry.size:
+            return np.zeros(0, np.int32), np.zeros((0, N_CHUNKS, BANDS), np.float32)
+        first = np.flatnonzero(np.r_[True, np.diff(self.template_entry) != 0])
+        batches = [spectrograms(self.relative_chunks(rows)) for rows in np.array_split(first, -(-len(first) // 2048))]
+        return self.template_entry[first], np.concatenate(batches)
 
     @property
     def nbytes(self) -> int:
