@@ -4,6 +4,7 @@ Dockerfile, serve_config.yaml, Prometheus rules (unit-tested with promtool) and 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -192,3 +193,31 @@ def test_gpu_worker_groups_carry_the_label_that_cpu_deployments_avoid():
     groups = load(CLUSTER / "kuberay" / "rayservice.yaml")["spec"]["rayClusterConfig"]["workerGroupSpecs"]
     labelled = [g["groupName"] for g in groups if g["rayStartParams"].get("labels") == "audiowave.io/pool=gpu"]
     assert labelled == [g["groupName"] for g in groups if g["rayStartParams"].get("num-gpus")]
+
+
+def pod_templates(path):
+    spec = load(path)["spec"]
+    cluster = spec.get("rayClusterConfig") or spec["rayClusterSpec"]
+    return [cluster["headGroupSpec"]["template"], *(g["template"] for g in cluster["workerGroupSpecs"])]
+
+
+@pytest.mark.parametrize("manifest", ["rayservice.yaml", "rayjob-index.yaml"])
+def test_every_kuberay_pod_compiles_the_numba_cache_before_ray_starts(manifest, tmp_path):
+    """Many Ray workers importing librosa at once on an empty numba cache can break it (numba#10128; see
+    jit_cache.py); the image's cache was compiled on another CPU. Each pod fills a cache of its own first."""
+    for template in pod_templates(CLUSTER / "kuberay" / manifest):
+        spec = template["spec"]
+        [init], [ray_container] = spec["initContainers"], spec["containers"]
+        assert init["command"] == ["python", "-m", "audiowave.jit_cache"] and init["image"] == ray_container["image"]
+        env = {e["name"]: e["value"] for e in init["env"]}
+        assert {e["name"]: e["value"] for e in ray_container["env"]} == env
+        mounts = [{m["name"]: m["mountPath"] for m in c["volumeMounts"]} for c in (init, ray_container)]
+        [volume] = [v for v in spec["volumes"] if v["name"] == "numba-cache"]
+        assert "emptyDir" in volume and mounts[0]["numba-cache"] == mounts[1]["numba-cache"] == env["NUMBA_CACHE_DIR"]
+
+
+def test_the_init_containers_command_fills_the_cache_that_numba_cache_dir_names(tmp_path):
+    run = [sys.executable, "-m", "audiowave.jit_cache"]
+    first = subprocess.run(run, env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}, capture_output=True, text=True)
+    assert first.returncode == 0 and "numba cache: ready" in first.stdout, first.stderr
+    assert list(tmp_path.rglob("*.nbi")) and list(tmp_path.rglob("*.nbc"))
