@@ -13,8 +13,10 @@ from cli_runner import cli
 from sample_library import SR, another_take, background, embed, one_shot, write_library, write_track
 from sqlalchemy import select
 
+from audiowave.config import Settings
 from audiowave.samples import matcher
 from audiowave.samples.descriptors import DESCRIPTOR_VERSION, describe
+from audiowave.samples.identify import load_sample_matcher
 from audiowave.samples.index_store import IndexEntry, SampleIndex
 from audiowave.service.db import LibrarySample, make_engine, session_factory
 
@@ -272,6 +274,9 @@ def test_index_job_is_incremental_and_records_metadata(tmp_path):
     assert [f["path"] for f in first.failed] == ["kit_b/broken.wav"]
     again = run_index(str(lib), idx, library="demo", licence="CC0", db_url=db, workers=2)
     assert (again.described, again.unchanged, again.removed) == (0, 4, 0)
+    settings = Settings(home=tmp_path / "home", sample_index=idx)
+    loaded, _ = load_sample_matcher(settings)
+    assert load_sample_matcher(settings)[0] is loaded  # kept in the process while the index is unchanged
 
     sf.write(lib / "kit_a" / "hit0.wav", one_shot(11), SR)  # changed content
     (lib / "kit_b" / "hit3.wav").unlink()  # removed
@@ -280,6 +285,10 @@ def test_index_job_is_incremental_and_records_metadata(tmp_path):
 
     index = SampleIndex.load(idx)
     assert [e.meta["path"] for e in index.entries] == ["kit_a/hit0.wav", "kit_a/hit1.wav", "kit_b/hit2.wav"]
+    reloaded, _ = load_sample_matcher(settings)  # the index changed: loaded again
+    assert reloaded is not loaded and [e.meta["path"] for e in reloaded.index.entries] == [
+        e.meta["path"] for e in index.entries
+    ]
     engine = make_engine(db)
     with session_factory(engine)() as s:
         rows = {r.path: r for r in s.scalars(select(LibrarySample))}

@@ -23,7 +23,7 @@ from audiowave.config import Settings
 from audiowave.samples import timbre
 from audiowave.samples.descriptors import DESCRIPTOR_VERSION, SAMPLE_RATE
 from audiowave.samples.identical import Signature, group_recordings
-from audiowave.samples.index_store import SampleIndex, catalog_version, read_sources
+from audiowave.samples.index_store import SampleIndex, catalog_version, index_version, read_sources
 from audiowave.samples.matcher import DEFAULT_THRESHOLD, Occurrence, SampleMatch, match
 from audiowave.schema import BackendInfo, SampleAlternative, SampleMatchResult, SampleOccurrence
 
@@ -236,9 +236,19 @@ def missing_index(index_dir: Path) -> str | None:
     )
 
 
-def load_sample_matcher(settings: Settings) -> tuple[SampleMatcher | None, str | None]:
-    """The local matcher over the configured index (cache under <home>/cache/samples), or why there is none."""
+_LOADED: dict[tuple[str, str], LocalSampleMatcher] = {}  # per index and match cache: the last version loaded
+
+
+def load_sample_matcher(settings: Settings) -> tuple[LocalSampleMatcher | None, str | None]:
+    """The local matcher over the configured index (cache under <home>/cache/samples), or why there is none.
+
+    Kept per process while the index's version stays the same, so a worker's recipe jobs do not read the index and
+    build its candidate and timbre summaries again each time."""
     index_dir = settings.resolved_sample_index
     if reason := missing_index(index_dir):
         return None, reason
-    return LocalSampleMatcher.load(index_dir, cache_dir=str(settings.home / "cache" / "samples")), None
+    key = (str(index_dir), str(settings.home / "cache" / "samples"))
+    loaded = _LOADED.get(key)
+    if loaded is None or loaded.version != index_version(index_dir):
+        loaded = _LOADED[key] = LocalSampleMatcher.load(index_dir, cache_dir=key[1])
+    return loaded, None
