@@ -263,14 +263,30 @@ def test_eval_recipes_scores_generated_one_shots_from_the_cli(tmp_path):
         "--recipes",
         "--cases",
         "2",
-        "--budget",
-        "1",
+        "--evaluations",
+        "30",
         "--out",
         str(tmp_path / "ev"),
         env={"COLUMNS": "160"},
     )
     assert run.returncode == 0, run.stderr
-    assert "similarity refined" in run.stdout and "seconds per recipe" in run.stdout
+    assert "similarity refined" in run.stdout and "renderings)" in run.stdout
     doc = json.loads((tmp_path / "ev" / "recipes.json").read_text())
     assert len(doc["cases"]) == 2 and doc["corpus_notes"] == []
+    assert doc["evaluations"] == 30 and doc["budget_s"] is None
+    assert all(30 <= c["evaluations"] < 60 for c in doc["cases"])  # two searches, each stops after a generation
     assert all(c["similarity_after"] >= c["similarity_before"] - 0.01 for c in doc["cases"])
+
+
+def test_a_search_bounded_by_renderings_gives_the_same_recipe_every_time():
+    patch = Patch(
+        source="subtractive",
+        note_midi=48,
+        duration_s=0.3,
+        oscillators=[Oscillator(waveform="saw")],
+        filter=Filter(type="lowpass", cutoff_hz=900.0, resonance=0.4),
+    )
+    audio = render(patch, 44100)
+    first, again = (suggest(audio, 44100, budget_s=60.0, max_evaluations=40).recipe for _ in range(2))
+    assert first.patch == again.patch and first.refined == again.refined
+    assert 40 <= first.search.evaluations < 80

@@ -607,13 +607,21 @@ def evaluate(
         ),
     ] = 1,
     budget: Annotated[float, typer.Option(min=1.0, help="--recipes: search budget per recipe (s).")] = 10.0,
+    evaluations: Annotated[
+        int | None,
+        typer.Option(
+            min=10,
+            help="--recipes: search this many renderings per recipe however long it takes, instead of --budget"
+            " (the same figures from run to run and machine to machine)",
+        ),
+    ] = None,
 ) -> None:
     """Score the pipeline against a ground-truth corpus and print the table."""
     from audiowave.evaluation.runner import run_eval, run_forensics_eval, run_recipes_eval, run_sample_eval
 
     try:
         if recipes:
-            run_recipes_eval(corpus, out_dir, cases, budget, console=out, progress_console=err)
+            run_recipes_eval(corpus, out_dir, cases, budget, out, err, evaluations)
         elif samples:
             run_sample_eval(corpus, out_dir, console=out, progress_console=err, distractors=distractors)
         elif forensics:

@@ -50,10 +50,10 @@ def parameter_errors(truth: Patch, found: Patch) -> dict[str, float]:
     return err
 
 
-def score_one_shot(case: OneShot, budget_s: float = 5.0) -> dict:
+def score_one_shot(case: OneShot, budget_s: float = 5.0, evaluations: int | None = None) -> dict:
     audio = render(case.patch, SR)
     started = time.monotonic()
-    s = suggest(audio, SR, budget_s=budget_s)
+    s = suggest(audio, SR, budget_s=budget_s, max_evaluations=evaluations)
     r = s.recipe
     return {
         "id": case.id,
@@ -133,12 +133,14 @@ def corpus_synth_notes(corpus: Path) -> list[dict]:
     return out
 
 
-def score_corpus_note(note: dict, budget_s: float = 10.0) -> dict:
+def score_corpus_note(note: dict, budget_s: float = 10.0, evaluations: int | None = None) -> dict:
     from audiowave.audio_io import load_audio
 
     clip = load_audio(note["path"])
     started = time.monotonic()
-    r = suggest(clip.samples, clip.sample_rate, note["start_s"], note["end_s"], budget_s=budget_s).recipe
+    r = suggest(
+        clip.samples, clip.sample_rate, note["start_s"], note["end_s"], budget_s=budget_s, max_evaluations=evaluations
+    ).recipe
     return {
         "id": note["id"],
         "label": note["label"],

@@ -8,6 +8,7 @@ import os
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -364,10 +365,13 @@ def run_recipes_eval(
     budget_s: float = 10.0,
     console: Console | None = None,
     progress_console: Console | None = None,
+    evaluations: int | None = None,
 ) -> list[dict]:
     """Suggest a recipe for each generated one-shot (known patch, seeded) and score parameter errors and the
     distance before/after the search; then for one lone note of each synth instrument of the corpus (when it
-    has ground truth). Prints the tables; writes every case and the summary to recipes.json."""
+    has ground truth). Prints the tables; writes every case and the summary to recipes.json. With ``evaluations``
+    each search scores that many renderings however long they take, instead of ``budget_s``: the same figures
+    from run to run and machine to machine."""
     from audiowave.evaluation.recipes import corpus_synth_notes, score_corpus_note, score_one_shot, summarise
     from audiowave.recipes.evalset import one_shots
 
@@ -375,23 +379,33 @@ def run_recipes_eval(
     shots = one_shots(cases)
     notes = corpus_synth_notes(corpus) if (corpus / "ground_truth.json").exists() else []
     rows, note_rows = [], []
+    budget_s = math.inf if evaluations else budget_s
     with (
         Progress(console=progress_console or console, transient=True) as progress,
         _worker_pool() as pool,
     ):
         task = progress.add_task("recipes", total=len(shots) + len(notes))
-        for row in pool.map(score_one_shot, shots, [budget_s] * len(shots)):
+        for row in pool.map(score_one_shot, shots, repeat(budget_s), repeat(evaluations)):
             rows.append(row)
             progress.advance(task)
-        for row in pool.map(score_corpus_note, notes, [budget_s] * len(notes)):
+        for row in pool.map(score_corpus_note, notes, repeat(budget_s), repeat(evaluations)):
             note_rows.append(row)
             progress.advance(task)
     summary = summarise(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "recipes.json").write_text(
-        json.dumps({"budget_s": budget_s, "summary": summary, "cases": rows, "corpus_notes": note_rows}, indent=2)
+        json.dumps(
+            {
+                "budget_s": None if evaluations else budget_s,
+                "evaluations": evaluations,
+                "summary": summary,
+                "cases": rows,
+                "corpus_notes": note_rows,
+            },
+            indent=2,
+        )
     )
-    console.print(recipes_table(summary, budget_s))
+    console.print(recipes_table(summary, f"{evaluations} renderings" if evaluations else f"{budget_s:g} s"))
     if note_rows:
         console.print(corpus_notes_table(note_rows))
     return summary
@@ -423,9 +437,9 @@ def corpus_notes_table(rows: list[dict]) -> Table:
     return table
 
 
-def recipes_table(summary: list[dict], budget_s: float) -> Table:
+def recipes_table(summary: list[dict], budget: str) -> Table:
     """One column per true source kind (and all), one row per measure (medians)."""
-    table = Table(title=f"recipes on generated one-shots (medians; search budget {budget_s:g} s)")
+    table = Table(title=f"recipes on generated one-shots (medians; search budget {budget})")
     table.add_column("measure")
     for s in summary:
         table.add_column(f"{s['kind']} ({s['cases']})", justify="right")

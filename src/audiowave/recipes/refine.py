@@ -121,9 +121,15 @@ class SearchResult:
 
 
 def refine(
-    patch: Patch, loss: Callable[[Patch], float], length_s: float, budget_s: float, seed: int = 1
+    patch: Patch,
+    loss: Callable[[Patch], float],
+    length_s: float,
+    budget_s: float,
+    seed: int = 1,
+    max_evaluations: int | None = None,
 ) -> SearchResult:
-    """CMA-ES from ``patch`` until ``budget_s`` has passed or the search converges."""
+    """CMA-ES from ``patch`` until ``budget_s`` has passed, ``max_evaluations`` renderings are scored (checked
+    between generations) or the search converges."""
     started = time.monotonic()
     knobs = knobs_for(patch, length_s)
     x0 = encode(patch, knobs)
@@ -132,7 +138,8 @@ def refine(
     es = cma.CMAEvolutionStrategy(
         x0, SIGMA0, {"bounds": [0.0, 1.0], "seed": seed, "verbose": -9, "tolfun": 1e-5, "tolx": 1e-5}
     )
-    while not es.stop() and time.monotonic() - started < budget_s:
+    limit = max_evaluations or np.inf
+    while not es.stop() and time.monotonic() - started < budget_s and evaluations < limit:
         xs = es.ask()
         values = []
         for x in xs:

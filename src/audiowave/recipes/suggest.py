@@ -122,10 +122,12 @@ def suggest(
     fx_hints: Sequence[Effect] = (),
     progress: Progress | None = None,
     sample_matcher: LocalSampleMatcher | None = None,
+    max_evaluations: int | None = None,
 ) -> Suggestion:
     """Recipe for ``audio`` (channels, n) or (n,) at ``sr`` (its span ``start_s``-``end_s``). With a
     ``sample_matcher`` the library sample found in the span and the library's nearest by timbre compete with the
-    synth recipes."""
+    synth recipes. ``max_evaluations`` bounds the searches by renderings as well as by time (shared as the time
+    is), which makes a recipe the same from run to run and machine to machine when the time is not what stops it."""
     report = progress or (lambda _stage, _fraction: None)
     started = time.monotonic()
     span, t0, t1 = prepare(audio, sr, start_s, end_s)
@@ -152,7 +154,8 @@ def suggest(
     searches = []
     for share, patch in zip((0.65, 0.35), finalists, strict=False):
         report(f"refine {patch.source}", 0.2 + 0.7 * len(searches) / len(finalists))
-        searches.append(refine(patch, loss, length_s, remaining * share))
+        evaluations = round(max_evaluations * share) if max_evaluations else None
+        searches.append(refine(patch, loss, length_s, remaining * share, max_evaluations=evaluations))
     for candidate, search in zip(candidates, searches, strict=False):  # both sorted best first guess first
         candidate.refined_loss = round(search.loss, 4)
     best = min(searches, key=lambda s: s.loss)
