@@ -290,3 +290,28 @@ def test_a_search_bounded_by_renderings_gives_the_same_recipe_every_time():
     first, again = (suggest(audio, 44100, budget_s=60.0, max_evaluations=40).recipe for _ in range(2))
     assert first.patch == again.patch and first.refined == again.refined
     assert 40 <= first.search.evaluations < 80
+
+
+def test_each_knobs_first_step_is_scaled_to_how_much_it_moves_the_loss():
+    from audiowave.recipes.refine import MAX_STEP, PROBE, STEP_LOSS, _steps
+
+    def loss(x):
+        return 100 * (x[0] - 0.5) ** 2 + 0.01 * (x[1] - 0.5) ** 2
+
+    steps = _steps(np.array([0.5, 0.5]), loss(np.array([0.5, 0.5])), loss)
+    assert steps[0] == pytest.approx(PROBE * np.sqrt(STEP_LOSS / (100 * PROBE**2)))  # the parabola's step: 0.014
+    assert steps[1] == MAX_STEP  # a knob that barely moves the loss starts with the widest step
+
+
+def test_the_search_improves_a_first_guess_that_one_step_for_every_knob_left_unimproved():
+    from audiowave.recipes.evalset import one_shots
+    from audiowave.recipes.refine import refine
+
+    case = one_shots(30)[7]  # an FM one-shot whose subtractive first guess held out 500 renderings of equal steps
+    x = render(case.patch, 22050)
+    target = Target(x, 22050)
+    start = candidates(measure(x, 22050))[0]
+    result = refine(
+        start, lambda p: target.loss(render(p, 22050, len(x) / 22050)), len(x) / 22050, 60.0, max_evaluations=250
+    )
+    assert result.loss < 0.8 * result.start_loss  # 0.69 here; equal steps of 0.1: 1.0 (no better sample)
