@@ -102,3 +102,16 @@ def test_suggest_offers_the_nearest_library_sample_when_none_is_found_in_the_sou
     assert sampled[0].sample.pitch_semitones == 1
     if recipe.patch.source == "sample":
         assert "nearest by timbre" in recipe.steps[0]
+
+
+def test_the_steps_say_how_to_play_a_library_sample():
+    from audiowave.recipes.describe import steps
+    from audiowave.recipes.patch import Patch, SampleSource
+
+    def played(**kw) -> str:
+        source = SampleSource(name="a.wav", path="kit:a.wav", similarity=0.9, **kw)
+        return steps(Patch(source="sample", sample=source))[1]
+
+    assert played() == "Play it as it is: no pitch change, no time stretch."
+    assert "+3.00 semitones by speed" in played(relation="similar", pitch_semitones=3, stretch=2 ** (-3 / 12))
+    assert "time-stretched ×1.100" in played(pitch_semitones=-1, stretch=1.1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.recipes.patch import Effect, Envelope, Oscillator, Patch
+from audiowave.recipes.patch import Effect, Envelope, Oscillator, Patch, SampleSource
 from audiowave.recipes.synth import midi_to_hz
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -82,6 +82,17 @@ def _effect(effect: Effect) -> str:
     return f"compressor, threshold {p.get('threshold_db', 0):.0f} dB, ratio {p.get('ratio', 1):.1f}:1"
 
 
+def _playing(s: SampleSource) -> str:
+    if s.pitch_semitones == 0 and abs(s.stretch - 1) < 1e-3:
+        return "Play it as it is: no pitch change, no time stretch."
+    if abs(s.stretch * 2 ** (s.pitch_semitones / 12) - 1) < 1e-3:  # the length that the speed change gives
+        return (
+            f"Play it pitched {s.pitch_semitones:+.2f} semitones by speed, as a sampler does"
+            f" (it then lasts ×{s.stretch:.3f})."
+        )
+    return f"Play it pitched {s.pitch_semitones:+.2f} semitones and time-stretched ×{s.stretch:.3f}."
+
+
 def steps(patch: Patch) -> list[str]:
     if patch.source == "sample" and patch.sample is not None:
         s = patch.sample
@@ -90,13 +101,7 @@ def steps(patch: Patch) -> list[str]:
             if s.relation == "identified"
             else "not this recording, but the library's nearest by timbre"
         )
-        return [
-            f"Load the library sample '{s.name}' ({s.path}; {found}) into a sampler.",
-            f"Play it pitched {s.pitch_semitones:+.2f} semitones by speed, as a sampler does (it then lasts"
-            f" ×{s.stretch:.3f})."
-            if abs(s.stretch * 2 ** (s.pitch_semitones / 12) - 1) < 1e-3
-            else f"Play it pitched {s.pitch_semitones:+.2f} semitones and time-stretched ×{s.stretch:.3f}.",
-        ]
+        return [f"Load the library sample '{s.name}' ({s.path}; {found}) into a sampler.", _playing(s)]
     out = [f"Start from an init patch on {SOURCE_WORDS[patch.source]}."]
     out += [_oscillator(i, osc) for i, osc in enumerate(patch.oscillators, start=1)]
     if patch.fm is not None:
