@@ -293,14 +293,17 @@ def test_a_search_bounded_by_renderings_gives_the_same_recipe_every_time():
 
 
 def test_each_knobs_first_step_is_scaled_to_how_much_it_moves_the_loss():
-    from audiowave.recipes.refine import MAX_STEP, PROBE, STEP_LOSS, _steps
+    from audiowave.recipes.refine import MAX_STEP, PROBE, SIGMA0, STEP_LOSS, _steps
 
     def loss(x):
         return 100 * (x[0] - 0.5) ** 2 + 0.01 * (x[1] - 0.5) ** 2
 
-    steps = _steps(np.array([0.5, 0.5]), loss(np.array([0.5, 0.5])), loss)
+    steps = _steps(np.array([0.5, 0.5]), loss(np.array([0.5, 0.5])), loss, lambda: False)
     assert steps[0] == pytest.approx(PROBE * np.sqrt(STEP_LOSS / (100 * PROBE**2)))  # the parabola's step: 0.014
     assert steps[1] == MAX_STEP  # a knob that barely moves the loss starts with the widest step
+    probes = []
+    steps = _steps(np.array([0.5, 0.5]), 0.0, lambda x: probes.append(x) or loss(x), lambda: len(probes) >= 2)
+    assert len(probes) == 2 and steps[1] == SIGMA0  # the budget spent: no more probes, the common step
 
 
 def test_the_search_improves_a_first_guess_that_one_step_for_every_knob_left_unimproved():
@@ -315,3 +318,12 @@ def test_the_search_improves_a_first_guess_that_one_step_for_every_knob_left_uni
         start, lambda p: target.loss(render(p, 22050, len(x) / 22050)), len(x) / 22050, 60.0, max_evaluations=250
     )
     assert result.loss < 0.8 * result.start_loss  # 0.69 here; equal steps of 0.1: 1.0 (no better sample)
+
+
+def test_the_step_probes_stay_within_the_search_budget():
+    from audiowave.recipes.refine import knobs_for, refine
+
+    patch = Patch(source="subtractive", oscillators=[Oscillator(waveform="saw")], filter=Filter(type="lowpass"))
+    assert len(knobs_for(patch, 1.0)) > 5  # more knobs than the budget can probe
+    result = refine(patch, lambda p: abs(p.amp.decay_s - 1.0), 1.0, budget_s=60.0, max_evaluations=5)
+    assert result.evaluations <= 6  # the start, then probes until the fifth rendering; no generation after
