@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -135,9 +134,11 @@ def suggest(
     )
     sampled = next((c for c in recipe.candidates if c.sample is not None), None)
     if sampled is not None and recipe.patch.source != "sample":
+        from audiowave.recipes.distance import similarity
+
         out.print(
             f"closest library sample: {sampled.sample.path} ({sampled.sample.relation}, pitched "
-            f"{sampled.sample.pitch_semitones:+.0f} st), similarity {math.exp(-sampled.loss):.3f}"
+            f"{sampled.sample.pitch_semitones:+.0f} st), similarity {similarity(sampled.loss):.3f}"
         )
     out.print(f"files: {out_dir} ({', '.join(recipe.files.values())})")
 

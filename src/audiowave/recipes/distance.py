@@ -19,6 +19,11 @@ DB_SCALE = 20.0  # a 20 dB difference everywhere scores 1
 HOP_S = 0.005
 
 
+def similarity(loss: float) -> float:
+    """0..1 from a loss (spectral + envelope distance): exp(-loss), 1 = indistinguishable by these measures."""
+    return float(np.exp(-loss))
+
+
 @dataclass(frozen=True)
 class Scores:
     spectral: float  # mean log-mel difference (two resolutions) + long-term spectrum difference, in 20 dB units
@@ -31,8 +36,8 @@ class Scores:
 
     @property
     def similarity(self) -> float:
-        """0..1, 1 = indistinguishable by these measures (exp(-total))."""
-        return float(np.exp(-self.total))
+        """0..1, 1 = indistinguishable by these measures (:func:`similarity` of the total)."""
+        return similarity(self.total)
 
 
 def _same_length(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 import soxr
 
 from audiowave.recipes.patch import Patch, SampleSource
-from audiowave.samples.descriptors import ONSET_FRACTION
+from audiowave.samples.descriptors import first_onset
 from audiowave.samples.identify import FoundSample, LocalSampleMatcher
 from audiowave.samples.library import decode_bytes, read_bytes
 from audiowave.samples.proof import render_sample
@@ -70,8 +70,7 @@ def similar_candidates(
 ) -> list[SampledCandidate]:
     """The ``count`` library samples nearest ``span`` by timbre, leaving out the recordings keyed in ``exclude``
     (the one identified in it), each varispeeded to its best pitch with its onset on the span's."""
-    peak = float(np.max(np.abs(span)))
-    span_onset = int(np.argmax(np.abs(span) > peak * ONSET_FRACTION))
+    span_onset = first_onset(span)
     out = []
     for s in matcher.similar(span.astype(np.float32), sr, count + len(exclude)):
         if s.meta["key"] in exclude or not s.url or len(out) == count:

@@ -75,13 +75,18 @@ def onset_starts(x: np.ndarray, first: int) -> list[int]:
     return sorted(starts)
 
 
+def first_onset(x: np.ndarray) -> int:
+    """Where a sound starts: the first sample of ``x`` above ``ONSET_FRACTION`` of its peak (0 for silence)."""
+    env = np.abs(x)
+    peak = float(env.max()) if x.size else 0.0
+    return int(np.argmax(env > peak * ONSET_FRACTION)) if peak > 0 else 0
+
+
 def describe(mono: np.ndarray, sample_rate: int) -> SampleDescriptor:
     """Templates and landmark hashes of a library sample (mono, any rate)."""
     x = to_matcher_rate(mono, sample_rate)
     duration = x.size / SAMPLE_RATE
-    env = np.abs(x)
-    peak = float(env.max()) if x.size else 0.0
-    first = int(np.argmax(env > peak * ONSET_FRACTION)) if peak > 0 else 0
+    first = first_onset(x)
     starts = onset_starts(x, first) if duration > LONG_S else [first]
     chunks, weights, first_norms, kept = [], [], [], []
     for s0 in starts:
