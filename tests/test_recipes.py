@@ -279,14 +279,7 @@ def test_eval_recipes_scores_generated_one_shots_from_the_cli(tmp_path):
 
 
 def test_a_search_bounded_by_renderings_gives_the_same_recipe_every_time():
-    patch = Patch(
-        source="subtractive",
-        note_midi=48,
-        duration_s=0.3,
-        oscillators=[Oscillator(waveform="saw")],
-        filter=Filter(type="lowpass", cutoff_hz=900.0, resonance=0.4),
-    )
-    audio = render(patch, 44100)
+    audio = render(bass_patch(), 44100)
     first, again = (suggest(audio, 44100, budget_s=60.0, max_evaluations=40).recipe for _ in range(2))
     assert first.patch == again.patch and first.refined == again.refined
     assert 40 <= first.search.evaluations < 80
@@ -323,7 +316,7 @@ def test_the_search_improves_a_first_guess_that_one_step_for_every_knob_left_uni
 def test_the_step_probes_stay_within_the_search_budget():
     from audiowave.recipes.refine import knobs_for, refine
 
-    patch = Patch(source="subtractive", oscillators=[Oscillator(waveform="saw")], filter=Filter(type="lowpass"))
+    patch = bass_patch()
     assert len(knobs_for(patch, 1.0)) > 5  # more knobs than the budget can probe
     result = refine(patch, lambda p: abs(p.amp.decay_s - 1.0), 1.0, budget_s=60.0, max_evaluations=5)
     assert result.evaluations <= 6  # the start, then probes until the fifth rendering; no generation after
