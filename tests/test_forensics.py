@@ -476,7 +476,8 @@ def test_a_ducked_stem_names_the_stem_it_is_keyed_to():
 
 def test_eval_forensics_cli_fits_thresholds_on_half_the_clips(tmp_path):
     corpus = forensics_corpus(tmp_path / "corpus", [synthetic_material(seconds=6.0, seed=s) for s in (0, 1)])
-    proc = cli("eval", str(corpus), "--forensics", "--seeds", "2", "--out", str(tmp_path / "out"))
+    out = tmp_path / "out"  # synthetic stems carry no sound bank's effects and have no MIDI to render dry from
+    proc = cli("eval", str(corpus), "--forensics", "--seeds", "2", "--rendered-stems", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "1 held-out clips" in proc.stdout
     fitted = json.loads((tmp_path / "out" / "forensics-thresholds.json").read_text())
@@ -493,7 +494,9 @@ def test_eval_forensics_cli_fits_thresholds_on_half_the_clips(tmp_path):
     assert shipped["clipping"]["tp"] == 4 and shipped["tape_stop"]["tp"] == 4
     # of the 1.5-beat echoes one hides in the lowest band under the song's exact kick (see detect_delay)
     assert shipped["delay"]["tp"] == 3 and shipped["delay"]["fp"] == 0
-    assert "forensics on mixed material (1 held-out clips, 2 cases per effect and clip" in " ".join(proc.stdout.split())
+    title = "on mixed material (1 held-out clips, stems as rendered, with the sound bank's reverb and chorus, 2 cases"
+    assert title in " ".join(proc.stdout.split())
+    assert report["stems"] == fitted["stems"] == "as rendered"
 
 
 def test_a_found_chorus_or_flanger_becomes_a_recipe_fx_hint_with_its_delay_line(rows):

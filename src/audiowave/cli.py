@@ -607,6 +607,15 @@ def evaluate(
             min=1, help="--forensics: cases per effect and clip, each with its own parameters (N times the time)."
         ),
     ] = 1,
+    dry_stems: Annotated[
+        bool,
+        typer.Option(
+            "--dry-stems/--rendered-stems",
+            help="--forensics: render each stem again from its MIDI without the sound bank's reverb and chorus"
+            " (needs the fluidsynth command), so that no case carries an effect its truth does not name; or use"
+            " the stems as the corpus rendered them",
+        ),
+    ] = True,
     budget: Annotated[float, typer.Option(min=1.0, help="--recipes: search budget per recipe (s).")] = 10.0,
     evaluations: Annotated[
         int | None,
@@ -626,7 +635,7 @@ def evaluate(
         elif samples:
             run_sample_eval(corpus, out_dir, console=out, progress_console=err, distractors=distractors)
         elif forensics:
-            run_forensics_eval(corpus, out_dir, limit, console=out, progress_console=err, seeds=seeds)
+            run_forensics_eval(corpus, out_dir, limit, console=out, progress_console=err, seeds=seeds, dry=dry_stems)
         else:
             run_eval(corpus, out_dir, limit, clips, stages, console=out, progress_console=err)
     except AudiowaveError as exc:

@@ -123,9 +123,11 @@ def _glide_time(truth: dict, found: dict) -> tuple[float, bool]:
     return 100 * float(np.median(errors)), float(np.median(errors)) <= TIME_TOLERANCE
 
 
-def corpus_materials(corpus: Path, limit: int | None = None) -> list[Material]:
-    """The corpus' multi-instrument clips (mixed material) as materials: per-instrument stems, beat grid."""
+def corpus_materials(corpus: Path, limit: int | None = None, dry: bool = False) -> list[Material]:
+    """The corpus' multi-instrument clips (mixed material) as materials: per-instrument stems, beat grid. ``dry``:
+    each stem rendered again from its MIDI without the sound bank's reverb and chorus (``dry_stems``)."""
     from audiowave.evaluation.corpus import load_corpus
+    from audiowave.evaluation.dry_stems import dry_stem
 
     out = []
     for clip in load_corpus(corpus):
@@ -138,7 +140,7 @@ def corpus_materials(corpus: Path, limit: int | None = None) -> list[Material]:
             if sr != SR:
                 raise InputError(f"{inst['stem']}: {sr} Hz; the forensics cases are built at {SR} Hz")
             name = f"{k:02d}_{inst.get('label', 'inst')}"
-            stems[name] = np.ascontiguousarray(audio.T)
+            stems[name] = dry_stem(corpus, inst, SR, len(audio)) if dry else np.ascontiguousarray(audio.T)
             if inst.get("is_drum"):
                 drums.add(name)
         out.append(Material(clip.id, stems, drums, np.asarray(clip.raw["beat_times_s"], dtype=float)))

@@ -270,11 +270,13 @@ def run_forensics_eval(
     console: Console | None = None,
     progress_console: Console | None = None,
     seeds: int = 1,
+    dry: bool = True,
 ) -> list[dict]:
     """Generate effect cases from the corpus' mixed clips (pedalboard, known parameters; ``seeds`` draws of the
-    parameters per effect and clip), run the detectors on each mix; fit the detection thresholds and the linear
-    estimates on every other clip (development) and score the rest (held out) with them. Prints the held-out
-    table; writes every case (with its seed), both summaries and the fitted values."""
+    parameters per effect and clip; ``dry``: the stems rendered again without the sound bank's reverb and chorus,
+    so that a case has no effect its truth does not name), run the detectors on each mix; fit the detection
+    thresholds and the linear estimates on every other clip (development) and score the rest (held out) with
+    them. Prints the held-out table; writes every case (with its seed), both summaries and the fitted values."""
     from audiowave.evaluation.forensics import (
         corpus_materials,
         fit_estimates,
@@ -286,7 +288,7 @@ def run_forensics_eval(
     from audiowave.forensics.evalset import CASE_EFFECTS, make_cases
 
     console = console or Console()
-    materials = corpus_materials(corpus, limit)
+    materials = corpus_materials(corpus, limit, dry)
     if not materials:
         raise InputError(f"{corpus}: no multi-instrument clip with stems and a beat grid to build cases from")
     rows = []
@@ -314,6 +316,7 @@ def run_forensics_eval(
         "thresholds": fitted,
         "estimates": estimates,
         "fitted_on": sorted(dev_names) if held_out else [],
+        "stems": "dry" if dry else "as rendered",
         "summary_held_out": summary,
         "summary_shipped_thresholds": summarise(rows, effects),
         "cases": rows,
@@ -322,12 +325,18 @@ def run_forensics_eval(
     if fitted:
         (out_dir / "forensics-thresholds.json").write_text(
             json.dumps(
-                {"thresholds": fitted, "estimates": estimates, "fitted_on": sorted(dev_names), "corpus": str(corpus)},
+                {
+                    "thresholds": fitted,
+                    "estimates": estimates,
+                    "fitted_on": sorted(dev_names),
+                    "corpus": str(corpus),
+                    "stems": "dry" if dry else "as rendered",
+                },
                 indent=1,
             )
         )
     split = f"{len({r['id'].rsplit('-', 1)[0] for r in held_out})} held-out clips" if held_out else "all clips"
-    console.print(forensics_table(summary, split, seeds))
+    console.print(forensics_table(summary, split, seeds, dry))
     if fitted:
         console.print(
             f"thresholds fitted on {len(dev_names)} development clips: {out_dir / 'forensics-thresholds.json'}"
@@ -335,9 +344,10 @@ def run_forensics_eval(
     return summary
 
 
-def forensics_table(summary: list[dict], split: str, seeds: int = 1) -> Table:
+def forensics_table(summary: list[dict], split: str, seeds: int = 1, dry: bool = True) -> Table:
     per_clip = "one case" if seeds == 1 else f"{seeds} cases"
-    table = Table(title=f"forensics on mixed material ({split}, {per_clip} per effect and clip, plus none)")
+    stems = "dry stems" if dry else "stems as rendered, with the sound bank's reverb and chorus"
+    table = Table(title=f"forensics on mixed material ({split}, {stems}, {per_clip} per effect and clip, plus none)")
     for col in ("effect", "n", "TP", "FP", "FN", "P", "R", "F1", "parameter", "median err", "in target"):
         table.add_column(col, justify="left" if col in ("effect", "parameter") else "right")
     for s in summary:
