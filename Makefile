@@ -26,19 +26,18 @@ demo: relink  ## set up, analyse the bundled example clip and print the report
 	$(BIN)/audiowave demo --out audiowave-out
 
 # The service tests start throwaway Redis/PostgreSQL servers from the Debian binaries, and the instrument
-# tests render with libfluidsynth and the TimGM6mb sound bank (and 808 lines on Sonic Pi's recorded kicks), the
-# forensics eval's dry stems with the fluidsynth command; the UI tests drive Debian chromium; the alert rules
+# tests render with libfluidsynth and the TimGM6mb sound bank (and 808 lines on Sonic Pi's recorded kicks); the UI tests drive Debian chromium; the alert rules
 # are unit-tested with promtool (Debian prometheus): install them if absent.
 system-deps:
 	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && \
 	  ls /usr/share/sounds/sf2/TimGM6mb.sf2 /usr/lib/*/libfluidsynth.so.3 /usr/share/sonic-pi/samples/bd_808.flac \
-	    >/dev/null 2>&1 && command -v fluidsynth >/dev/null && command -v chromium >/dev/null && \
+	    >/dev/null 2>&1 && command -v chromium >/dev/null && \
 	  command -v promtool >/dev/null || \
-	  { echo "installing redis-server, postgresql, libfluidsynth3, fluidsynth, timgm6mb-soundfont, sonic-pi-samples," \
-	    "chromium, prometheus (Debian packages)"; \
+	  { echo "installing redis-server, postgresql, libfluidsynth3, timgm6mb-soundfont, sonic-pi-samples, chromium," \
+	    "prometheus (Debian packages)"; \
 	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q >/dev/null && \
 	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends redis-server postgresql \
-	      libfluidsynth3 fluidsynth timgm6mb-soundfont sonic-pi-samples chromium prometheus >/dev/null; }
+	      libfluidsynth3 timgm6mb-soundfont sonic-pi-samples chromium prometheus >/dev/null; }
 
 test: relink system-deps  ## the default test run (CI runs exactly this)
 	$(BIN)/ruff check .
