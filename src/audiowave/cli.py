@@ -612,8 +612,8 @@ def evaluate(
         typer.Option(
             "--dry-stems/--rendered-stems",
             help="--forensics: render each stem again from its MIDI without the sound bank's reverb and chorus"
-            " (needs the fluidsynth command), so that no case carries an effect its truth does not name; or use"
-            " the stems as the corpus rendered them",
+            " (FluidSynth, the bank the corpus names) so that no case carries an effect its truth does not name;"
+            " or use the stems as the corpus rendered them",
         ),
     ] = True,
     budget: Annotated[float, typer.Option(min=1.0, help="--recipes: search budget per recipe (s).")] = 10.0,
