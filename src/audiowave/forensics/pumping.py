@@ -31,6 +31,7 @@ import numpy as np
 
 from audiowave.forensics.common import ENV_HOP_S, Evidence, Finding, Signal, note_value
 from audiowave.forensics.rules import decide
+from audiowave.hpss import hpss_masks
 
 PHASE_BINS = 32
 RATES = (0.5, 1.0, 2.0)  # period in beats
@@ -76,7 +77,7 @@ def harmonic_spectrogram(mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndar
     # (the median filters over all bins cost most of the detector's time).
     top = min(int(np.searchsorted(freqs, BAND_HZ[1])) + HPSS_KERNEL // 2 + 1, len(freqs))
     mag = np.abs(librosa.stft(mono, n_fft=n_fft, hop_length=hop))[:top]
-    mask, _ = librosa.decompose.hpss(mag, kernel_size=HPSS_KERNEL, mask=True)
+    mask, _ = hpss_masks(mag, kernel_size=HPSS_KERNEL)
     band = (freqs[:top] > BAND_HZ[0]) & (freqs[:top] < BAND_HZ[1])
     return 20 * np.log10(mag[band] * mask[band] + 1e-6), freqs[:top][band], hop / sr
 

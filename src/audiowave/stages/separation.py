@@ -17,6 +17,7 @@ from audiowave.audio_io import AudioClip
 from audiowave.chunking import process_in_chunks
 from audiowave.config import Settings, get_settings
 from audiowave.errors import ModelUnavailableError
+from audiowave.hpss import hpss_masks
 from audiowave.progress import ProgressFn, no_progress
 from audiowave.registry import check, get_spec
 from audiowave.schema import BackendInfo
@@ -116,7 +117,7 @@ class BandSplitSeparator:
         def run(piece: np.ndarray) -> np.ndarray:
             spec = librosa.stft(piece, n_fft=self.n_fft, hop_length=self.hop)  # (ch, f, t)
             mag = np.abs(spec).mean(axis=0)
-            harm, perc = librosa.decompose.hpss(mag, kernel_size=self.kernel, mask=True, margin=self.margin)
+            harm, perc = hpss_masks(mag, kernel_size=self.kernel, margin=self.margin)
             masks = [perc, harm * low[:, None], harm * (1.0 - low[:, None])]
             parts = [librosa.istft(spec * m, hop_length=self.hop, length=piece.shape[-1]) for m in masks]
             rest = piece - sum(parts)
