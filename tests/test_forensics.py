@@ -563,3 +563,19 @@ def test_a_found_phaser_becomes_a_recipe_fx_hint_that_sweeps_the_same_way(rows):
     assert any(step.startswith("Effects, in order: phaser") for step in steps(patch))
     settings = to_vital(patch, "phased")["settings"]
     assert settings["phaser_on"] == 1.0 and 2 ** settings["phaser_frequency"] == pytest.approx(hint.params["rate_hz"])
+
+
+def test_an_anti_alias_edge_near_nyquist_is_no_band_limit_but_a_16_khz_lowpass_is():
+    """Every resampler cuts just under the Nyquist frequency: only a cliff below 95 % of it is history."""
+    import scipy.signal
+
+    from audiowave.forensics.provenance import detect_band_limit
+
+    noise = np.random.default_rng(0).standard_normal(5 * SR)
+    for cutoff, expected in ((21500.0, False), (16000.0, True)):
+        sos = scipy.signal.ellip(12, 0.1, 100, cutoff, fs=SR, output="sos")
+        mono = scipy.signal.sosfilt(sos, noise).astype(np.float32)
+        finding = detect_band_limit(Signal(np.stack([mono, mono]), SR, np.arange(0, 5, 0.5)))
+        assert finding.detected is expected, (cutoff, finding.parameters)
+        if expected:
+            assert finding.parameters["cutoff_hz"] == pytest.approx(cutoff, rel=0.03)
