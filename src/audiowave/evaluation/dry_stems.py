@@ -51,7 +51,7 @@ def _synth(sr: int):
 @functools.cache
 def _bank_kept_loaded(soundfont: Path, sr: int):
     """A synth that holds ``soundfont`` for the process' life, so that FluidSynth's sample cache keeps the bank's
-    decoded samples for the fresh synth of each rendering (MuseScore General's: 3.7 s to load, then 0.2 s)."""
+    decoded samples for the fresh synth of each rendering (MuseScore General's: 4-7 s to load, then 0.2 s)."""
     synth = _synth(sr)
     if synth.sfload(str(soundfont)) < 0:
         raise InputError(f"FluidSynth could not load the sound bank {soundfont}")
