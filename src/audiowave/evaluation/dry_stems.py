@@ -85,7 +85,7 @@ def dry_stem(corpus: Path, instrument: dict, sr: int, n_samples: int) -> np.ndar
     """A corpus instrument (its ground-truth entry) rendered dry at its level in the mix: (2, n_samples)."""
     for key in ("midi", "soundfont", "mix_gain_db"):
         if key not in instrument:
-            name = instrument.get("name", "an instrument")
-            raise InputError(f"{name}: no {key} in the ground truth to render it dry")
+            name = instrument.get("name") or instrument.get("label", "an instrument")
+            raise InputError(f"{name}: no {key} in the ground truth to render it dry (or use --rendered-stems)")
     audio = render_dry(corpus / instrument["midi"], soundfont_path(instrument["soundfont"]), sr, n_samples)
     return audio * np.float32(10 ** (instrument["mix_gain_db"] / 20))
