@@ -20,6 +20,7 @@ from audiowave.evaluation.forensics import (
     score_case,
     summarise,
 )
+from audiowave.evaluation.runner import worker_pool
 from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
@@ -83,7 +84,8 @@ def rows():
         *make_cases([material], tuple(e for e in EFFECTS if e != "glide"), seed=1),
         *make_cases([no_kick], ("glide",), seed=1),
     ]
-    return {case.effect: (case, score_case(case)) for case in cases}
+    with worker_pool() as pool:  # as `eval --forensics` scores them: one process per core
+        return {case.effect: (case, row) for case, row in zip(cases, pool.map(score_case, cases), strict=True)}
 
 
 @pytest.mark.parametrize("effect", [e for e in EFFECTS if e != "none"])

@@ -25,7 +25,7 @@ from audiowave.families import DETAILS, FAMILIES, scored_name
 from audiowave.pipeline import Analysis, Pipeline
 
 
-def _worker_pool() -> ProcessPoolExecutor:
+def worker_pool() -> ProcessPoolExecutor:
     """One worker per core, started once numba's cache is whole (its workers would otherwise compile librosa's
     gufuncs at the same time on a fresh install, which can break the cache: see :mod:`audiowave.jit_cache`)."""
     jit_cache.ensure()
@@ -294,7 +294,7 @@ def run_forensics_eval(
     rows = []
     with (
         Progress(console=progress_console or console, transient=True) as progress,
-        _worker_pool() as pool,
+        worker_pool() as pool,
     ):
         task = progress.add_task("forensics cases", total=len(materials) * len(CASE_EFFECTS) * seeds)
         for material in materials:  # one material's cases at a time keeps memory to ~len(CASE_EFFECTS) clips
@@ -392,7 +392,7 @@ def run_recipes_eval(
     budget_s = math.inf if evaluations else budget_s
     with (
         Progress(console=progress_console or console, transient=True) as progress,
-        _worker_pool() as pool,
+        worker_pool() as pool,
     ):
         task = progress.add_task("recipes", total=len(shots) + len(notes))
         for row in pool.map(score_one_shot, shots, repeat(budget_s), repeat(evaluations)):
