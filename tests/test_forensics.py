@@ -482,9 +482,9 @@ def test_eval_forensics_cli_fits_thresholds_on_half_the_clips(tmp_path):
     proc = cli("eval", str(corpus), "--forensics", "--seeds", "2", "--rendered-stems", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "1 held-out clips" in proc.stdout
-    fitted = json.loads((tmp_path / "out" / "forensics-thresholds.json").read_text())
+    fitted = json.loads((out / "forensics-thresholds.json").read_text())
     assert fitted["fitted_on"] == ["C00"] and set(fitted["thresholds"]) <= set(RULES) - FIXED
-    report = json.loads((tmp_path / "out" / "forensics.json").read_text())
+    report = json.loads((out / "forensics.json").read_text())
     assert report["thresholds"] == fitted["thresholds"] and len(report["cases"]) == 2 * 2 * len(CASE_EFFECTS)
     assert report["estimates"] == fitted["estimates"] and set(fitted["estimates"]) == set(ESTIMATES)
     assert report["cases"][0]["effect"] == "none"

@@ -4,8 +4,8 @@ The dev corpus renders every instrument through FluidSynth with its reverb send 
 programs, its chorus send (CC93: 25) on. Effect cases built on those stems carry a reverb and a chorus that
 their truth does not name: a detector that hears them is scored as a false alarm. Rendering the same MIDI file
 with the same settings but ``-R 0 -C 0`` (in process, through libfluidsynth: sample for sample what the command
-gives) plays the same performance without them; the corpus' gain for the stem (``mix_gain_db``) puts it at the
-level it has in the mix.
+gives with TimGM6mb, within 5e-6 (-106 dBFS) with MuseScore General's compressed samples) plays the same
+performance without them; the corpus' gain for the stem (``mix_gain_db``) puts it at the level it has in the mix.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import functools
 import tempfile
 from pathlib import Path
 
+import librosa
 import numpy as np
 import soundfile as sf
 
@@ -75,10 +76,8 @@ def render_dry(midi: Path, soundfont: Path, sr: int, n_samples: int) -> np.ndarr
             audio, _ = sf.read(wav, dtype="float32", always_2d=True)
     finally:
         synth.delete()
-    out = np.zeros((2, n_samples), dtype=np.float32)
-    m = min(n_samples, len(audio))
-    out[:, :m] = (audio if audio.shape[1] == 2 else np.repeat(audio, 2, axis=1))[:m].T
-    return out
+    stereo = audio if audio.shape[1] == 2 else np.repeat(audio, 2, axis=1)
+    return librosa.util.fix_length(np.ascontiguousarray(stereo.T), size=n_samples)
 
 
 def dry_stem(corpus: Path, instrument: dict, sr: int, n_samples: int) -> np.ndarray:

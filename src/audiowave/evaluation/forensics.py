@@ -136,11 +136,15 @@ def corpus_materials(corpus: Path, limit: int | None = None, dry: bool = False) 
             continue
         stems, drums = {}, set()
         for k, inst in enumerate(insts):
-            audio, sr = sf.read(corpus / inst["stem"], dtype="float32", always_2d=True)
-            if sr != SR:
-                raise InputError(f"{inst['stem']}: {sr} Hz; the forensics cases are built at {SR} Hz")
+            info = sf.info(corpus / inst["stem"])
+            if info.samplerate != SR:
+                raise InputError(f"{inst['stem']}: {info.samplerate} Hz; the forensics cases are built at {SR} Hz")
             name = f"{k:02d}_{inst.get('label', 'inst')}"
-            stems[name] = dry_stem(corpus, inst, SR, len(audio)) if dry else np.ascontiguousarray(audio.T)
+            if dry:  # the rendered stem gives only its length
+                stems[name] = dry_stem(corpus, inst, SR, info.frames)
+            else:
+                audio, _ = sf.read(corpus / inst["stem"], dtype="float32", always_2d=True)
+                stems[name] = np.ascontiguousarray(audio.T)
             if inst.get("is_drum"):
                 drums.add(name)
         out.append(Material(clip.id, stems, drums, np.asarray(clip.raw["beat_times_s"], dtype=float)))

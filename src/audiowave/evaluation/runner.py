@@ -288,6 +288,7 @@ def run_forensics_eval(
     from audiowave.forensics.evalset import CASE_EFFECTS, make_cases
 
     console = console or Console()
+    stems = "dry" if dry else "as rendered"
     materials = corpus_materials(corpus, limit, dry)
     if not materials:
         raise InputError(f"{corpus}: no multi-instrument clip with stems and a beat grid to build cases from")
@@ -316,7 +317,7 @@ def run_forensics_eval(
         "thresholds": fitted,
         "estimates": estimates,
         "fitted_on": sorted(dev_names) if held_out else [],
-        "stems": "dry" if dry else "as rendered",
+        "stems": stems,
         "summary_held_out": summary,
         "summary_shipped_thresholds": summarise(rows, effects),
         "cases": rows,
@@ -330,7 +331,7 @@ def run_forensics_eval(
                     "estimates": estimates,
                     "fitted_on": sorted(dev_names),
                     "corpus": str(corpus),
-                    "stems": "dry" if dry else "as rendered",
+                    "stems": stems,
                 },
                 indent=1,
             )
