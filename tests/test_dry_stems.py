@@ -9,6 +9,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_runner import cli
 
 from audiowave.errors import InputError
 from audiowave.evaluation.dry_stems import RENDER_GAIN, SETTINGS, render_dry, soundfont_path
@@ -121,3 +122,13 @@ def test_the_dry_rendering_is_the_corpus_generators_command_with_reverb_and_chor
     for _ in range(2):  # a fresh synth each time: a second file through the same synth sounds slightly different
         ours = render_dry(midi, bank, SR, len(command))
         np.testing.assert_array_equal(ours, command.T)
+
+
+def test_the_eval_cli_plays_stems_dry_by_default_and_says_what_to_do_without_midi(midi_corpus, tmp_path):
+    truth = json.loads((midi_corpus / "ground_truth.json").read_text())
+    del truth["clips"][0]["instruments"][0]["midi"]
+    (midi_corpus / "ground_truth.json").write_text(json.dumps(truth))
+    proc = cli("eval", str(midi_corpus), "--forensics", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    message = "piano: no midi in the ground truth to render it dry (or use --rendered-stems)"
+    assert message in " ".join(proc.stderr.split())  # only the dry path asks for MIDI: dry is the default
