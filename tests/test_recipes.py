@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 from cli_runner import cli
 
+from audiowave.recipes.body_glide import body_glide
 from audiowave.recipes.distance import Target
 from audiowave.recipes.estimate import DRUM_NOISE, candidates
 from audiowave.recipes.measure import measure
@@ -97,6 +98,40 @@ def test_a_falling_body_is_measured_at_the_note_it_settles_on():
     assert m.pitched
     assert 12 * np.log2(m.f0_hz / 440.0) + 69 == pytest.approx(34, abs=1.0)  # measured 34.9
     assert 12 * np.log2(np.nanmedian(f0[voiced]) / 440.0) + 69 > 36.0  # all voiced frames: the fall pulls it up
+
+
+@pytest.mark.parametrize(
+    "fx",
+    [
+        [],
+        [Effect(kind="distortion", params={"drive_db": 20.0})],
+        [Effect(kind="reverb", params={"room_size": 0.4, "wet_level": 0.35, "dry_level": 0.8})],
+    ],
+    ids=["dry", "distortion", "reverb"],
+)
+def test_a_drum_bodys_pitch_drop_is_measured_from_its_zero_crossings(fx):
+    truth = kick_patch(pitch=PitchEnvelope(semitones=30.0, time_s=0.02), noise_level=0.1, fx=fx)
+    body = body_glide(render(truth, SR).astype(np.float64), SR)
+    assert body is not None and body.periods >= 8
+    assert 12 * np.log2(body.note_hz / 440.0) + 69 == pytest.approx(34, abs=0.3)
+    assert body.semitones == pytest.approx(30, abs=1.0)
+    assert body.time_s == pytest.approx(0.02, rel=0.15)
+
+
+def test_noise_has_no_drum_body_to_measure():
+    noise = np.random.default_rng(0).uniform(-1, 1, SR // 2) * np.exp(-np.arange(SR // 2) / (0.1 * SR))
+    assert body_glide(noise, SR) is None
+
+
+def test_a_drums_measured_drop_is_its_first_guess_and_the_search_stays_near_it():
+    truth = kick_patch(pitch=PitchEnvelope(semitones=17.4, time_s=0.013), noise_level=0.1)
+    audio = render(truth, 44100)
+    guesses = [p for p in candidates(measure(render(truth, SR).astype(np.float64), SR)) if p.source == "drum"]
+    assert guesses and all(abs(p.pitch.semitones - 17.4) < 0.5 and abs(p.note_midi - 34) < 0.2 for p in guesses)
+    r = suggest(audio, 44100, budget_s=60.0, max_evaluations=300).recipe
+    assert r.patch.source == "drum" and abs(r.patch.note_midi - 34) < 0.3
+    assert abs(r.patch.pitch.semitones - 17.4) <= 2.5  # a free search took it 8.5 st away
+    assert r.refined.similarity >= r.initial.similarity
 
 
 def test_a_pure_drum_body_is_first_guessed_without_noise():

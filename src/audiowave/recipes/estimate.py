@@ -102,8 +102,9 @@ def fm(m: Measurements, ratio: float) -> Patch:
 
 def drums(m: Measurements) -> list[Patch]:
     """A hat-like sound (most energy above 2 kHz): high-passed noise. Otherwise a sine body falling onto the note
-    with noise under it at each of ``DRUM_NOISE``: a falling body smears its energy between its partials, so the
-    measured noisiness is no guide (it put 0.14-0.43 of noise under pure bodies, the first guess' largest error)."""
+    (its glide as :mod:`body_glide` measures it, else 24 st in 30 ms) with noise under it at each of
+    ``DRUM_NOISE``: a falling body smears its energy between its partials, so the measured noisiness is no guide
+    (it put 0.14-0.43 of noise under pure bodies, the first guess' largest error)."""
     if m.high_share > 0.5:
         return [
             Patch(
@@ -114,6 +115,13 @@ def drums(m: Measurements) -> list[Patch]:
             )
         ]
     body = {**_common(m, "drum"), "pitch": PitchEnvelope(semitones=24.0, time_s=0.03)}
+    if m.body is not None:
+        body |= {
+            "note_midi": float(np.clip(hz_to_midi(m.body.note_hz), 0, 127)),
+            "pitch": PitchEnvelope(
+                semitones=float(np.clip(m.body.semitones, -48, 48)), time_s=float(np.clip(m.body.time_s, 0.001, 5))
+            ),
+        }
     return [Patch(**body, oscillators=[Oscillator(waveform="sine")], noise_level=n) for n in DRUM_NOISE]
 
 

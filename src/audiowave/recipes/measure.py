@@ -1,7 +1,8 @@
 """Signal measurements of a one-shot that the first recipe guesses are made from.
 
-Pitch (pYIN), the glide into the note, the loudness contour and its ADSR fit, the harmonic spectrum and
-how its brightness moves, and how noisy the sound is. All on mono audio at the search sample rate.
+Pitch (pYIN), the glide into the note, a drum body's pitch drop (zero crossings), the loudness contour and its
+ADSR fit, the harmonic spectrum and how its brightness moves, and how noisy the sound is.
+All on mono audio at the search sample rate.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import librosa
 import numpy as np
 from scipy.optimize import least_squares
 
+from audiowave.recipes.body_glide import BodyGlide, body_glide
 from audiowave.recipes.distance import f0_track
 from audiowave.recipes.patch import Envelope
 from audiowave.recipes.synth import envelope_curve
@@ -38,6 +40,7 @@ class Measurements:
     noisiness: float  # 0 = pure partials, 1 = noise (share of energy between the partials)
     high_share: float  # share of the energy above 2 kHz
     f0_track: tuple[np.ndarray, np.ndarray]  # pYIN f0 (Hz) and voiced flags, 10 ms hop (for pitch scoring)
+    body: BodyGlide | None  # a drum body's glide onto its note, from the zero crossings (None: no clean body)
 
 
 def loudness_contour(x: np.ndarray, sr: int) -> np.ndarray:
@@ -177,4 +180,5 @@ def measure(x: np.ndarray, sr: int) -> Measurements:
         noisiness=_noisiness(frame, sr, note_hz),
         high_share=high_share,
         f0_track=(f0, voiced),
+        body=body_glide(x, sr),
     )

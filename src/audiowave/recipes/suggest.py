@@ -155,7 +155,10 @@ def suggest(
     for share, patch in zip((0.65, 0.35), finalists, strict=False):
         report(f"refine {patch.source}", 0.2 + 0.7 * len(searches) / len(finalists))
         evaluations = round(max_evaluations * share) if max_evaluations else None
-        searches.append(refine(patch, loss, length_s, remaining * share, max_evaluations=evaluations))
+        glide_measured = patch.source == "drum" and m.body is not None  # its drum guesses carry the body's glide
+        searches.append(
+            refine(patch, loss, length_s, remaining * share, max_evaluations=evaluations, glide_measured=glide_measured)
+        )
     for candidate, search in zip(candidates, searches, strict=False):  # both sorted best first guess first
         candidate.refined_loss = round(search.loss, 4)
     best = min(searches, key=lambda s: s.loss)
