@@ -11,12 +11,14 @@ import pytest
 import soundfile as sf
 from cli_runner import cli
 
+from audiowave.evaluation.recipes import truth_similarity
 from audiowave.recipes.body_glide import body_glide
 from audiowave.recipes.distance import Target
 from audiowave.recipes.estimate import DRUM_NOISE, candidates
+from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.measure import measure
 from audiowave.recipes.patch import Effect, Envelope, Filter, Oscillator, Patch, PitchEnvelope
-from audiowave.recipes.suggest import suggest
+from audiowave.recipes.suggest import DRUM_FALL_ST, finalist_indices, suggest
 from audiowave.recipes.synth import envelope_curve, render, shape_harmonics, wavetable
 from audiowave.recipes.vital import to_vital
 
@@ -118,9 +120,11 @@ def test_a_drum_bodys_pitch_drop_is_measured_from_its_zero_crossings(fx):
     assert body.time_s == pytest.approx(0.02, rel=0.15)
 
 
-def test_noise_has_no_drum_body_to_measure():
+def test_noise_has_no_drum_body_to_measure_and_a_steady_bass_no_fall():
     noise = np.random.default_rng(0).uniform(-1, 1, SR // 2) * np.exp(-np.arange(SR // 2) / (0.1 * SR))
     assert body_glide(noise, SR) is None
+    bass = body_glide(render(bass_patch(), SR).astype(np.float64), SR)
+    assert bass is None or abs(bass.semitones) < DRUM_FALL_ST  # its refined finalists are not forced to a drum
 
 
 def test_a_drums_measured_drop_is_its_first_guess_and_the_search_stays_near_it():
@@ -132,6 +136,14 @@ def test_a_drums_measured_drop_is_its_first_guess_and_the_search_stays_near_it()
     assert r.patch.source == "drum" and abs(r.patch.note_midi - 34) < 0.3
     assert abs(r.patch.pitch.semitones - 17.4) <= 2.5  # a free search took it 8.5 st away
     assert r.refined.similarity >= r.initial.similarity
+
+
+def test_a_measured_drum_body_keeps_a_drum_guess_among_the_refined():
+    sources = ["subtractive", "fm", "wavetable", "drum", "drum"]
+    assert finalist_indices(sources, drum_body=False) == [0, 1]
+    assert finalist_indices(sources, drum_body=True) == [0, 3]  # the best drum guess, refined with its effects
+    assert finalist_indices(["fm", "drum", "drum"], drum_body=True) == [0, 1]
+    assert finalist_indices(["drum"], drum_body=True) == [0]
 
 
 def test_a_pure_drum_body_is_first_guessed_without_noise():
@@ -308,9 +320,18 @@ def test_eval_recipes_scores_generated_one_shots_from_the_cli(tmp_path):
     assert "similarity refined" in run.stdout and "renderings)" in run.stdout
     doc = json.loads((tmp_path / "ev" / "recipes.json").read_text())
     assert len(doc["cases"]) == 2 and doc["corpus_notes"] == []
+    assert "similarity of the true patch" in run.stdout
+    assert all(c["similarity_truth"] >= c["similarity_after"] - 0.1 for c in doc["cases"])
+
     assert doc["evaluations"] == 30 and doc["budget_s"] is None
     assert all(30 <= c["evaluations"] < 60 for c in doc["cases"])  # two searches, each stops after a generation
     assert all(c["similarity_after"] >= c["similarity_before"] - 0.01 for c in doc["cases"])
+
+
+def test_the_true_patch_scores_1_unless_its_noise_is_another_realisation():
+    clean, noisy = OneShot("clean", kick_patch()), OneShot("noisy", kick_patch(noise_level=0.1))
+    assert truth_similarity(clean, render(clean.patch, 44100)) > 0.99
+    assert truth_similarity(noisy, render(noisy.patch, 44100)) < 0.8  # same recipe, same sound: the noise differs
 
 
 def test_a_search_bounded_by_renderings_gives_the_same_recipe_every_time():

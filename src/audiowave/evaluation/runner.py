@@ -462,6 +462,7 @@ def recipes_table(summary: list[dict], budget: str) -> Table:
         ("spectral dist. refined", lambda s: f"{s['spectral_after']:.3f}"),
         ("similarity first guess", lambda s: f"{s['similarity_before']:.3f}"),
         ("similarity refined", lambda s: f"{s['similarity_after']:.3f}"),
+        ("similarity of the true patch", lambda s: f"{s['similarity_truth']:.3f}"),
         ("seconds per recipe", lambda s: f"{s['seconds']:.1f}"),
     ]
     for label, cell in rows:
