@@ -171,7 +171,8 @@ def suggest(
     for share, patch in zip((0.65, 0.35), finalists, strict=False):
         report(f"refine {patch.source}", 0.2 + 0.7 * len(searches) / len(finalists))
         evaluations = round(max_evaluations * share) if max_evaluations else None
-        glide_measured = patch.source == "drum" and m.body is not None  # its drum guesses carry the body's glide
+        # a drum body guess (not the hat-like noise) starts from the measured glide
+        glide_measured = patch.source == "drum" and bool(patch.oscillators) and m.body is not None
         searches.append(
             refine(patch, loss, length_s, remaining * share, max_evaluations=evaluations, glide_measured=glide_measured)
         )
