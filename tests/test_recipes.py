@@ -12,7 +12,7 @@ import soundfile as sf
 from cli_runner import cli
 
 from audiowave.evaluation.recipes import truth_similarity
-from audiowave.recipes.body_glide import body_glide
+from audiowave.recipes.body_glide import body_glide, zero_crossings
 from audiowave.recipes.distance import Target
 from audiowave.recipes.estimate import DRUM_NOISE, candidates
 from audiowave.recipes.evalset import OneShot
@@ -118,6 +118,13 @@ def test_a_drum_bodys_pitch_drop_is_measured_from_its_zero_crossings(fx):
     assert 12 * np.log2(body.note_hz / 440.0) + 69 == pytest.approx(34, abs=0.3)
     assert body.semitones == pytest.approx(30, abs=1.0)
     assert body.time_s == pytest.approx(0.02, rel=0.15)
+
+
+def test_crossings_before_the_onset_do_not_end_the_body():
+    lead = 1e-3 * np.sin(2 * np.pi * 1000 * np.arange(int(0.02 * SR)) / SR)  # quiet, before the sound rises
+    t = np.arange(int(0.2 * SR)) / SR
+    times = zero_crossings(np.concatenate([lead, np.sin(2 * np.pi * 100 * t) * np.exp(-t / 0.1)]), SR)
+    assert len(times) > 20 and times[0] >= 0.014  # (a kick with a quiet lead-in had none)
 
 
 def test_noise_has_no_drum_body_to_measure_and_a_steady_bass_no_fall():

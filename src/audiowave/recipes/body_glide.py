@@ -45,13 +45,14 @@ class BodyGlide:
 
 def zero_crossings(x: np.ndarray, sr: int) -> np.ndarray:
     """Times (s, linearly interpolated) at which ``x`` low-passed at BODY_TOP_HZ (zero phase) crosses zero, in its
-    first FIT_S and until it first falls QUIET_DB under its peak."""
+    first FIT_S, from where it rises within QUIET_DB of its peak until it first falls that far under it."""
     sos = scipy.signal.butter(4, BODY_TOP_HZ, "lowpass", fs=sr, output="sos")
     y = scipy.signal.sosfiltfilt(sos, x)[: int(FIT_S * sr)]
     level = scipy.ndimage.maximum_filter1d(np.abs(y), max(1, int(0.01 * sr)))
     idx = np.flatnonzero(np.signbit(y[1:]) != np.signbit(y[:-1]))
-    quiet = np.flatnonzero(level[idx] < level.max() * 10 ** (QUIET_DB / 20))
-    idx = idx[: quiet[0]] if len(quiet) else idx
+    loud = level[idx] >= level.max() * 10 ** (QUIET_DB / 20)
+    fallen = np.flatnonzero(~loud & (idx > np.argmax(level)))
+    idx = idx[loud][: np.count_nonzero(loud[: fallen[0]])] if len(fallen) else idx[loud]
     return (idx + y[idx] / (y[idx] - y[idx + 1])) / sr
 
 
