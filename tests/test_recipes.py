@@ -328,8 +328,7 @@ def test_eval_recipes_scores_generated_one_shots_from_the_cli(tmp_path):
     doc = json.loads((tmp_path / "ev" / "recipes.json").read_text())
     assert len(doc["cases"]) == 2 and doc["corpus_notes"] == []
     assert "similarity of the true patch" in run.stdout
-    assert all(c["similarity_truth"] >= c["similarity_after"] - 0.1 for c in doc["cases"])
-
+    assert all(c["similarity_truth"] > 0.95 for c in doc["cases"])  # two noise-free subtractive one-shots
     assert doc["evaluations"] == 30 and doc["budget_s"] is None
     assert all(30 <= c["evaluations"] < 60 for c in doc["cases"])  # two searches, each stops after a generation
     assert all(c["similarity_after"] >= c["similarity_before"] - 0.01 for c in doc["cases"])
