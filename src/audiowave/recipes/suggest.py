@@ -95,7 +95,7 @@ def finalist_indices(sources: Sequence[str], drum_body: bool) -> list[int]:
     falling onto its note (``drum_body``), the best drum guess takes the second place if neither is a drum.
     Unrefined, a drum guess lacking the distortion or reverb of its sound could lose to another kind's: on 18 drum
     one-shots (3 seeds) 4 ended as subtractive, FM or wavetable recipes; refined, none did (mean similarity
-    0.828 -> 0.845)."""
+    0.828 -> 0.844)."""
     chosen = list(range(min(2, len(sources))))
     drums = [i for i, source in enumerate(sources) if source == "drum"]
     if drum_body and drums and not any(sources[i] == "drum" for i in chosen):
