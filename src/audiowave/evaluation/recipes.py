@@ -7,12 +7,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soxr
 
 from audiowave.recipes.distance import Target
 from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.patch import Patch
-from audiowave.recipes.suggest import SEARCH_SR, prepare, suggest
+from audiowave.recipes.suggest import SEARCH_SR, at_rate, prepare, suggest
 from audiowave.recipes.synth import envelope_curve, render
 
 SR = 44100
@@ -58,7 +57,7 @@ def truth_similarity(case: OneShot, audio: np.ndarray) -> float:
     another realisation than the original's, and per-band levels of two noises differ (a drum with noise at 0.1
     under its body scores 0.67-0.72)."""
     span, _, _ = prepare(audio, SR, None, None)
-    x = soxr.resample(span, SR, SEARCH_SR)
+    x = at_rate(span, SR, SEARCH_SR)
     return Target(x, SEARCH_SR).scores(render(case.patch, SEARCH_SR, len(x) / SEARCH_SR)).similarity
 
 

@@ -52,7 +52,8 @@ def zero_crossings(x: np.ndarray, sr: int) -> np.ndarray:
     idx = np.flatnonzero(np.signbit(y[1:]) != np.signbit(y[:-1]))
     loud = level[idx] >= level.max() * 10 ** (QUIET_DB / 20)
     fallen = np.flatnonzero(~loud & (idx > np.argmax(level)))
-    idx = idx[loud][: np.count_nonzero(loud[: fallen[0]])] if len(fallen) else idx[loud]
+    end = fallen[0] if len(fallen) else len(idx)
+    idx = idx[:end][loud[:end]]
     return (idx + y[idx] / (y[idx] - y[idx + 1])) / sr
 
 

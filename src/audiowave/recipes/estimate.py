@@ -125,6 +125,11 @@ def drums(m: Measurements) -> list[Patch]:
     return [Patch(**body, oscillators=[Oscillator(waveform="sine")], noise_level=n) for n in DRUM_NOISE]
 
 
+def starts_from_measured_glide(patch: Patch, m: Measurements) -> bool:
+    """Whether ``patch`` is a drum body guess (:func:`drums`) made from the body's measured glide."""
+    return patch.source == "drum" and bool(patch.oscillators) and m.body is not None
+
+
 def candidates(m: Measurements) -> list[Patch]:
     """Every plausible first guess; the caller scores them by rendering."""
     if not m.pitched:

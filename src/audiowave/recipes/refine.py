@@ -76,6 +76,11 @@ def knobs_for(patch: Patch, length_s: float, glide_measured: bool = False) -> li
     """The continuous settings worth searching for this patch; with ``glide_measured`` its pitch envelope stays
     near the measured one (MEASURED_GLIDE_ST, MEASURED_GLIDE_TIME)."""
     glide = patch.pitch
+    if glide_measured:
+        semitones = (glide.semitones - MEASURED_GLIDE_ST, glide.semitones + MEASURED_GLIDE_ST)
+        time_s = (glide.time_s / MEASURED_GLIDE_TIME, glide.time_s * MEASURED_GLIDE_TIME)
+    else:
+        semitones, time_s = (-24.0, 36.0), (0.002, 1.0)
     knobs = [
         Knob("note_midi", patch.note_midi - 0.25, patch.note_midi + 0.25),
         Knob("duration_s", 0.01, max(length_s, 0.02), log=True),
@@ -83,14 +88,8 @@ def knobs_for(patch: Patch, length_s: float, glide_measured: bool = False) -> li
         Knob("amp.decay_s", 0.005, 10.0, log=True),
         Knob("amp.sustain", 0.0, 1.0),
         Knob("amp.release_s", 0.005, 5.0, log=True),
-        *(
-            (
-                Knob("pitch.semitones", glide.semitones - MEASURED_GLIDE_ST, glide.semitones + MEASURED_GLIDE_ST),
-                Knob("pitch.time_s", glide.time_s / MEASURED_GLIDE_TIME, glide.time_s * MEASURED_GLIDE_TIME, log=True),
-            )
-            if glide_measured
-            else (Knob("pitch.semitones", -24.0, 36.0), Knob("pitch.time_s", 0.002, 1.0, log=True))
-        ),
+        Knob("pitch.semitones", *semitones),
+        Knob("pitch.time_s", *time_s, log=True),
     ]
     if patch.filter.type != "off":
         knobs += [

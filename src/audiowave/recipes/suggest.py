@@ -90,6 +90,11 @@ def _with_best_variants(patch: Patch, patch_loss: float, hints: Sequence[Effect]
     return patch
 
 
+def at_rate(audio: np.ndarray, sr: int, rate: int) -> np.ndarray:
+    """``audio`` (mono) at ``rate`` Hz."""
+    return soxr.resample(audio, sr, rate) if sr != rate else audio
+
+
 def finalist_indices(sources: Sequence[str], drum_body: bool) -> list[int]:
     """Which of the first guesses (sorted best first) the search refines: the two best; when a body was measured
     falling onto its note (``drum_body``), the best drum guess takes the second place if neither is a drum.
@@ -145,7 +150,7 @@ def suggest(
     report = progress or (lambda _stage, _fraction: None)
     started = time.monotonic()
     span, t0, t1 = prepare(audio, sr, start_s, end_s)
-    x = soxr.resample(span, sr, SEARCH_SR) if sr != SEARCH_SR else span
+    x = at_rate(span, sr, SEARCH_SR)
     length_s = len(x) / SEARCH_SR
     report("measure", 0.0)
     target = Target(x, SEARCH_SR)
@@ -171,8 +176,7 @@ def suggest(
     for share, patch in zip((0.65, 0.35), finalists, strict=False):
         report(f"refine {patch.source}", 0.2 + 0.7 * len(searches) / len(finalists))
         evaluations = round(max_evaluations * share) if max_evaluations else None
-        # a drum body guess (not the hat-like noise) starts from the measured glide
-        glide_measured = patch.source == "drum" and bool(patch.oscillators) and m.body is not None
+        glide_measured = estimate.starts_from_measured_glide(patch, m)
         searches.append(
             refine(patch, loss, length_s, remaining * share, max_evaluations=evaluations, glide_measured=glide_measured)
         )
@@ -180,12 +184,10 @@ def suggest(
         candidates[i].refined_loss = round(search.loss, 4)
     best = min(searches, key=lambda s: s.loss)
     report("verify", 0.9)
-    original = soxr.resample(span, sr, PREVIEW_SR) if sr != PREVIEW_SR else span
+    original = at_rate(span, sr, PREVIEW_SR)
     if sampled is not None and sampled_loss <= best.loss:
         patch = sampled.patch
-        preview = _matched(
-            soxr.resample(sampled.audio, sr, PREVIEW_SR) if sr != PREVIEW_SR else sampled.audio, original
-        )
+        preview = _matched(at_rate(sampled.audio, sr, PREVIEW_SR), original)
         found = sampled_x
     else:
         patch = best.patch
@@ -226,7 +228,7 @@ def _best_sampled(
     for c in [found, *similar_candidates(span, sr, matcher, exclude)]:
         if c is None:
             continue
-        x = soxr.resample(c.audio, sr, SEARCH_SR) if sr != SEARCH_SR else c.audio
+        x = at_rate(c.audio, sr, SEARCH_SR)
         if (v := target.loss(x)) < best[1]:
             best = (c, v, x)
     return best
