@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from cli_runner import cli
 from audiowave.evaluation.recipes import truth_similarity
 from audiowave.recipes.body_glide import body_glide, zero_crossings
 from audiowave.recipes.distance import Target
-from audiowave.recipes.estimate import DRUM_NOISE, candidates
+from audiowave.recipes.estimate import DRUM_NOISE, candidates, starts_from_measured_glide
 from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.measure import measure
 from audiowave.recipes.patch import Effect, Envelope, Filter, Oscillator, Patch, PitchEnvelope
@@ -143,6 +144,16 @@ def test_a_drums_measured_drop_is_its_first_guess_and_the_search_stays_near_it()
     assert r.patch.source == "drum" and abs(r.patch.note_midi - 34) < 0.3
     assert abs(r.patch.pitch.semitones - 17.4) <= 2.5  # a free search took it 8.5 st away
     assert r.refined.similarity >= r.initial.similarity
+
+
+def test_only_drum_body_guesses_start_from_the_measured_glide():
+    m = measure(render(kick_patch(), SR).astype(np.float64), SR)
+    assert m.body is not None
+    body_guess = next(p for p in candidates(m) if p.source == "drum")
+    hat = body_guess.model_copy(update={"oscillators": []})  # the hat-like noise drum: no body, its pitch is moot
+    assert starts_from_measured_glide(body_guess, m) and not starts_from_measured_glide(hat, m)
+    assert not starts_from_measured_glide(body_guess, replace(m, body=None))
+    assert not starts_from_measured_glide(next(p for p in candidates(m) if p.source != "drum"), m)
 
 
 def test_a_measured_drum_body_keeps_a_drum_guess_among_the_refined():
