@@ -7,6 +7,7 @@ import io
 import json
 from dataclasses import replace
 
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -19,6 +20,7 @@ from audiowave.recipes.estimate import DRUM_NOISE, candidates, starts_from_measu
 from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.measure import measure
 from audiowave.recipes.patch import Effect, Envelope, Filter, Oscillator, Patch, PitchEnvelope
+from audiowave.recipes.pitch_track import f0_track
 from audiowave.recipes.suggest import DRUM_FALL_ST, finalist_indices, suggest
 from audiowave.recipes.synth import envelope_curve, render, shape_harmonics, wavetable
 from audiowave.recipes.vital import to_vital
@@ -72,6 +74,26 @@ def test_distance_is_zero_for_the_same_sound_and_grows_with_the_difference():
     assert 0 < near < far and near < other
     # level does not count: the same sound 12 dB quieter is the same sound
     assert target.spectral(0.25 * render(bass_patch(), SR)) == pytest.approx(0.0, abs=1e-6)
+
+
+def pitch_test_signals() -> dict[str, np.ndarray]:
+    t = np.arange(int(1.2 * SR)) / SR
+    rng = np.random.default_rng(3)
+    vibrato = np.sin(2 * np.pi * 220 * t + 3 * np.sin(2 * np.pi * 5.5 * t)) + 0.05 * rng.standard_normal(len(t))
+    sweep = np.sin(2 * np.pi * np.cumsum(60 * 2 ** (4 * t)) / SR) * np.exp(-t)  # 60 Hz up four octaves
+    gaps = np.where((t % 0.4) < 0.25, np.sin(2 * np.pi * 98 * t), 0.0) + 0.3 * np.sin(2 * np.pi * 1470 * t) * (t > 0.8)
+    fall = np.sin(2 * np.pi * np.cumsum(55 * 2 ** (3 * np.exp(-t / 0.03))) / SR) * np.exp(-t / 0.8)  # 3 octaves
+    return {"vibrato": vibrato, "sweep": sweep, "gaps": gaps, "fall": fall}
+
+
+@pytest.mark.parametrize("name", ["vibrato", "sweep", "gaps", "fall"])
+def test_the_banded_pitch_tracker_follows_librosas_pyin_frame_for_frame(name):
+    """A fall of three octaves in 30 ms outruns the model (2 st per frame): its path runs along the band's edge."""
+    x = pitch_test_signals()[name].astype(np.float64)
+    f0, voiced, _ = librosa.pyin(x, fmin=30.0, fmax=2000.0, sr=SR, frame_length=2048, hop_length=220)
+    mine, mine_voiced = f0_track(x, SR)
+    assert voiced.sum() > 10 and np.array_equal(mine_voiced, voiced)
+    assert np.array_equal(mine[voiced], f0[voiced]) and np.isnan(mine[~voiced]).all()
 
 
 def test_measurements_recover_note_envelope_and_shape():

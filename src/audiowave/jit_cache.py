@@ -1,10 +1,11 @@
 """Numba's on-disk cache, filled by one process before many run, and repaired when a race has broken it.
 
 librosa compiles its gufuncs (zero crossings, local maxima, peak picking, pYIN's parabolic interpolation) with
-``cache=True`` when its modules are first imported, as does the synth's filter (:mod:`audiowave.recipes.synth`) on
-first call. Two processes doing that at once on a fresh install (the evaluation's process pool, Ray workers) can
-leave a gufunc's wrapper and kernel from different compilations (numba issue #10128, open in numba 0.68): from
-then on every process that calls it dies of a segmentation fault, here ``librosa.pyin`` in every recipe.
+``cache=True`` when its modules are first imported, as do the synth's filter (:mod:`audiowave.recipes.synth`) and
+the pitch tracker's Viterbi (:mod:`audiowave.recipes.pitch_track`) on first call. Two processes doing that at once
+on a fresh install (the evaluation's process pool, Ray workers) can leave a gufunc's wrapper and kernel from
+different compilations (numba issue #10128, open in numba 0.68): from then on every process that calls it dies of
+a segmentation fault, here ``librosa.pyin`` in every recipe.
 :func:`ensure` runs :func:`warm` in a child process under a file lock, so one process fills the cache and the
 others find it full; a child killed by a signal means a broken cache, whose files are deleted and rebuilt.
 ``make`` runs it after installing (``python -m audiowave.jit_cache``), as do the drivers that start workers.
@@ -34,6 +35,7 @@ def warm() -> None:
     """Compile (or load) every numba function the analysis calls, for the float types it calls them with."""
     import librosa
 
+    from audiowave.recipes.pitch_track import f0_track
     from audiowave.recipes.synth import _svf
 
     for dtype in (np.float32, np.float64):
@@ -44,6 +46,7 @@ def warm() -> None:
         librosa.util.peak_pick(x, pre_max=3, post_max=3, pre_avg=3, post_avg=5, delta=0.1, wait=3)
         librosa.pyin(x, fmin=100.0, fmax=1000.0, sr=8000, frame_length=1024)
     _svf(np.zeros(16), np.full(16, 1000.0), 1.0, 0, 44100.0)
+    f0_track(np.sin(np.linspace(0.0, 200.0, 8192)), 8000)
 
 
 def cache_roots() -> list[Path]:

@@ -11,6 +11,8 @@ import librosa
 import numpy as np
 from scipy.signal import stft
 
+from audiowave.recipes.pitch_track import f0_track
+
 FFT_SIZES = (2048, 512)  # mel spectrogram resolutions
 MEL_BANDS = {2048: 96, 512: 48}
 LTAS_FFT = 8192  # long-term average spectrum: partial positions without beating or phase
@@ -106,15 +108,6 @@ class Target:
     def scores(self, candidate: np.ndarray, pitch: float | None = None) -> Scores:
         """Spectral and envelope distance of ``candidate``; ``pitch`` (cents) is measured by the caller."""
         return Scores(self.spectral(candidate), self.envelope(candidate), pitch)
-
-
-def f0_track(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """pYIN f0 (Hz, NaN where unvoiced) and voiced flags, 10 ms hop."""
-    frame = 1 << int(np.ceil(np.log2(2.2 * sr / 30.0)))  # two periods of the lowest f0
-    f0, voiced, _ = librosa.pyin(
-        np.asarray(x, dtype=np.float64), fmin=30.0, fmax=2000.0, sr=sr, frame_length=frame, hop_length=int(0.01 * sr)
-    )
-    return f0, voiced
 
 
 def pitch_distance(reference: tuple[np.ndarray, np.ndarray], b: np.ndarray, sr: int) -> float | None:

@@ -14,8 +14,8 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from audiowave.recipes.body_glide import BodyGlide, body_glide
-from audiowave.recipes.distance import f0_track
 from audiowave.recipes.patch import Envelope
+from audiowave.recipes.pitch_track import f0_track
 from audiowave.recipes.synth import envelope_curve
 
 FRAME_HOP_S = 0.005
