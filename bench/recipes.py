@@ -70,7 +70,7 @@ def main() -> None:
             str(recipe.search.evaluations),
             f"{grown:.0f}",
         )
-    Console().print(table)
+    Console(width=120).print(table)
 
 
 if __name__ == "__main__":
