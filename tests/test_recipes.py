@@ -228,6 +228,20 @@ def test_vital_export_carries_the_cycle_envelopes_and_filter():
     json.dumps(preset)
 
 
+def test_vital_export_keeps_effect_rates_within_vitals_ranges_and_carries_a_flangers_short_delay():
+    fast = [
+        Effect(kind="chorus", params={"rate_hz": 9.5, "depth": 0.2, "centre_delay_ms": 3.5, "mix": 0.5}),
+        Effect(kind="phaser", params={"rate_hz": 6.0, "depth": 0.5}),
+        Effect(kind="delay", params={"delay_seconds": 0.25, "feedback": 0.3, "mix": 0.4}),
+    ]
+    settings = to_vital(bass_patch(fx=fast), "fast")["settings"]
+    assert settings["chorus_frequency"] == 3.0 and settings["phaser_frequency"] == 2.0  # 8 and 4 Hz, Vital's tops
+    assert 2 ** settings["chorus_delay_1"] * 1000 == pytest.approx(3.5) == 2 ** settings["chorus_delay_2"] * 1000
+    assert 2 ** -settings["delay_frequency"] == pytest.approx(0.25)
+    slow = [Effect(kind="chorus", params={"rate_hz": 0.5})]  # pedalboard's default delay line: 7 ms
+    assert 2 ** to_vital(bass_patch(fx=slow), "slow")["settings"]["chorus_delay_1"] * 1000 == pytest.approx(7.0)
+
+
 def test_cli_suggest_writes_the_recipe_files_and_refuses_a_bad_span(tmp_path):
     wav = tmp_path / "pluck.wav"
     sf.write(wav, render(bass_patch(), 44100), 44100)

@@ -6,8 +6,10 @@ MIDI notes, envelope times as the 4th root of seconds, levels quadratic), the mo
 wavetable per oscillator; each wavetable keyframe is 2048 float32 samples in base64. Parameters left out keep
 Vital's defaults. Mapped here: oscillators (cycle, octave, tune, unison), the sample slot's white noise, FM
 from oscillator 2, filter 1 (analogue 12 dB: low/band/high by its blend), envelope 1 (amplitude), envelope 2
-on the cutoff, envelope 3 on the pitch, distortion, chorus, phaser, delay, reverb and compressor. Unison spread, FM
-depth and decay curves are approximations (Vital's curves differ from ours): the steps say so.
+on the cutoff, envelope 3 on the pitch, distortion, chorus (a flanger too: its short delay line), phaser, delay,
+reverb and compressor. Unison spread, FM depth and decay curves are approximations (Vital's curves differ from
+ours): the steps say so. Checked against Vital 1.5.5's source (synth_parameters.cpp, load_save.cpp): every setting
+written is one of its parameters, within its range.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ VITAL_VERSION = "1.5.5"
 WAVE_SIZE = 2048
 SEMITONES_PER_PHASER_DEPTH = 2 * 12 * PHASER_OCTAVES_PER_DEPTH  # pedalboard's phaser sweep, peak to peak
 FILTER_BLEND = {"lowpass": 0.0, "bandpass": 1.0, "highpass": 2.0}
+# Vital's ranges (synth_parameters.cpp) of the rates and times written in log2 units: values outside are not
+# clamped on load, so they are clamped here
+DELAY_FREQUENCY = (-2.0, 9.0)  # log2 Hz: 4 s .. 2 ms
+CHORUS_FREQUENCY = (-6.0, 3.0)  # log2 Hz: 1/64 .. 8 Hz
+PHASER_FREQUENCY = (-5.0, 2.0)  # log2 Hz: 1/32 .. 4 Hz
+CHORUS_DELAY = (-10.0, -5.64386)  # log2 seconds: 1 .. 20 ms
 
 
 def _quartic(seconds: float, top: float = 2.37842) -> float:
@@ -152,15 +160,18 @@ def _effects(s: dict, patch: Patch) -> None:
             s |= {
                 "delay_on": 1.0,
                 "delay_sync": 0.0,
-                "delay_frequency": float(np.log2(1 / seconds)),
+                "delay_frequency": float(np.clip(np.log2(1 / seconds), *DELAY_FREQUENCY)),
                 "delay_feedback": float(p.get("feedback", 0.0)),
                 "delay_dry_wet": float(p.get("mix", 0.5)),
             }
-        elif effect.kind == "chorus":
+        elif effect.kind == "chorus":  # a flanger too: a short centre delay
+            delay = float(np.clip(np.log2(p.get("centre_delay_ms", 7.0) / 1000), *CHORUS_DELAY))
             s |= {
                 "chorus_on": 1.0,
                 "chorus_sync": 0.0,
-                "chorus_frequency": float(np.log2(p.get("rate_hz", 1.0))),
+                "chorus_frequency": float(np.clip(np.log2(p.get("rate_hz", 1.0)), *CHORUS_FREQUENCY)),
+                "chorus_delay_1": delay,
+                "chorus_delay_2": delay,
                 "chorus_mod_depth": float(p.get("depth", 0.25)),
                 "chorus_dry_wet": float(p.get("mix", 0.5)),
             }
@@ -168,7 +179,7 @@ def _effects(s: dict, patch: Patch) -> None:
             s |= {
                 "phaser_on": 1.0,
                 "phaser_sync": 0.0,
-                "phaser_frequency": float(np.log2(p.get("rate_hz", 1.0))),
+                "phaser_frequency": float(np.clip(np.log2(p.get("rate_hz", 1.0)), *PHASER_FREQUENCY)),
                 "phaser_center": _hz_to_note(p.get("centre_frequency_hz", 1300.0)),
                 "phaser_mod_depth": float(np.clip(p.get("depth", 0.5) * SEMITONES_PER_PHASER_DEPTH, 0.0, 48.0)),
                 "phaser_feedback": float(np.clip(p.get("feedback", 0.0), 0.0, 1.0)),
