@@ -27,8 +27,8 @@ VITAL_VERSION = "1.5.5"
 WAVE_SIZE = 2048
 SEMITONES_PER_PHASER_DEPTH = 2 * 12 * PHASER_OCTAVES_PER_DEPTH  # pedalboard's phaser sweep, peak to peak
 FILTER_BLEND = {"lowpass": 0.0, "bandpass": 1.0, "highpass": 2.0}
-# Vital's ranges (synth_parameters.cpp) of the rates and times written in log2 units: values outside are not
-# clamped on load, so they are clamped here
+# Vital's ranges (synth_parameters.cpp) of the rates and times written in log2 units; its loadControls sets a
+# preset's values as given, so they are clamped here
 DELAY_FREQUENCY = (-2.0, 9.0)  # log2 Hz: 4 s .. 2 ms
 CHORUS_FREQUENCY = (-6.0, 3.0)  # log2 Hz: 1/64 .. 8 Hz
 PHASER_FREQUENCY = (-5.0, 2.0)  # log2 Hz: 1/32 .. 4 Hz
