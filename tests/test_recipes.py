@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from cli_runner import cli
+from scipy.signal import welch
 
 from audiowave.evaluation.recipes import truth_similarity
 from audiowave.recipes.body_glide import body_glide, zero_crossings
@@ -21,7 +22,7 @@ from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.measure import measure
 from audiowave.recipes.patch import Effect, Envelope, Filter, Oscillator, Patch, PitchEnvelope
 from audiowave.recipes.pitch_track import f0_track
-from audiowave.recipes.suggest import DRUM_FALL_ST, finalist_indices, suggest
+from audiowave.recipes.suggest import DRUM_FALL_ST, at_rate, finalist_indices, suggest
 from audiowave.recipes.synth import envelope_curve, render, shape_harmonics, wavetable
 from audiowave.recipes.vital import to_vital
 
@@ -379,6 +380,18 @@ def test_eval_recipes_scores_generated_one_shots_from_the_cli(tmp_path):
     assert doc["evaluations"] == 30 and doc["budget_s"] is None
     assert all(30 <= c["evaluations"] < 60 for c in doc["cases"])  # two searches, each stops after a generation
     assert all(c["similarity_after"] >= c["similarity_before"] - 0.01 for c in doc["cases"])
+
+
+def test_white_noise_has_the_same_level_per_hertz_at_the_search_rate_as_at_the_preview_rate():
+    """The search renders at 22.05 kHz and compares with the original brought to that rate: a noise whose level
+    depended on the rate was 3 dB louder under the note in the search than in the original (and the preview)."""
+    steady = dict(duration_s=0.5, amp=Envelope(sustain=1.0, release_s=0.05), filter=Filter(), noise_level=0.3)
+    breathy = bass_patch(oscillators=[Oscillator(waveform="sine")], **steady)
+    ratios = []
+    for x in (render(breathy, SR), at_rate(render(breathy, 44100), 44100, SR)):
+        freqs, psd = welch(x, SR, nperseg=2048)
+        ratios.append(psd[(freqs > 2000) & (freqs < 9000)].mean() / psd[np.abs(freqs - 110) < 20].sum())
+    assert 10 * np.log10(ratios[0] / ratios[1]) == pytest.approx(0.0, abs=0.5)
 
 
 def test_the_true_patch_scores_1_unless_its_noise_is_another_realisation():

@@ -5,7 +5,9 @@ note's frequency, so one code path serves every shape and the same cycle can be 
 phase modulation by a sine. The filter is a topology-preserving state-variable filter whose cutoff follows
 its envelope sample by sample; numba runs the loop. No Python synth library offers per-sample filter
 modulation with deterministic output at the speed a parameter search needs, hence this module. Effects are
-pedalboard's (real DSP). Renders are deterministic: noise and unison phases come from fixed seeds.
+pedalboard's (real DSP). Renders are deterministic: noise and unison phases come from fixed seeds. White noise
+has the same level per hertz at any sample rate (``noise_level`` is its peak at 44.1 kHz), so the search's renderings
+at 22.05 kHz hold the noise that the 44.1 kHz preview holds below 11 kHz.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pedalboard
 from audiowave.recipes.patch import Effect, Envelope, Oscillator, Patch
 
 TABLE_SIZE = 4096
+NOISE_REFERENCE_SR = 44100  # the rate at which noise_level is the white noise's peak
 PRE_FX_PEAK = 0.5  # oscillator mix is scaled to this peak before effects, so drive settings mean the same
 LN_40DB = np.log(100.0)  # decay/release times are where the level has fallen 40 dB of the way
 
@@ -134,7 +137,8 @@ def _oscillators(patch: Patch, freq: np.ndarray, sr: int) -> np.ndarray:
             voices += np.interp(phase * TABLE_SIZE, np.arange(TABLE_SIZE + 1), np.append(table, table[0]))
         out += osc.level * voices / np.sqrt(len(ratios))
     if patch.noise_level > 0:
-        out += patch.noise_level * np.random.default_rng(11).uniform(-1, 1, n)
+        density = np.sqrt(sr / NOISE_REFERENCE_SR)  # white noise's power spreads over sr / 2 hertz
+        out += patch.noise_level * density * np.random.default_rng(11).uniform(-1, 1, n)
     return out
 
 
