@@ -442,3 +442,19 @@ def test_the_step_probes_stay_within_the_search_budget():
     assert len(knobs_for(patch, 1.0)) > 5  # more knobs than the budget can probe
     result = refine(patch, lambda p: abs(p.amp.decay_s - 1.0), 1.0, budget_s=60.0, max_evaluations=5)
     assert result.evaluations <= 6  # the start, then probes until the fifth rendering; no generation after
+
+
+def test_a_measured_glide_at_the_patchs_limits_is_searched_within_them():
+    """A body measured falling 47.5 st in 1 ms: the search near it once tried 0.7 ms, which no patch may hold,
+    and the whole recipe failed."""
+    from audiowave.recipes.refine import knobs_for, refine
+
+    patch = kick_patch(pitch=PitchEnvelope(semitones=47.5, time_s=0.001))
+    glide = {k.path: (k.low, k.high) for k in knobs_for(patch, 0.3, glide_measured=True) if k.path.startswith("pitch")}
+    assert glide == {"pitch.semitones": (45.5, 48.0), "pitch.time_s": (0.001, pytest.approx(0.0015))}
+
+    def past_the_limits(p: Patch) -> float:
+        return p.pitch.time_s + abs(p.pitch.semitones - 60)
+
+    result = refine(patch, past_the_limits, 0.3, budget_s=60.0, max_evaluations=40, glide_measured=True)
+    assert result.patch.pitch.time_s >= 0.001 and result.patch.pitch.semitones <= 48.0

@@ -11,7 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from audiowave.recipes.measure import Measurements
-from audiowave.recipes.patch import FM, Envelope, Filter, Oscillator, Patch, PitchEnvelope
+from audiowave.recipes.patch import (
+    FM,
+    GLIDE_SEMITONES,
+    GLIDE_TIME_S,
+    Envelope,
+    Filter,
+    Oscillator,
+    Patch,
+    PitchEnvelope,
+)
 from audiowave.recipes.synth import shape_harmonics
 
 SHAPES = ("saw", "square", "triangle", "sine")
@@ -56,7 +65,7 @@ def _common(m: Measurements, source: str) -> dict:
         "note_midi": float(np.clip(hz_to_midi(m.f0_hz), 0, 127)),
         "duration_s": float(np.clip(m.hold_s, 0.01, 30)),
         "amp": m.amp,
-        "pitch": PitchEnvelope(semitones=float(np.clip(m.glide_semitones, -48, 48)), time_s=m.glide_time_s),
+        "pitch": PitchEnvelope(semitones=float(np.clip(m.glide_semitones, *GLIDE_SEMITONES)), time_s=m.glide_time_s),
     }
 
 
@@ -119,7 +128,8 @@ def drums(m: Measurements) -> list[Patch]:
         body |= {
             "note_midi": float(np.clip(hz_to_midi(m.body.note_hz), 0, 127)),
             "pitch": PitchEnvelope(
-                semitones=float(np.clip(m.body.semitones, -48, 48)), time_s=float(np.clip(m.body.time_s, 0.001, 5))
+                semitones=float(np.clip(m.body.semitones, *GLIDE_SEMITONES)),
+                time_s=float(np.clip(m.body.time_s, *GLIDE_TIME_S)),
             ),
         }
     return [Patch(**body, oscillators=[Oscillator(waveform="sine")], noise_level=n) for n in DRUM_NOISE]

@@ -17,6 +17,8 @@ EffectKind = Literal["distortion", "bitcrush", "chorus", "phaser", "delay", "rev
 # pedalboard's (JUCE's) phaser moves its all-pass cutoff on a log scale over 20 Hz-20 kHz (log2(1000) octaves) by
 # +/- depth / 2 of that range: the half sweep, in octaves, per unit of its ``depth`` (measured on its output)
 PHASER_OCTAVES_PER_DEPTH = float(np.log2(1000)) / 2
+GLIDE_SEMITONES = (-48.0, 48.0)  # how far a pitch envelope may start from its note
+GLIDE_TIME_S = (0.001, 5.0)  # its time constant
 
 
 class _Model(BaseModel):
@@ -55,8 +57,8 @@ class Filter(_Model):
 class PitchEnvelope(_Model):
     """The pitch starts ``semitones`` away from the note and glides to it (time constant ``time_s``)."""
 
-    semitones: float = Field(0.0, ge=-48, le=48)
-    time_s: float = Field(0.05, ge=0.001, le=5)
+    semitones: float = Field(0.0, ge=GLIDE_SEMITONES[0], le=GLIDE_SEMITONES[1])
+    time_s: float = Field(0.05, ge=GLIDE_TIME_S[0], le=GLIDE_TIME_S[1])
 
 
 class FM(_Model):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cma
 import numpy as np
 
-from audiowave.recipes.patch import Patch
+from audiowave.recipes.patch import GLIDE_SEMITONES, GLIDE_TIME_S, Patch
 
 SIGMA0 = 0.1  # CMA-ES step size in unit-cube coordinates, which each knob's initial step (_steps) scales
 PROBE = 0.01  # step either way that measures how much a knob moves the loss
@@ -77,8 +77,10 @@ def knobs_for(patch: Patch, length_s: float, glide_measured: bool = False) -> li
     near the measured one (MEASURED_GLIDE_ST, MEASURED_GLIDE_TIME)."""
     glide = patch.pitch
     if glide_measured:
-        semitones = (glide.semitones - MEASURED_GLIDE_ST, glide.semitones + MEASURED_GLIDE_ST)
-        time_s = (glide.time_s / MEASURED_GLIDE_TIME, glide.time_s * MEASURED_GLIDE_TIME)
+        semitones = np.clip(
+            (glide.semitones - MEASURED_GLIDE_ST, glide.semitones + MEASURED_GLIDE_ST), *GLIDE_SEMITONES
+        )
+        time_s = np.clip((glide.time_s / MEASURED_GLIDE_TIME, glide.time_s * MEASURED_GLIDE_TIME), *GLIDE_TIME_S)
     else:
         semitones, time_s = (-24.0, 36.0), (0.002, 1.0)
     knobs = [
