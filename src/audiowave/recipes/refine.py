@@ -77,6 +77,7 @@ def knobs_for(patch: Patch, length_s: float, glide_measured: bool = False) -> li
     near the measured one (MEASURED_GLIDE_ST, MEASURED_GLIDE_TIME)."""
     glide = patch.pitch
     if glide_measured:
+        # near it, and within the patch's limits (a search outside them fails validation)
         semitones = np.clip(
             (glide.semitones - MEASURED_GLIDE_ST, glide.semitones + MEASURED_GLIDE_ST), *GLIDE_SEMITONES
         )
