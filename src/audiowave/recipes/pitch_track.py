@@ -2,8 +2,8 @@
 
 ``librosa.pyin`` decodes its pitch HMM with a dense Viterbi. Here it has 1,454 states (727 pitch bins 10 cents
 apart from 30 Hz to 2 kHz, voiced and unvoiced), and every state is weighed against every other at every frame,
-though a pitch can move only 4 semitones per 10 ms hop: that is 97 % of pYIN's time (3.4 s on a 6 s note, three
-times per recipe). This module runs librosa's own pYIN front end (difference function, threshold prior,
+though a pitch can move only 2 semitones either way per 10 ms hop: that is 97 % of pYIN's time (3.4 s on a 6 s
+note, three times per recipe). This module runs librosa's own pYIN front end (difference function, threshold prior,
 observation probabilities: its private helpers, which is safe because ``librosa`` is pinned) and decodes with a
 Viterbi that visits only the transitions the model allows. No library offers a banded Viterbi; the tests check
 that the path is librosa's, frame for frame.
