@@ -27,7 +27,7 @@ SHAPES = ("saw", "square", "triangle", "sine")
 CUTOFFS = np.geomspace(60.0, 16000.0, 48)
 RESONANCES = (0.0, 0.3, 0.6, 0.85)
 FM_RATIOS = (1.0, 2.0, 3.0, 0.5)
-DRUM_NOISE = (0.0, 0.05, 0.15, 0.4)  # noise levels under a drum's body, screened by rendering
+DRUM_NOISE = (0.0, 0.07, 0.2, 0.55)  # noise levels under a drum's body, screened by rendering
 
 
 def hz_to_midi(hz: float) -> float:
