@@ -458,3 +458,17 @@ def test_a_measured_glide_at_the_patchs_limits_is_searched_within_them():
 
     result = refine(patch, past_the_limits, 0.3, budget_s=60.0, max_evaluations=40, glide_measured=True)
     assert result.patch.pitch.time_s >= 0.001 and result.patch.pitch.semitones <= 48.0
+
+
+def test_the_eval_scores_the_cutoff_as_it_moves_where_base_and_envelope_trade_off():
+    from audiowave.evaluation.recipes import parameter_errors
+
+    sweep = Envelope(attack_s=0.001, decay_s=0.2, sustain=0.0)
+    truth = bass_patch(filter=Filter(type="lowpass", cutoff_hz=500.0, env_octaves=2.0, envelope=sweep))
+    same_sound = bass_patch(filter=Filter(type="lowpass", cutoff_hz=500.0, env_octaves=2.0, envelope=sweep))
+    traded = bass_patch(filter=Filter(type="lowpass", cutoff_hz=1000.0, env_octaves=1.0, envelope=sweep))
+    static = bass_patch(filter=Filter(type="lowpass", cutoff_hz=1000.0, env_octaves=2.0, envelope=sweep))
+    assert parameter_errors(truth, same_sound)["cutoff path (oct)"] == 0.0
+    assert parameter_errors(truth, static)["cutoff path (oct)"] == pytest.approx(1.0)  # an octave all along
+    traded_errors = parameter_errors(truth, traded)  # the same 2 kHz at the attack, an octave apart once closed
+    assert traded_errors["cutoff (oct)"] == 1.0 and 0.3 < traded_errors["cutoff path (oct)"] < 1.0

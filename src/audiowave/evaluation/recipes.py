@@ -12,9 +12,10 @@ from audiowave.recipes.distance import Target
 from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.patch import Patch
 from audiowave.recipes.suggest import SEARCH_SR, at_rate, prepare, suggest
-from audiowave.recipes.synth import envelope_curve, render
+from audiowave.recipes.synth import cutoff_path, envelope_curve, render
 
 SR = 44100
+PATH_TOP_HZ = 20000.0  # cutoffs compared up to here: above, a filter passes all that is heard
 
 
 def _log2_ratio(a: float, b: float) -> float:
@@ -31,6 +32,14 @@ def envelope_error_db(truth: Patch, found: Patch, rate: int = 200) -> float:
     return float(np.mean(np.abs(db[0] - db[1])))
 
 
+def cutoff_path_error(truth: Patch, found: Patch, rate: int = 200) -> float:
+    """Mean |log2 ratio| of the two filters' cutoffs over the true sound's length: the cutoff as it moves, where a
+    base cutoff and an envelope amount can trade off (a lower cutoff opened further by its envelope)."""
+    n = int((truth.duration_s + truth.amp.release_s) * rate)
+    a, b = (cutoff_path(p, n, rate, top_hz=PATH_TOP_HZ) for p in (truth, found))
+    return float(np.mean(np.abs(np.log2(a / b))))
+
+
 def parameter_errors(truth: Patch, found: Patch) -> dict[str, float]:
     """Errors of the settings both patches have: note (semitones), times (octaves = |log2 ratio|), levels, and
     the amplitude envelope as a whole (dB)."""
@@ -44,6 +53,7 @@ def parameter_errors(truth: Patch, found: Patch) -> dict[str, float]:
     }
     if truth.filter.type == "lowpass" and found.filter.type == "lowpass":
         err["cutoff (oct)"] = _log2_ratio(truth.filter.cutoff_hz, found.filter.cutoff_hz)
+        err["cutoff path (oct)"] = cutoff_path_error(truth, found)
     if truth.source == "subtractive" and found.source == "subtractive":
         err["shape ok"] = float(truth.oscillators[0].waveform == found.oscillators[0].waveform)
     if truth.source == "drum":

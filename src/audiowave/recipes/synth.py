@@ -142,12 +142,19 @@ def _oscillators(patch: Patch, freq: np.ndarray, sr: int) -> np.ndarray:
     return out
 
 
+def cutoff_path(patch: Patch, n: int, sr: int, top_hz: float | None = None) -> np.ndarray:
+    """The filter's cutoff (Hz) at each of ``n`` samples at ``sr``: its base cutoff moved by its envelope, between
+    20 Hz and ``top_hz`` (by default 0.45 ``sr``, where the filter stays stable)."""
+    f = patch.filter
+    env = envelope_curve(f.envelope, patch.duration_s, n, sr)
+    return np.clip(f.cutoff_hz * 2.0 ** (f.env_octaves * env), 20.0, 0.45 * sr if top_hz is None else top_hz)
+
+
 def _filtered(patch: Patch, x: np.ndarray, sr: int) -> np.ndarray:
     f = patch.filter
     if f.type == "off":
         return x
-    env = envelope_curve(f.envelope, patch.duration_s, len(x), sr)
-    cutoff = np.clip(f.cutoff_hz * 2.0 ** (f.env_octaves * env), 20.0, 0.45 * sr)
+    cutoff = cutoff_path(patch, len(x), sr)
     k = 2.0 - 2.0 * f.resonance
     return _svf(x.astype(np.float64), cutoff.astype(np.float64), k, FILTER_MODES[f.type], float(sr))
 
