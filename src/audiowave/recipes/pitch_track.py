@@ -11,6 +11,8 @@ that the path is librosa's, frame for frame.
 
 from __future__ import annotations
 
+import functools
+
 import librosa
 import numba
 import numpy as np
@@ -52,17 +54,27 @@ def f0_track(x: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
         per_semitone,
     )  # fmt: skip
     width = round(MAX_TRANSITION_RATE * 12 * hop / sr) * per_semitone + 1
-    local = librosa.sequence.transition_local(n_bins, width, window="triangle", wrap=False)
-    transition = np.kron(librosa.sequence.transition_loop(2, 1 - SWITCH_PROB), local)
     tiny = np.finfo(np.float64).tiny
     states = _banded_viterbi(
-        np.log(probs[0].T + tiny), np.log(transition + tiny), np.log(np.full(2 * n_bins, 1 / (2 * n_bins)) + tiny),
+        np.log(probs[0].T + tiny), _log_transition(n_bins, width), np.log(np.full(2 * n_bins, 1 / (2 * n_bins)) + tiny),
         n_bins, width // 2,
     )  # fmt: skip
     freqs = FMIN_HZ * 2 ** (np.arange(n_bins) / (12 * per_semitone))
     voiced = states < n_bins
     f0 = np.where(voiced, freqs[states % n_bins], np.nan)
     return f0, voiced
+
+
+@functools.lru_cache(maxsize=4)
+def _log_transition(n_bins: int, width: int) -> np.ndarray:
+    """pYIN's log transition matrix (voiced and unvoiced blocks of ``n_bins``, moves within ``width`` bins), as
+    librosa builds it. It depends on the sample rate only, and building it took most of a short sound's track, so
+    it is built once per rate (read-only, 17 MB at 22.05 kHz)."""
+    local = librosa.sequence.transition_local(n_bins, width, window="triangle", wrap=False)
+    transition = np.kron(librosa.sequence.transition_loop(2, 1 - SWITCH_PROB), local)
+    out = np.log(transition + np.finfo(np.float64).tiny)
+    out.flags.writeable = False
+    return out
 
 
 @numba.njit(cache=True)
