@@ -22,7 +22,7 @@ from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.measure import measure
 from audiowave.recipes.patch import Effect, Envelope, Filter, Oscillator, Patch, PitchEnvelope
 from audiowave.recipes.pitch_track import f0_track
-from audiowave.recipes.suggest import DRUM_FALL_ST, at_rate, finalist_indices, suggest
+from audiowave.recipes.suggest import DRUM_FALL_ST, at_rate, faithful_hz, finalist_indices, suggest
 from audiowave.recipes.synth import envelope_curve, render, shape_harmonics, wavetable
 from audiowave.recipes.vital import to_vital
 
@@ -75,6 +75,26 @@ def test_distance_is_zero_for_the_same_sound_and_grows_with_the_difference():
     assert 0 < near < far and near < other
     # level does not count: the same sound 12 dB quieter is the same sound
     assert target.spectral(0.25 * render(bass_patch(), SR)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_an_original_below_the_search_rate_is_compared_only_where_it_holds_content():
+    """A snare recorded at 16 kHz has nothing above 7.6 kHz once at the search rate; renderings there do. Compared
+    over the whole band its own patch lost to the same patch low-passed at 6 kHz (0.55 against 0.71)."""
+    snare = Patch(
+        source="drum",
+        note_midi=50,
+        duration_s=0.1,
+        oscillators=[Oscillator(waveform="sine")],
+        noise_level=0.5,
+        amp=Envelope(attack_s=0.001, decay_s=0.15, sustain=0.0, release_s=0.1),
+        pitch=PitchEnvelope(semitones=7, time_s=0.03),
+    )
+    x = at_rate(render(snare, 16000), 16000, SR)
+    target = Target(x, SR, top_hz=faithful_hz(16000))
+    assert faithful_hz(16000) == pytest.approx(7520) and faithful_hz(SR) == SR / 2 == target.sr / 2
+    own = target.scores(render(snare, SR, len(x) / SR)).similarity
+    darker = target.scores(render(snare.model_copy(update={"filter": Filter(type="lowpass", cutoff_hz=6000)}), SR))
+    assert own > darker.similarity + 0.02 and own > 0.65
 
 
 def pitch_test_signals() -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ import numpy as np
 from audiowave.recipes.distance import Target
 from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.patch import Patch
-from audiowave.recipes.suggest import SEARCH_SR, at_rate, prepare, suggest
+from audiowave.recipes.suggest import SEARCH_SR, at_rate, faithful_hz, prepare, suggest
 from audiowave.recipes.synth import cutoff_path, envelope_curve, render
 
 SR = 44100
@@ -68,7 +68,8 @@ def truth_similarity(case: OneShot, audio: np.ndarray) -> float:
     under its body scores 0.74-0.77)."""
     span, _, _ = prepare(audio, SR, None, None)
     x = at_rate(span, SR, SEARCH_SR)
-    return Target(x, SEARCH_SR).scores(render(case.patch, SEARCH_SR, len(x) / SEARCH_SR)).similarity
+    target = Target(x, SEARCH_SR, top_hz=faithful_hz(SR))
+    return target.scores(render(case.patch, SEARCH_SR, len(x) / SEARCH_SR)).similarity
 
 
 def score_one_shot(case: OneShot, budget_s: float = 5.0, evaluations: int | None = None) -> dict:

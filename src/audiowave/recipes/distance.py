@@ -1,6 +1,8 @@
 """How far a rendering is from the original: multi-resolution spectral distance, envelope and pitch distance.
 
-Both signals are brought to the same RMS first, so the scores judge timbre and shape, not level.
+Both signals are brought to the same RMS first, so the scores judge timbre and shape, not level. Spectra are
+compared up to the highest frequency where the original still holds its content (``top_hz``): a resampled
+original has nothing above its resampler's passband, where a rendering at the same rate does.
 """
 
 from __future__ import annotations
@@ -55,11 +57,14 @@ def _rms_normalised(x: np.ndarray) -> np.ndarray:
 class Target:
     """The original, analysed once; :meth:`spectral` and :meth:`envelope` score candidate renderings."""
 
-    def __init__(self, audio: np.ndarray, sr: int) -> None:
+    def __init__(self, audio: np.ndarray, sr: int, top_hz: float | None = None) -> None:
         self.sr = sr
+        self.top_hz = sr / 2 if top_hz is None else min(float(top_hz), sr / 2)
         self.audio = _rms_normalised(np.asarray(audio, dtype=np.float64))
         self.n = len(self.audio)
-        self._mels = {size: librosa.filters.mel(sr=sr, n_fft=size, n_mels=MEL_BANDS[size]) for size in FFT_SIZES}
+        self._mels = {
+            size: librosa.filters.mel(sr=sr, n_fft=size, n_mels=MEL_BANDS[size], fmax=self.top_hz) for size in FFT_SIZES
+        }
         self._ref = {size: self._mel_db(self.audio, size) for size in FFT_SIZES}
         self._ltas = self._ltas_db(self.audio)
         self._env = self._envelope_db(self.audio)
@@ -73,7 +78,8 @@ class Target:
 
     def _ltas_db(self, x: np.ndarray) -> np.ndarray:
         size = min(LTAS_FFT, 1 << int(np.log2(max(len(x), 256))))
-        return 10 * np.log10(np.maximum(self._power(x, size).mean(axis=1), 1e-20))
+        bins = int(self.top_hz / self.sr * size) + 1
+        return 10 * np.log10(np.maximum(self._power(x, size)[:bins].mean(axis=1), 1e-20))
 
     @staticmethod
     def _db_distance(a: np.ndarray, ref: np.ndarray) -> float:
