@@ -417,7 +417,25 @@ def test_white_noise_has_the_same_level_per_hertz_at_the_search_rate_as_at_the_p
 def test_the_true_patch_scores_1_unless_its_noise_is_another_realisation():
     clean, noisy = OneShot("clean", kick_patch()), OneShot("noisy", kick_patch(noise_level=0.1))
     assert truth_similarity(clean, render(clean.patch, 44100)) > 0.99
-    assert truth_similarity(noisy, render(noisy.patch, 44100)) < 0.8  # same recipe, same sound: the noise differs
+    # same recipe, same sound: the noise differs; bin by bin, the long-term spectrum scored it 0.76
+    assert 0.82 < truth_similarity(noisy, render(noisy.patch, 44100)) < 0.95
+
+
+def test_two_noises_compare_by_their_level_and_still_tell_their_bands_apart():
+    hat = Patch(
+        source="drum",
+        note_midi=80,
+        duration_s=0.05,
+        noise_level=0.8,
+        amp=Envelope(attack_s=0.001, decay_s=0.08, sustain=0.0, release_s=0.05),
+        filter=Filter(type="highpass", cutoff_hz=4000),
+    )
+    x = at_rate(render(hat, 44100), 44100, SR)  # another realisation of the noise than a render at SR
+    target = Target(x, SR, top_hz=faithful_hz(44100))
+    own = target.scores(render(hat, SR, len(x) / SR)).similarity
+    brighter = target.scores(render(hat.model_copy(update={"filter": Filter(type="highpass", cutoff_hz=4757)}), SR))
+    assert own > 0.75  # 0.69 bin by bin
+    assert own > brighter.similarity + 0.04  # a quarter octave off
 
 
 def test_a_search_bounded_by_renderings_gives_the_same_recipe_every_time():
@@ -452,7 +470,7 @@ def test_the_search_improves_a_first_guess_that_one_step_for_every_knob_left_uni
     result = refine(
         start, lambda p: target.loss(render(p, 22050, len(x) / 22050)), len(x) / 22050, 60.0, max_evaluations=250
     )
-    assert result.loss < 0.8 * result.start_loss  # 0.69 here; equal steps of 0.1: 1.0 (no better sample)
+    assert result.loss < 0.9 * result.start_loss  # 0.84 here; equal steps of 0.1: 0.98
 
 
 def test_the_step_probes_stay_within_the_search_budget():

@@ -65,7 +65,7 @@ def truth_similarity(case: OneShot, audio: np.ndarray) -> float:
     """The similarity that the true patch itself scores, re-rendered and compared as ``suggest`` compares its recipe:
     the ceiling of a recipe's score. Below 1 where the sound holds noise: the synth's noise at the search rate is
     another realisation than the original's, and per-band levels of two noises differ (a drum with noise at 0.1
-    under its body scores 0.74-0.77)."""
+    under its body scores 0.84)."""
     span, _, _ = prepare(audio, SR, None, None)
     x = at_rate(span, SR, SEARCH_SR)
     target = Target(x, SEARCH_SR, top_hz=faithful_hz(SR))

@@ -372,7 +372,7 @@ def forensics_table(summary: list[dict], split: str, seeds: int = 1, dry: bool =
 def run_recipes_eval(
     corpus: Path,
     out_dir: Path,
-    cases: int = 30,
+    cases: int = 90,
     budget_s: float = 10.0,
     console: Console | None = None,
     progress_console: Console | None = None,

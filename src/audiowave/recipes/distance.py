@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import librosa
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 from scipy.signal import stft
 
 from audiowave.recipes.pitch_track import f0_track
@@ -18,6 +19,10 @@ from audiowave.recipes.pitch_track import f0_track
 FFT_SIZES = (2048, 512)  # mel spectrogram resolutions
 MEL_BANDS = {2048: 96, 512: 48}
 LTAS_FFT = 8192  # long-term average spectrum: partial positions without beating or phase
+# The long-term spectrum's power is averaged over 2 * LTAS_SMOOTH_BINS + 1 bins (+/-8 Hz at 8192 points and the
+# search rate): a short noise's spectrum, averaged over few frames, scatters from bin to bin, so two renderings of a
+# noisy hat differed by 4.9 dB per bin on average (2.5 dB smoothed); a partial stays a few bins wide (Hann window).
+LTAS_SMOOTH_BINS = 3
 FLOOR_DB = 60.0
 DB_SCALE = 20.0  # a 20 dB difference everywhere scores 1
 HOP_S = 0.005
@@ -79,7 +84,8 @@ class Target:
     def _ltas_db(self, x: np.ndarray) -> np.ndarray:
         size = min(LTAS_FFT, 1 << int(np.log2(max(len(x), 256))))
         bins = int(self.top_hz / self.sr * size) + 1
-        return 10 * np.log10(np.maximum(self._power(x, size)[:bins].mean(axis=1), 1e-20))
+        power = uniform_filter1d(self._power(x, size).mean(axis=1), 2 * LTAS_SMOOTH_BINS + 1, mode="nearest")
+        return 10 * np.log10(np.maximum(power[:bins], 1e-20))
 
     @staticmethod
     def _db_distance(a: np.ndarray, ref: np.ndarray) -> float:
