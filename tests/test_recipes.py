@@ -397,6 +397,11 @@ def test_eval_recipes_scores_generated_one_shots_from_the_cli(tmp_path):
     assert len(doc["cases"]) == 2 and doc["corpus_notes"] == []
     assert "similarity of the true patch" in run.stdout
     assert all(c["similarity_truth"] > 0.95 for c in doc["cases"])  # two noise-free subtractive one-shots
+    from audiowave.recipes.evalset import one_shots
+
+    for row, case in zip(doc["cases"], one_shots(2), strict=True):  # each row keeps its recipe, which scores again
+        found = OneShot(case.id, Patch.model_validate(row["patch"]))
+        assert truth_similarity(found, render(case.patch, 44100)) == pytest.approx(row["similarity_after"], abs=1e-6)
     assert doc["evaluations"] == 30 and doc["budget_s"] is None
     assert all(30 <= c["evaluations"] < 60 for c in doc["cases"])  # two searches, each stops after a generation
     assert all(c["similarity_after"] >= c["similarity_before"] - 0.01 for c in doc["cases"])

@@ -92,6 +92,7 @@ def score_one_shot(case: OneShot, budget_s: float = 5.0, evaluations: int | None
         "pitch_cents": r.refined.pitch_cents,
         "seconds": time.monotonic() - started,
         "evaluations": r.search.evaluations,
+        "patch": r.patch.model_dump(mode="json"),  # so that recipes of two runs can be scored on one distance
     }
 
 
@@ -176,4 +177,5 @@ def score_corpus_note(note: dict, budget_s: float = 10.0, evaluations: int | Non
         "spectral_before": r.initial.spectral,
         "spectral_after": r.refined.spectral,
         "seconds": time.monotonic() - started,
+        "patch": r.patch.model_dump(mode="json"),
     }
