@@ -604,8 +604,8 @@ def evaluate(
         int,
         typer.Option(
             min=1,
-            help="--recipes: how many one-shots (90 hold 21 low-pass subtractive and 8 noisy drums; with 30, one"
-            " search's chance path moved the median cutoff error by a factor of 2)",
+            help="--recipes: how many one-shots (90 hold 36 low-pass subtractive and 8 noisy drums, 30 hold 12 and 3;"
+            " with 30, one search's chance path moved the median cutoff error by a factor of 2)",
         ),
     ] = 90,
     seeds: Annotated[
