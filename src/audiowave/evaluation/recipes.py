@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from audiowave.recipes.distance import Target
 from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.patch import Patch
-from audiowave.recipes.suggest import SEARCH_SR, at_rate, faithful_hz, prepare, suggest
+from audiowave.recipes.suggest import SEARCH_SR, prepare, search_target, suggest
 from audiowave.recipes.synth import cutoff_path, envelope_curve, render
 
 SR = 44100
@@ -67,8 +66,7 @@ def truth_similarity(case: OneShot, audio: np.ndarray) -> float:
     another realisation than the original's, and per-band levels of two noises differ (a drum with noise at 0.1
     under its body scores 0.84)."""
     span, _, _ = prepare(audio, SR, None, None)
-    x = at_rate(span, SR, SEARCH_SR)
-    target = Target(x, SEARCH_SR, top_hz=faithful_hz(SR))
+    x, target = search_target(span, SR)
     return target.scores(render(case.patch, SEARCH_SR, len(x) / SEARCH_SR)).similarity
 
 

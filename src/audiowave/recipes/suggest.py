@@ -105,6 +105,13 @@ def faithful_hz(sr: int) -> float:
     return SEARCH_SR / 2 if sr == SEARCH_SR else RESAMPLED_PASSBAND * min(sr, SEARCH_SR) / 2
 
 
+def search_target(span: np.ndarray, sr: int) -> tuple[np.ndarray, Target]:
+    """``span`` (mono, at ``sr``) at SEARCH_SR, and the :class:`Target` that scores renderings against it up to
+    :func:`faithful_hz`: how ``suggest`` compares every candidate, and how the eval scores the true patch."""
+    x = at_rate(span, sr, SEARCH_SR)
+    return x, Target(x, SEARCH_SR, top_hz=faithful_hz(sr))
+
+
 def finalist_indices(sources: Sequence[str], drum_body: bool) -> list[int]:
     """Which of the first guesses (sorted best first) the search refines: the two best; when a body was measured
     falling onto its note (``drum_body``), the best drum guess takes the second place if neither is a drum.
@@ -160,10 +167,9 @@ def suggest(
     report = progress or (lambda _stage, _fraction: None)
     started = time.monotonic()
     span, t0, t1 = prepare(audio, sr, start_s, end_s)
-    x = at_rate(span, sr, SEARCH_SR)
-    length_s = len(x) / SEARCH_SR
     report("measure", 0.0)
-    target = Target(x, SEARCH_SR, top_hz=faithful_hz(sr))
+    x, target = search_target(span, sr)
+    length_s = len(x) / SEARCH_SR
     measured_at = time.monotonic()
     m = measure(x, SEARCH_SR)
     reserve = max(VERIFY_RESERVE_S, 1.5 * (time.monotonic() - measured_at))  # verification tracks pitch twice more
