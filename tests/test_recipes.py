@@ -20,9 +20,9 @@ from audiowave.recipes.distance import Target
 from audiowave.recipes.estimate import DRUM_NOISE, candidates, starts_from_measured_glide
 from audiowave.recipes.evalset import OneShot
 from audiowave.recipes.measure import measure
-from audiowave.recipes.patch import Effect, Envelope, Filter, Oscillator, Patch, PitchEnvelope
+from audiowave.recipes.patch import Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch, PitchEnvelope
 from audiowave.recipes.pitch_track import f0_track
-from audiowave.recipes.suggest import DRUM_FALL_ST, at_rate, faithful_hz, finalist_indices, suggest
+from audiowave.recipes.suggest import DRUM_FALL_ST, at_rate, faithful_hz, finalist_indices, noise_as_layer, suggest
 from audiowave.recipes.synth import envelope_curve, render, shape_harmonics, wavetable
 from audiowave.recipes.vital import to_vital
 
@@ -515,3 +515,56 @@ def test_the_eval_scores_the_cutoff_as_it_moves_where_base_and_envelope_trade_of
     assert parameter_errors(truth, static)["cutoff path (oct)"] == pytest.approx(1.0)  # an octave all along
     traded_errors = parameter_errors(truth, traded)  # the same 2 kHz at the attack, an octave apart once closed
     assert traded_errors["cutoff (oct)"] == 1.0 and 0.3 < traded_errors["cutoff path (oct)"] < 1.0
+
+
+def snare_patch(**changes) -> Patch:
+    """A 190 Hz body ringing 0.4 s, and a noise layer around 4 kHz that dies within 100 ms."""
+    patch = kick_patch(
+        note_midi=54.6,
+        duration_s=0.3,
+        pitch=PitchEnvelope(semitones=5.0, time_s=0.01),
+        noise=NoiseLayer(
+            level=0.6,
+            filter=Filter(type="bandpass", cutoff_hz=4000.0, resonance=0.2),
+            envelope=Envelope(attack_s=0.001, decay_s=0.1, sustain=0.0, release_s=0.05),
+        ),
+    )
+    return patch.model_copy(update=changes)
+
+
+def band_rms(x: np.ndarray, low: float, high: float, start_s: float, end_s: float) -> float:
+    part = x[int(start_s * SR) : int(end_s * SR)]
+    spec = np.abs(np.fft.rfft(part * np.hanning(len(part)))) ** 2
+    freqs = np.fft.rfftfreq(int(end_s * SR) - int(start_s * SR), 1 / SR)
+    return float(np.sqrt(spec[(freqs >= low) & (freqs < high)].sum()))
+
+
+def test_a_noise_layer_has_its_own_band_and_dies_at_its_own_rate():
+    x = render(snare_patch(), SR, length_s=0.5)
+    early, late = (band_rms(x, 3000, 6000, t, t + 0.04) for t in (0.0, 0.2))
+    assert 20 * np.log10(early / late) > 40  # -40 dB within its 100 ms decay; the body's lasts 0.4 s
+    body_early, body_late = (band_rms(x, 150, 250, t, t + 0.04) for t in (0.02, 0.2))
+    assert 20 * np.log10(body_early / body_late) < 20
+    low, mid, high = (band_rms(x, c / 2 ** (1 / 6), c * 2 ** (1 / 6), 0, 0.08) / np.sqrt(c) for c in (1e3, 4e3, 1e4))
+    assert mid > 2 * low and mid > 2 * high  # band-passed around 4 kHz: 6 dB down 2 octaves either way
+    with pytest.raises(ValueError, match="either under its body"):
+        Patch.model_validate({**snare_patch().model_dump(), "noise_level": 0.1})
+    noisy = bass_patch(noise_level=0.3)  # noise under a filter with an envelope, and the amplifier's envelope
+    layered = noise_as_layer(noisy)
+    assert layered.noise is not None and layered.noise_level == 0
+    assert np.allclose(render(layered, SR), render(noisy, SR), atol=1e-6)  # the same sound, to search apart
+
+
+def test_suggest_gives_a_snare_a_noise_layer_and_exports_and_explains_it():
+    r = suggest(render(snare_patch(), 44100), 44100, budget_s=60.0, max_evaluations=600).recipe
+    assert r.patch.noise is not None and r.patch.noise_level == 0
+    found = r.patch.noise
+    # the search moves the band and decay from where the screened layers start (1.5 or 5 kHz, 0.15 s)
+    assert found.filter.type == "bandpass" and abs(np.log2(found.filter.cutoff_hz / 4000)) < 0.3
+    assert abs(np.log2(found.envelope.decay_s / 0.1)) < 0.4 and r.refined.similarity > 0.9
+    assert any(step.startswith("Noise layer") and "own envelope" in step for step in r.steps)
+    settings = to_vital(r.patch, "snare")["settings"]
+    assert settings["filter_2_sample_input"] == 1.0 and settings["filter_1_sample_input"] == 0.0
+    assert settings["filter_2_cutoff"] == pytest.approx(69 + 12 * np.log2(found.filter.cutoff_hz / 440))
+    assert {"source": "env_5", "destination": "sample_level"} in settings["modulations"]
+    assert settings["env_5_decay"] ** 4 == pytest.approx(found.envelope.decay_s, rel=1e-3)

@@ -604,7 +604,8 @@ def evaluate(
         int,
         typer.Option(
             min=1,
-            help="--recipes: how many one-shots (90 hold 36 low-pass subtractive and 8 noisy drums, 30 hold 12 and 3;"
+            help="--recipes: how many one-shots (90 hold 36 low-pass subtractive and 8 noisy drums, 6 of them with a"
+            " noise layer; 30 hold 12 and 3;"
             " with 30, one search's chance path moved the median cutoff error by a factor of 2)",
         ),
     ] = 90,

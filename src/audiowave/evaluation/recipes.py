@@ -40,8 +40,8 @@ def cutoff_path_error(truth: Patch, found: Patch, rate: int = 200) -> float:
 
 
 def parameter_errors(truth: Patch, found: Patch) -> dict[str, float]:
-    """Errors of the settings both patches have: note (semitones), times (octaves = |log2 ratio|), levels, and
-    the amplitude envelope as a whole (dB)."""
+    """Errors of the settings both patches have: note (semitones), times (octaves = |log2 ratio|), levels, the
+    amplitude envelope as a whole (dB), and for a true noise layer whether one was found (1 or 0)."""
     err = {
         "note (st)": abs(truth.note_midi - found.note_midi),
         "amp envelope (dB)": envelope_error_db(truth, found),
@@ -57,6 +57,11 @@ def parameter_errors(truth: Patch, found: Patch) -> dict[str, float]:
         err["shape ok"] = float(truth.oscillators[0].waveform == found.oscillators[0].waveform)
     if truth.source == "drum":
         err["pitch drop (st)"] = abs(truth.pitch.semitones - found.pitch.semitones)
+    if truth.noise is not None:
+        err["noise layer found"] = float(found.noise is not None)
+        if found.noise is not None:
+            err["noise band (oct)"] = _log2_ratio(truth.noise.filter.cutoff_hz, found.noise.filter.cutoff_hz)
+            err["noise decay (oct)"] = _log2_ratio(truth.noise.envelope.decay_s, found.noise.envelope.decay_s)
     return err
 
 
@@ -94,8 +99,11 @@ def score_one_shot(case: OneShot, budget_s: float = 5.0, evaluations: int | None
     }
 
 
+RATES = ("shape ok", "noise layer found")  # 1 or 0 per case: summarised by their mean, the share of cases
+
+
 def summarise(rows: list[dict]) -> list[dict]:
-    """Per true source kind (and all): source accuracy, median parameter errors, distances, time."""
+    """Per true source kind (and all): source accuracy, median parameter errors (RATES: means), distances, time."""
     out = []
     for kind in [*sorted({r["kind"] for r in rows}), "all"]:
         sel = [r for r in rows if kind in ("all", r["kind"])]
@@ -105,7 +113,10 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "kind": kind,
                 "cases": len(sel),
                 "source_accuracy": float(np.mean([r["source_ok"] for r in sel])),
-                "errors": {n: float(np.median([r["errors"][n] for r in sel if n in r["errors"]])) for n in names},
+                "errors": {
+                    n: float((np.mean if n in RATES else np.median)([r["errors"][n] for r in sel if n in r["errors"]]))
+                    for n in names
+                },
                 "spectral_before": float(np.median([r["spectral_before"] for r in sel])),
                 "spectral_after": float(np.median([r["spectral_after"] for r in sel])),
                 "similarity_before": float(np.median([r["similarity_before"] for r in sel])),

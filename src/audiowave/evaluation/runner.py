@@ -450,7 +450,7 @@ def corpus_notes_table(rows: list[dict]) -> Table:
 
 def recipes_table(summary: list[dict], budget: str) -> Table:
     """One column per true source kind (and all), one row per measure (medians)."""
-    table = Table(title=f"recipes on generated one-shots (medians; search budget {budget})")
+    table = Table(title=f"recipes on generated one-shots (medians, shares of cases for 'ok'/'found'; budget {budget})")
     table.add_column("measure")
     for s in summary:
         table.add_column(f"{s['kind']} ({s['cases']})", justify="right")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.recipes.patch import Effect, Envelope, Oscillator, Patch, SampleSource
+from audiowave.recipes.patch import Effect, Envelope, NoiseLayer, Oscillator, Patch, SampleSource
 from audiowave.recipes.synth import midi_to_hz
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -53,6 +53,21 @@ def _oscillator(i: int, osc: Oscillator) -> str:
     if osc.level < 0.99:
         text += f", level {20 * np.log10(max(osc.level, 1e-6)):.1f} dB"
     return text + "."
+
+
+def _noise_layer(noise: NoiseLayer) -> str:
+    f = noise.filter
+    band = (
+        f"through its own {f.type} 12 dB/oct filter at {f.cutoff_hz:.0f} Hz, resonance {f.resonance * 100:.0f} %"
+        if f.type != "off"
+        else "unfiltered"
+    )
+    return (
+        f"Noise layer, apart from the oscillators' filter and amplifier: white noise at"
+        f" {20 * np.log10(max(noise.level, 1e-6)):.1f} dB {band}, with its own envelope"
+        f" ({_envelope(noise.envelope)}); on a synth whose amplifier envelope shapes every source, give the noise"
+        " its own envelope on its level."
+    )
 
 
 def _effect(effect: Effect) -> str:
@@ -112,6 +127,8 @@ def steps(patch: Patch) -> list[str]:
         )
     if patch.noise_level > 0:
         out.append(f"Mix in white noise at {20 * np.log10(patch.noise_level):.1f} dB.")
+    if patch.noise is not None:
+        out.append(_noise_layer(patch.noise))
     f = patch.filter
     if f.type != "off":
         text = f"Filter: {f.type} 12 dB/oct, cutoff {f.cutoff_hz:.0f} Hz, resonance {f.resonance * 100:.0f} %"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audiowave.recipes.patch import FM, Effect, Envelope, Filter, Oscillator, Patch, PitchEnvelope
+from audiowave.recipes.patch import FM, Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch, PitchEnvelope
 
 KINDS = ("subtractive", "subtractive", "fm", "drum", "wavetable")
 SHAPES = ("saw", "square", "triangle", "sine")
@@ -40,7 +40,17 @@ def _effects(rng: np.random.Generator) -> list[Effect]:
     return []
 
 
-def random_patch(kind: str, rng: np.random.Generator) -> Patch:
+def _noise_layer(rng: np.random.Generator) -> NoiseLayer:
+    return NoiseLayer(
+        level=float(rng.uniform(0.2, 0.8)),
+        filter=Filter(type="bandpass", cutoff_hz=_log_uniform(rng, 1000, 8000), resonance=float(rng.uniform(0, 0.5))),
+        envelope=Envelope(attack_s=0.001, decay_s=_log_uniform(rng, 0.03, 0.3), sustain=0.0, release_s=0.05),
+    )
+
+
+def random_patch(kind: str, rng: np.random.Generator, layers: np.random.Generator) -> Patch:
+    """A random patch of ``kind``. Half of the drums with noise have it as a layer of its own, drawn from ``layers``
+    so that every other setting is what ``rng`` alone drew before layers existed (runs stay comparable)."""
     amp = Envelope(
         attack_s=_log_uniform(rng, 0.001, 0.1),
         decay_s=_log_uniform(rng, 0.05, 1.0),
@@ -89,14 +99,23 @@ def random_patch(kind: str, rng: np.random.Generator) -> Patch:
         harmonics[0] = 1.0
         return Patch(**common, oscillators=[Oscillator(waveform="custom", harmonics=[float(h) for h in harmonics])])
     drum_amp = Envelope(attack_s=0.001, decay_s=_log_uniform(rng, 0.1, 1.0), sustain=0.0, release_s=0.1)
+    note = float(rng.integers(28, 48))
+    pitch = PitchEnvelope(semitones=float(rng.uniform(12, 36)), time_s=_log_uniform(rng, 0.01, 0.08))
+    noise_level = float(rng.choice([0.0, 0.1]))
+    layered = noise_level > 0 and layers.random() < 0.5
     return Patch(
-        **{**common, "note_midi": float(rng.integers(28, 48)), "duration_s": 0.05, "amp": drum_amp},
+        **{**common, "note_midi": note, "duration_s": 0.05, "amp": drum_amp},
         oscillators=[Oscillator(waveform="sine")],
-        pitch=PitchEnvelope(semitones=float(rng.uniform(12, 36)), time_s=_log_uniform(rng, 0.01, 0.08)),
-        noise_level=float(rng.choice([0.0, 0.1])),
+        pitch=pitch,
+        noise_level=0.0 if layered else noise_level,
+        noise=_noise_layer(layers) if layered else None,
     )
 
 
 def one_shots(count: int, seed: int = 0) -> list[OneShot]:
-    rng = np.random.default_rng(seed)
-    return [OneShot(f"{KINDS[i % len(KINDS)]}-{i:02d}", random_patch(KINDS[i % len(KINDS)], rng)) for i in range(count)]
+    """``count`` one-shots, the source kinds in turn; drums with noise have it under the body or as a layer."""
+    rng, layers = np.random.default_rng(seed), np.random.default_rng(seed + 1)
+    return [
+        OneShot(f"{KINDS[i % len(KINDS)]}-{i:02d}", random_patch(KINDS[i % len(KINDS)], rng, layers))
+        for i in range(count)
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Waveform = Literal["sine", "triangle", "saw", "square", "custom"]
 Source = Literal["subtractive", "wavetable", "fm", "drum", "sample"]
@@ -61,6 +61,15 @@ class PitchEnvelope(_Model):
     time_s: float = Field(0.05, ge=GLIDE_TIME_S[0], le=GLIDE_TIME_S[1])
 
 
+class NoiseLayer(_Model):
+    """White noise through its own filter and envelope, mixed after the body's filter and amplifier: a snare's
+    rattle or a kick's beater click, which die at their own rate rather than with the body."""
+
+    level: float = Field(0.3, ge=0, le=1, description="the white noise's peak at 44.1 kHz, before its filter")
+    filter: Filter = Field(default_factory=lambda: Filter(type="bandpass", cutoff_hz=3000.0))
+    envelope: Envelope = Field(default_factory=lambda: Envelope(attack_s=0.001, decay_s=0.2, sustain=0.0))
+
+
 class FM(_Model):
     """Two-operator FM: a sine modulator at ``ratio`` x the note frequency modulates the oscillators' phase."""
 
@@ -100,9 +109,17 @@ class Patch(_Model):
     duration_s: float = Field(0.5, ge=0.01, le=30, description="how long the key is held")
     oscillators: list[Oscillator] = Field(default_factory=list)
     noise_level: float = Field(0.0, ge=0, le=1, description="white noise mixed before the filter")
+    noise: NoiseLayer | None = Field(None, description="noise with its own filter and envelope (or noise_level)")
     fm: FM | None = None
     amp: Envelope = Field(default_factory=Envelope)
     filter: Filter = Field(default_factory=Filter)
     pitch: PitchEnvelope = Field(default_factory=PitchEnvelope)
     fx: list[Effect] = Field(default_factory=list)
     sample: SampleSource | None = None
+
+    @model_validator(mode="after")
+    def _one_noise_source(self) -> Patch:
+        """One noise source, as a synth's single noise slot (Vital's sample slot) holds: under the body, or its own."""
+        if self.noise is not None and self.noise_level > 0:
+            raise ValueError("a patch mixes noise either under its body (noise_level) or as its own layer (noise)")
+        return self

@@ -109,6 +109,14 @@ def knobs_for(patch: Patch, length_s: float, glide_measured: bool = False) -> li
             knobs.append(Knob(f"oscillators.{i}.level", 0.0, 1.0))
     if patch.noise_level > 0:
         knobs.append(Knob("noise_level", 0.0, 1.0))
+    if patch.noise is not None:
+        knobs += [
+            Knob("noise.level", 0.005, 1.0, log=True),
+            Knob("noise.filter.cutoff_hz", 100.0, 18000.0, log=True),
+            Knob("noise.filter.resonance", 0.0, 0.9),
+            Knob("noise.envelope.attack_s", 0.0005, 0.2, log=True),
+            Knob("noise.envelope.decay_s", 0.005, 5.0, log=True),
+        ]
     if patch.fm is not None:
         knobs += [Knob("fm.index", 0.0, 15.0), Knob("fm.index_decay_s", 0.005, 10.0, log=True)]
     for i, effect in enumerate(patch.fx):

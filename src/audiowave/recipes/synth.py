@@ -7,7 +7,8 @@ its envelope sample by sample; numba runs the loop. No Python synth library offe
 modulation with deterministic output at the speed a parameter search needs, hence this module. Effects are
 pedalboard's (real DSP). Renders are deterministic: noise and unison phases come from fixed seeds. White noise
 has the same level per hertz at any sample rate (``noise_level`` is its peak at 44.1 kHz), so the search's renderings
-at 22.05 kHz hold the noise that the 44.1 kHz preview holds below 11 kHz.
+at 22.05 kHz hold the noise that the 44.1 kHz preview holds below 11 kHz. A noise layer (``Patch.noise``) has its own
+filter and envelope and joins the body after the body's amplifier.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numba
 import numpy as np
 import pedalboard
 
-from audiowave.recipes.patch import Effect, Envelope, Oscillator, Patch
+from audiowave.recipes.patch import Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch
 
 TABLE_SIZE = 4096
 NOISE_REFERENCE_SR = 44100  # the rate at which noise_level is the white noise's peak
@@ -137,26 +138,40 @@ def _oscillators(patch: Patch, freq: np.ndarray, sr: int) -> np.ndarray:
             voices += np.interp(phase * TABLE_SIZE, np.arange(TABLE_SIZE + 1), np.append(table, table[0]))
         out += osc.level * voices / np.sqrt(len(ratios))
     if patch.noise_level > 0:
-        density = np.sqrt(sr / NOISE_REFERENCE_SR)  # white noise's power spreads over sr / 2 hertz
-        out += patch.noise_level * density * np.random.default_rng(11).uniform(-1, 1, n)
+        out += white_noise(patch.noise_level, n, sr)
     return out
 
 
-def cutoff_path(patch: Patch, n: int, sr: int, top_hz: float | None = None) -> np.ndarray:
-    """The filter's cutoff (Hz) at each of ``n`` samples at ``sr``: its base cutoff moved by its envelope, between
-    20 Hz and ``top_hz`` (by default 0.45 ``sr``, where the filter stays stable)."""
-    f = patch.filter
-    env = envelope_curve(f.envelope, patch.duration_s, n, sr)
+def filter_cutoff(f: Filter, hold_s: float, n: int, sr: int, top_hz: float | None = None) -> np.ndarray:
+    """Filter ``f``'s cutoff (Hz) at each of ``n`` samples at ``sr`` for a key held ``hold_s``: its base cutoff moved
+    by its envelope, between 20 Hz and ``top_hz`` (by default 0.45 ``sr``, where the filter stays stable)."""
+    env = envelope_curve(f.envelope, hold_s, n, sr)
     return np.clip(f.cutoff_hz * 2.0 ** (f.env_octaves * env), 20.0, 0.45 * sr if top_hz is None else top_hz)
 
 
-def _filtered(patch: Patch, x: np.ndarray, sr: int) -> np.ndarray:
-    f = patch.filter
+def cutoff_path(patch: Patch, n: int, sr: int, top_hz: float | None = None) -> np.ndarray:
+    """The body filter's cutoff (Hz) at each of ``n`` samples (:func:`filter_cutoff`)."""
+    return filter_cutoff(patch.filter, patch.duration_s, n, sr, top_hz)
+
+
+def _filtered(f: Filter, hold_s: float, x: np.ndarray, sr: int) -> np.ndarray:
     if f.type == "off":
         return x
-    cutoff = cutoff_path(patch, len(x), sr)
+    cutoff = filter_cutoff(f, hold_s, len(x), sr)
     k = 2.0 - 2.0 * f.resonance
     return _svf(x.astype(np.float64), cutoff.astype(np.float64), k, FILTER_MODES[f.type], float(sr))
+
+
+def white_noise(level: float, n: int, sr: int) -> np.ndarray:
+    """Uniform white noise whose peak is ``level`` at NOISE_REFERENCE_SR; the same level per hertz at any ``sr``
+    (its power spreads over sr / 2 hertz)."""
+    return level * np.sqrt(sr / NOISE_REFERENCE_SR) * np.random.default_rng(11).uniform(-1, 1, n)
+
+
+def noise_layer(noise: NoiseLayer, hold_s: float, n: int, sr: int) -> np.ndarray:
+    """The layer alone: ``n`` samples at ``sr`` for a key held ``hold_s``."""
+    x = _filtered(noise.filter, hold_s, white_noise(noise.level, n, sr), sr)
+    return x * envelope_curve(noise.envelope, hold_s, n, sr)
 
 
 def effect_plugin(effect: Effect) -> pedalboard.Plugin:
@@ -179,8 +194,10 @@ def render(patch: Patch, sr: int = 44100, length_s: float | None = None) -> np.n
     length = length_s if length_s is not None else patch.duration_s + patch.amp.release_s
     n = max(int(length * sr), 16)
     freq = _frequency_curve(patch, n, sr)
-    x = _filtered(patch, _oscillators(patch, freq, sr), sr)
+    x = _filtered(patch.filter, patch.duration_s, _oscillators(patch, freq, sr), sr)
     x *= envelope_curve(patch.amp, patch.duration_s, n, sr)
+    if patch.noise is not None:
+        x += noise_layer(patch.noise, patch.duration_s, n, sr)
     peak = float(np.max(np.abs(x)))
     if peak > 0:
         x *= PRE_FX_PEAK / peak

@@ -6,10 +6,11 @@ MIDI notes, envelope times as the 4th root of seconds, levels quadratic), the mo
 wavetable per oscillator; each wavetable keyframe is 2048 float32 samples in base64. Parameters left out keep
 Vital's defaults. Mapped here: oscillators (cycle, octave, tune, unison), the sample slot's white noise, FM
 from oscillator 2, filter 1 (analogue 12 dB: low/band/high by its blend), envelope 1 (amplitude), envelope 2
-on the cutoff, envelope 3 on the pitch, distortion, chorus (a flanger too: its short delay line), phaser, delay,
-reverb and compressor. Unison spread, FM depth and decay curves are approximations (Vital's curves differ from
-ours): the steps say so. Checked against Vital 1.5.5's source (synth_parameters.cpp, load_save.cpp): every setting
-written is one of its parameters, within its range.
+on the cutoff, envelope 3 on the pitch, a noise layer (the sample slot through filter 2, its level following
+envelope 5; Vital's envelope 1 still shapes it, so it decays at least as fast as the body), distortion, chorus
+(a flanger too: its short delay line), phaser, delay, reverb and compressor. Unison spread, FM depth and decay
+curves are approximations (Vital's curves differ from ours): the steps say so. Checked against Vital 1.5.5's
+source (synth_parameters.cpp, load_save.cpp): every setting written is one of its parameters, within its range.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import numpy as np
 
 from audiowave import __version__
-from audiowave.recipes.patch import PHASER_OCTAVES_PER_DEPTH, Envelope, Patch
+from audiowave.recipes.patch import PHASER_OCTAVES_PER_DEPTH, Envelope, Filter, Patch
 from audiowave.recipes.synth import oscillator_harmonics, wavetable
 
 VITAL_VERSION = "1.5.5"
@@ -48,6 +49,18 @@ def _envelope(settings: dict, index: int, env: Envelope) -> None:
     settings[f"env_{index}_decay"] = _quartic(env.decay_s)
     settings[f"env_{index}_sustain"] = float(env.sustain)
     settings[f"env_{index}_release"] = _quartic(env.release_s)
+
+
+def _filter(settings: dict, index: int, f: Filter) -> None:
+    """Filter ``index`` as an analogue 12 dB filter, low/band/high by its blend."""
+    settings |= {
+        f"filter_{index}_on": 1.0,
+        f"filter_{index}_model": 0.0,
+        f"filter_{index}_style": 0.0,
+        f"filter_{index}_blend": FILTER_BLEND[f.type],
+        f"filter_{index}_cutoff": _hz_to_note(f.cutoff_hz),
+        f"filter_{index}_resonance": float(f.resonance),
+    }
 
 
 def _wavetable_json(name: str, cycle: np.ndarray) -> dict:
@@ -106,17 +119,16 @@ def to_vital(patch: Patch, name: str = "Audiowave recipe") -> dict:
             "sample_level": float(np.sqrt(patch.noise_level) * 0.70710678),
             "filter_1_sample_input": 1.0,
         }
+    if patch.noise is not None:  # the sample slot's noise through filter 2, its level following envelope 5
+        s |= {"sample_on": 1.0, "sample_level": 0.0, "filter_1_sample_input": 0.0, "filter_2_sample_input": 1.0}
+        open_filter = Filter(type="lowpass", cutoff_hz=20000.0)  # an unfiltered layer: filter 2 wide open
+        _filter(s, 2, patch.noise.filter if patch.noise.filter.type != "off" else open_filter)
+        _envelope(s, 5, patch.noise.envelope)
+        modulations.append(("env_5", "sample_level", float(np.sqrt(patch.noise.level) * 0.70710678)))
     _envelope(s, 1, patch.amp)
     f = patch.filter
     if f.type != "off":
-        s |= {
-            "filter_1_on": 1.0,
-            "filter_1_model": 0.0,
-            "filter_1_style": 0.0,
-            "filter_1_blend": FILTER_BLEND[f.type],
-            "filter_1_cutoff": _hz_to_note(f.cutoff_hz),
-            "filter_1_resonance": float(f.resonance),
-        }
+        _filter(s, 1, f)
         if f.env_octaves:
             _envelope(s, 2, f.envelope)
             modulations.append(("env_2", "filter_1_cutoff", float(np.clip(12 * f.env_octaves / 128, -1, 1))))
