@@ -229,6 +229,7 @@ def test_suggest_refines_a_known_one_shot_and_explains_it():
     assert r.refined.similarity >= r.initial.similarity - 0.01 and r.refined.similarity > 0.8
     assert r.search.evaluations > 50 and r.search.seconds < 4.0 + 3.0
     assert {c.source for c in r.candidates} >= {"subtractive", "wavetable", "fm"}
+    assert r.patch.noise is None and r.patch.noise_level == 0  # a clean note is given no noise
     assert any("Amplifier envelope" in step for step in r.steps) and any("A2" in step for step in r.steps)
     assert len(s.preview) == len(s.original) and s.sample_rate == 44100
 
