@@ -8,7 +8,7 @@ from audiowave.recipes.distance import Scores
 from audiowave.recipes.patch import Patch, SampleSource
 from audiowave.schema import BackendInfo
 
-RECIPE_SCHEMA_VERSION = "1.1.0"  # 1.1: sample candidates name their sample; SampleSource.relation
+RECIPE_SCHEMA_VERSION = "1.2.0"  # 1.1: sample candidates name their sample; SampleSource.relation; 1.2: Patch.noise
 
 
 class _Model(BaseModel):
