@@ -89,10 +89,9 @@ def _with_effect(patch: Patch, effect: Effect) -> list[Patch]:
 
 def _with_noise_layer(patch: Patch, noisy: bool) -> list[Patch]:
     """A drum body without noise, or other oscillators when the original is ``noisy``: with a noise layer of their
-    own (NOISE_LAYERS).
-    With a layer: the layer through each of NOISE_BANDS instead, at the loudness it has now (a band keeps a fraction
-    of white noise's power, and the loss rose 0.24 -> 0.46 for a band at the level of the unfiltered noise it
-    replaced)."""
+    own (NOISE_LAYERS). With a layer: the layer through each of NOISE_BANDS instead, at the loudness it has now (a
+    band keeps a fraction of white noise's power, and the loss rose 0.24 -> 0.46 for a band at the level of the
+    unfiltered noise it replaced)."""
     if not patch.oscillators or (patch.noise is None and not noisy and patch.source != "drum"):
         return []
     if patch.noise is None:
