@@ -104,15 +104,16 @@ def _with_noise_layer(patch: Patch, noisy: bool) -> list[Patch]:
             for level, hz in NOISE_LAYERS
         ]
     else:
-        layers = [_at_loudness(patch.noise.model_copy(update={"filter": f}), patch) for f in NOISE_BANDS]
+        n = int((patch.duration_s + patch.noise.envelope.release_s) * SEARCH_SR)
+        now = _rms(noise_layer(patch.noise, patch.duration_s, n, SEARCH_SR))
+        layers = [_at_rms(patch.noise.model_copy(update={"filter": f}), now, patch.duration_s, n) for f in NOISE_BANDS]
     return [patch.model_copy(update={"noise": layer}, deep=True) for layer in layers]
 
 
-def _at_loudness(layer: NoiseLayer, patch: Patch) -> NoiseLayer:
-    """``layer`` at the RMS level of ``patch``'s layer (its level at most 1)."""
-    n = int((patch.duration_s + layer.envelope.release_s) * SEARCH_SR)
-    now, new = (_rms(noise_layer(x, patch.duration_s, n, SEARCH_SR)) for x in (patch.noise, layer))
-    return layer.model_copy(update={"level": float(min(1.0, layer.level * now / max(new, 1e-12)))})
+def _at_rms(layer: NoiseLayer, rms: float, hold_s: float, n: int) -> NoiseLayer:
+    """``layer`` at ``rms`` over ``n`` samples at SEARCH_SR for a key held ``hold_s`` (its level at most 1)."""
+    new = _rms(noise_layer(layer, hold_s, n, SEARCH_SR))
+    return layer.model_copy(update={"level": float(min(1.0, layer.level * rms / max(new, 1e-12)))})
 
 
 def noise_as_layer(patch: Patch) -> Patch:
