@@ -16,6 +16,7 @@ from scipy.signal import welch
 
 from audiowave.evaluation.recipes import truth_similarity
 from audiowave.recipes.body_glide import body_glide, zero_crossings
+from audiowave.recipes.describe import steps
 from audiowave.recipes.distance import Target
 from audiowave.recipes.estimate import DRUM_NOISE, candidates, starts_from_measured_glide
 from audiowave.recipes.evalset import OneShot
@@ -554,6 +555,12 @@ def test_a_noise_layer_has_its_own_band_and_dies_at_its_own_rate():
     layered = noise_as_layer(noisy)
     assert layered.noise is not None and layered.noise_level == 0
     assert np.allclose(render(layered, SR), render(noisy, SR), atol=1e-6)  # the same sound, to search apart
+    # the layer keeps the body filter's envelope, which the steps and the Vital preset carry too
+    noise_step = next(step for step in steps(layered) if step.startswith("Noise layer"))
+    assert "filter envelope +2.0 octaves" in noise_step
+    settings = to_vital(layered, "breathy bass")["settings"]
+    assert {"source": "env_6", "destination": "filter_2_cutoff"} in settings["modulations"]
+    assert settings["env_6_decay"] == settings["env_2_decay"]
 
 
 def test_suggest_gives_a_snare_a_noise_layer_and_exports_and_explains_it():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.recipes.patch import Effect, Envelope, NoiseLayer, Oscillator, Patch, SampleSource
+from audiowave.recipes.patch import Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch, SampleSource
 from audiowave.recipes.synth import midi_to_hz
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -55,13 +55,15 @@ def _oscillator(i: int, osc: Oscillator) -> str:
     return text + "."
 
 
+def _filter(f: Filter) -> str:
+    text = f"{f.type} 12 dB/oct, cutoff {f.cutoff_hz:.0f} Hz, resonance {f.resonance * 100:.0f} %"
+    if abs(f.env_octaves) >= 0.05:
+        text += f"; filter envelope {f.env_octaves:+.1f} octaves ({_envelope(f.envelope)})"
+    return text
+
+
 def _noise_layer(noise: NoiseLayer) -> str:
-    f = noise.filter
-    band = (
-        f"through its own {f.type} 12 dB/oct filter at {f.cutoff_hz:.0f} Hz, resonance {f.resonance * 100:.0f} %"
-        if f.type != "off"
-        else "unfiltered"
-    )
+    band = f"through its own filter ({_filter(noise.filter)})" if noise.filter.type != "off" else "unfiltered"
     return (
         f"Noise layer, apart from the oscillators' filter and amplifier: white noise at"
         f" {20 * np.log10(max(noise.level, 1e-6)):.1f} dB {band}, with its own envelope"
@@ -129,12 +131,8 @@ def steps(patch: Patch) -> list[str]:
         out.append(f"Mix in white noise at {20 * np.log10(patch.noise_level):.1f} dB.")
     if patch.noise is not None:
         out.append(_noise_layer(patch.noise))
-    f = patch.filter
-    if f.type != "off":
-        text = f"Filter: {f.type} 12 dB/oct, cutoff {f.cutoff_hz:.0f} Hz, resonance {f.resonance * 100:.0f} %"
-        if abs(f.env_octaves) >= 0.05:
-            text += f"; filter envelope {f.env_octaves:+.1f} octaves ({_envelope(f.envelope)})"
-        out.append(text + ".")
+    if patch.filter.type != "off":
+        out.append(f"Filter: {_filter(patch.filter)}.")
     out.append(f"Amplifier envelope: {_envelope(patch.amp)}.")
     if abs(patch.pitch.semitones) >= 0.1:
         out.append(

@@ -1,16 +1,16 @@
 """Export a patch as a Vital preset (``.vital``: JSON, documented by Vital's open source, GPL-3 synth).
 
 Vital (https://vital.audio, source github.com/mtytel/vital) is a free wavetable synth. Its preset holds a
-``settings`` object of parameter values in Vital's own units (``src/common/synth_parameters.cpp``: cutoffs as
-MIDI notes, envelope times as the 4th root of seconds, levels quadratic), the modulation routes, and one
-wavetable per oscillator; each wavetable keyframe is 2048 float32 samples in base64. Parameters left out keep
-Vital's defaults. Mapped here: oscillators (cycle, octave, tune, unison), the sample slot's white noise, FM
-from oscillator 2, filter 1 (analogue 12 dB: low/band/high by its blend), envelope 1 (amplitude), envelope 2
-on the cutoff, envelope 3 on the pitch, a noise layer (the sample slot through filter 2, its level following
-envelope 5; Vital's envelope 1 still shapes it, so it decays at least as fast as the body), distortion, chorus
-(a flanger too: its short delay line), phaser, delay, reverb and compressor. Unison spread, FM depth and decay
-curves are approximations (Vital's curves differ from ours): the steps say so. Checked against Vital 1.5.5's
-source (synth_parameters.cpp, load_save.cpp): every setting written is one of its parameters, within its range.
+``settings`` object of parameter values in Vital's own units (``src/common/synth_parameters.cpp``: cutoffs as MIDI
+notes, envelope times as the 4th root of seconds, levels quadratic), the modulation routes, and one wavetable per
+oscillator; each wavetable keyframe is 2048 float32 samples in base64. Parameters left out keep Vital's defaults.
+Mapped here: oscillators (cycle, octave, tune, unison), the sample slot's white noise, FM from oscillator 2,
+filter 1 (analogue 12 dB: low/band/high by its blend), envelope 1 (amplitude), envelope 2 on the cutoff, envelope
+3 on the pitch, a noise layer (the sample slot through filter 2, envelope 6 on its cutoff, its level following
+envelope 5; Vital's envelope 1 still shapes it, so it decays at least as fast as the body), distortion, chorus (a
+flanger too: its short delay line), phaser, delay, reverb and compressor. Unison spread, FM depth and decay curves
+are approximations (Vital's curves differ from ours): the steps say so. Checked against Vital 1.5.5's source
+(synth_parameters.cpp, load_save.cpp): every setting written is one of its parameters, within its range.
 """
 
 from __future__ import annotations
@@ -51,8 +51,14 @@ def _envelope(settings: dict, index: int, env: Envelope) -> None:
     settings[f"env_{index}_release"] = _quartic(env.release_s)
 
 
-def _filter(settings: dict, index: int, f: Filter) -> None:
-    """Filter ``index`` as an analogue 12 dB filter, low/band/high by its blend."""
+def _level(level: float) -> float:
+    """An oscillator's or the sample slot's level in Vital's units (quadratic; 0.5 of full scale at our 1)."""
+    return float(np.sqrt(max(level, 0.0)) * 0.70710678)
+
+
+def _filter(settings: dict, modulations: list, index: int, f: Filter, env_index: int) -> None:
+    """Filter ``index`` as an analogue 12 dB filter, low/band/high by its blend; envelope ``env_index`` moves its
+    cutoff when ``f`` has a filter envelope."""
     settings |= {
         f"filter_{index}_on": 1.0,
         f"filter_{index}_model": 0.0,
@@ -61,6 +67,10 @@ def _filter(settings: dict, index: int, f: Filter) -> None:
         f"filter_{index}_cutoff": _hz_to_note(f.cutoff_hz),
         f"filter_{index}_resonance": float(f.resonance),
     }
+    if f.env_octaves:
+        _envelope(settings, env_index, f.envelope)
+        amount = float(np.clip(12 * f.env_octaves / 128, -1, 1))
+        modulations.append((f"env_{env_index}", f"filter_{index}_cutoff", amount))
 
 
 def _wavetable_json(name: str, cycle: np.ndarray) -> dict:
@@ -93,7 +103,7 @@ def to_vital(patch: Patch, name: str = "Audiowave recipe") -> dict:
         wavetables.append(_wavetable_json(f"{osc.waveform} {i}", cycle / peak))
         s |= {
             f"osc_{i}_on": 1.0,
-            f"osc_{i}_level": float(np.sqrt(max(osc.level, 0.0)) * 0.70710678),
+            f"osc_{i}_level": _level(osc.level),
             f"osc_{i}_transpose": float(12 * osc.octave),
             f"osc_{i}_tune": float(osc.detune_cents / 100),
             f"osc_{i}_unison_voices": float(osc.unison),
@@ -116,22 +126,18 @@ def to_vital(patch: Patch, name: str = "Audiowave recipe") -> dict:
     if patch.noise_level > 0:  # Vital's sample slot plays white noise by default
         s |= {
             "sample_on": 1.0,
-            "sample_level": float(np.sqrt(patch.noise_level) * 0.70710678),
+            "sample_level": _level(patch.noise_level),
             "filter_1_sample_input": 1.0,
         }
-    if patch.noise is not None:  # the sample slot's noise through filter 2, its level following envelope 5
+    if patch.noise is not None:  # the sample slot's noise through filter 2 (envelope 6), its level on envelope 5
         s |= {"sample_on": 1.0, "sample_level": 0.0, "filter_1_sample_input": 0.0, "filter_2_sample_input": 1.0}
         open_filter = Filter(type="lowpass", cutoff_hz=20000.0)  # an unfiltered layer: filter 2 wide open
-        _filter(s, 2, patch.noise.filter if patch.noise.filter.type != "off" else open_filter)
+        _filter(s, modulations, 2, patch.noise.filter if patch.noise.filter.type != "off" else open_filter, 6)
         _envelope(s, 5, patch.noise.envelope)
-        modulations.append(("env_5", "sample_level", float(np.sqrt(patch.noise.level) * 0.70710678)))
+        modulations.append(("env_5", "sample_level", _level(patch.noise.level)))
     _envelope(s, 1, patch.amp)
-    f = patch.filter
-    if f.type != "off":
-        _filter(s, 1, f)
-        if f.env_octaves:
-            _envelope(s, 2, f.envelope)
-            modulations.append(("env_2", "filter_1_cutoff", float(np.clip(12 * f.env_octaves / 128, -1, 1))))
+    if patch.filter.type != "off":
+        _filter(s, modulations, 1, patch.filter, 2)
     if patch.pitch.semitones:
         _envelope(s, 3, Envelope(attack_s=0.0005, decay_s=patch.pitch.time_s * 4.6, sustain=0.0))
         for i in range(1, len(oscillators) + 1):
