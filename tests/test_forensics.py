@@ -156,6 +156,26 @@ def test_a_note_that_changes_at_once_is_not_a_glide_and_a_glide_is_timed_whole()
         assert abs((end - start) / over - 1) < 0.15 and abs((start + end) / 2 - (at + over / 2)) < 0.03
 
 
+def test_a_bright_part_that_comes_and_goes_is_no_filter_sweep():
+    """A dark pad with hiss above 5 kHz gated on and off every second: the cutoff spans 5 octaves and one stretch
+    of it fits a line, but that glide is a small share of the edge's travel up and down all clip long."""
+    import pedalboard as pb
+
+    from audiowave.forensics.rules import threshold
+    from audiowave.forensics.sweeps import detect_filter_sweep
+
+    t = np.arange(int(12 * SR)) / SR
+    chord = (0.2 * sum(np.sin(2 * np.pi * f * t) for f in (220, 277, 330))).astype(np.float32)
+    pad = pb.Pedalboard([pb.LowpassFilter(cutoff_frequency_hz=500)])(chord, SR)
+    noise = (0.3 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32)
+    hiss = pb.Pedalboard([pb.HighpassFilter(cutoff_frequency_hz=5000)])(noise, SR)
+    mono = pad + hiss * ((t % 2.0) < 1.0)
+    finding = detect_filter_sweep(Signal(np.stack([mono, mono]), SR, np.arange(0, 12, 0.5)))
+    p = finding.parameters
+    assert p["cutoff_range_octaves"] >= threshold("filter_sweep") and p["linearity_r2"] >= 0.75  # a sweep before
+    assert p["glide_share"] < 0.15 and not finding.detected
+
+
 def test_harmonic_share_tells_a_sine_lfo_from_a_ramp():
     from audiowave.forensics.modulation import harmonic_share
 

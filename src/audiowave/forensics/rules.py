@@ -43,7 +43,8 @@ RULES: dict[str, Rule] = {
     # a sharp repeat in every band, weighted by how much weaker it is at twice the lag; one as strong there is
     # the music repeating (a loop, a riff), not an echo dying away
     "delay": Rule("echo_score", 0.06, 0.02, requires=(("repeat_drop", 0.4),)),
-    "filter_sweep": Rule("cutoff_range_octaves", 2.6, 0.3, requires=(("linearity_r2", 0.75),)),
+    # a straight glide that makes a fair share of the cutoff's travel over the clip (see sweeps.py)
+    "filter_sweep": Rule("cutoff_range_octaves", 2.6, 0.3, requires=(("linearity_r2", 0.75), ("glide_share", 0.15))),
     # a swept delay's path, swinging more than the depth search's lowest three steps (0.50, 0.59, 0.68 ms): a path that
     # shallow is a still line the held-line filter left, not an LFO's sweep (see comb.py)
     "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0), ("depth_ms", 0.7))),

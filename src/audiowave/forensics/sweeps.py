@@ -5,7 +5,13 @@ clip), so a band is "open" in a frame when it is within CUTOFF_DROP_DB of the fr
 cutoff is the highest open band, tracked per 50 ms in octaves (bands the clip never fills are left out, or
 their constant floor would look open). Instruments coming and going change some bands, a filter moves the
 edge of all of them: a sweep spreads the cutoff over octaves (the statistic) along a smooth straight glide
-in log-frequency (a fixed minimum of its straight-line fit; instrument changes jump, they do not glide).
+in log-frequency (a fixed minimum of its straight-line fit; instrument changes jump, they do not glide) that makes
+a fair share of the cutoff's whole travel over the clip (a fixed minimum of ``glide_share``: parts that come and
+go, such as an organ's upper register, move the edge up and down all clip long, and one of their stretches can
+still fit a line). On the dev corpus' dry cases (48 sweeps over 2 seeds, 840 others), with the threshold fitted on
+either half of the clips and scored on the other, held-out F1 went 0.80 / 0.65 -> 0.96 / 1.00: the other half's
+gospel organ had passed 26 times (its glides 0.02-0.11 of its travel; the true sweeps' 0.12-0.9, 5th percentile
+0.22); any minimum from 0.10 to 0.25 scored 0.93-0.98 on both halves.
 """
 
 from __future__ import annotations
@@ -65,6 +71,12 @@ def refine_span(edge: np.ndarray, i: int, j: int, step: int = 2) -> tuple[int, i
     return span
 
 
+def glide_share(edge: np.ndarray, audible: np.ndarray, octaves: float) -> float:
+    """A glide of ``octaves`` as a share of the cutoff's whole travel (summed moves) over the audible frames."""
+    travel = float(np.abs(np.diff(edge[audible])).sum())
+    return abs(octaves) / travel if travel > 0 else 0.0
+
+
 def detect_filter_sweep(sig: Signal) -> Finding:
     """The cutoff's spread over the clip (5th to 95th percentile, octaves) and its best straight glide over
     2, 4 or 8 s windows."""
@@ -101,6 +113,7 @@ def detect_filter_sweep(sig: Signal) -> Finding:
         "abs_octaves": abs(octaves),
         "linearity_r2": r2,
         "cutoff_range_octaves": float(np.ptp(np.percentile(edge[audible], [5, 95]))) if audible.any() else 0.0,
+        "glide_share": glide_share(edge, audible, octaves),
     }
     detected, confidence = decide("filter_sweep", params)
     params["type"] = f"lowpass {'opening' if octaves > 0 else 'closing'}" if detected else "none"
