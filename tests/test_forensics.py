@@ -214,6 +214,36 @@ def test_steepest_drift_fall_sums_the_aligned_downward_drift_within_its_window()
     assert steepest_drift_fall(shifts, scores) == pytest.approx(0.5)
 
 
+def test_a_tape_stop_after_music_whose_edges_wander_is_found_from_where_the_pitch_starts_to_fall():
+    """A bright hiss burst 1 s before the stop, then the chord opening up: the edges' last frame near their
+    peak is the burst, and from there they rise before they fall. Measured from the pitch's onset, they fall
+    steadily all the way."""
+    import pedalboard as pb
+
+    from audiowave.forensics.gestures import detect_tape_stop
+
+    t = np.arange(int(7 * SR)) / SR
+    saw = 0.1 * sum(np.sin(2 * np.pi * k * f * t) / k for f in (220, 277, 330) for k in range(1, 40))
+    dark = pb.Pedalboard([pb.LowpassFilter(cutoff_frequency_hz=400)])(saw.astype(np.float32), SR)
+    opening = np.clip((t - 3.5) / 1.0, 0, 1)
+    hiss = pb.Pedalboard([pb.HighpassFilter(cutoff_frequency_hz=6000)])(
+        (0.3 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32), SR
+    )
+    music = dark + opening * (saw - dark) + hiss * ((t > 3.3) & (t < 3.5))
+    start, length = 4.5, 1.2  # the speed falls linearly to 0 (as evalset._tape_stop)
+    tau = np.arange(int(length * SR)) / SR
+    stopped = music.copy()
+    stopped[int(start * SR) :] = 0.0
+    stopped[int(start * SR) : int(start * SR) + tau.size] = np.interp(
+        (start + tau - tau**2 / (2 * length)) * SR, np.arange(t.size), music
+    )
+    mono = stopped.astype(np.float32)
+    finding = detect_tape_stop(Signal(np.stack([mono, mono]), SR, np.arange(0, 7, 0.5)))
+    assert finding.parameters["steadiness"] > 0.9 and finding.detected
+    ((a, b),) = finding.spans
+    assert a == pytest.approx(start, abs=0.1) and b - a == pytest.approx(length, rel=0.2)
+
+
 def test_an_echo_is_a_delay_and_music_that_repeats_is_not():
     import pedalboard as pb
 
