@@ -185,6 +185,39 @@ def test_harmonic_share_tells_a_sine_lfo_from_a_ramp():
     assert harmonic_share(ramp, fs, rate) == pytest.approx(np.hypot(1 / 2, 1 / 3), abs=0.05)
 
 
+def test_fold_symmetry_tells_an_lfo_from_a_duck_and_from_notes():
+    from audiowave.forensics.modulation import fold_symmetry
+
+    fs, rate = 100.0, 2.0
+    t = np.arange(1000) / fs
+    phase = t * rate % 1.0
+    skew, symmetry = fold_symmetry(np.sin(2 * np.pi * rate * t), fs, rate)
+    assert abs(skew) < 0.05 and symmetry > 0.95
+    duck, _ = fold_symmetry(-10 * np.clip(1 - phase / 0.6, 0, 1), fs, rate)  # down at once, back over 0.6 period
+    note, _ = fold_symmetry(-10 * np.clip(phase / 0.6, 0, 1), fs, rate)  # up at once, decaying
+    assert duck < -2 and note > 2
+
+
+def test_a_sidechain_duck_is_no_tremolo_and_a_sine_lfo_of_the_same_depth_is():
+    from audiowave.forensics.modulation import detect_tremolo
+
+    t = np.arange(10 * SR) / SR
+    chord = 0.2 * sum(np.sin(2 * np.pi * f * t) for f in (220, 277, 330, 440))
+    floor = 0.01 * np.random.default_rng(0).standard_normal(t.size)
+    phase = t * 2.0 % 1.0
+    found = {}
+    for name, gain_db in (
+        ("duck", -10 * np.clip(1 - phase / 0.6, 0, 1)),
+        ("lfo", -5 * (1 - np.cos(2 * np.pi * phase))),
+    ):
+        mono = (chord * 10 ** (gain_db / 20) + floor).astype(np.float32)
+        found[name] = detect_tremolo(Signal(np.stack([mono, mono]), SR, np.arange(0, 10, 0.5)))
+    assert found["lfo"].detected and found["lfo"].parameters["rate_hz"] == pytest.approx(2.0, abs=0.02)
+    duck = found["duck"].parameters
+    assert duck["rate_hz"] == pytest.approx(2.0, abs=0.02) and duck["lfo_score"] > threshold("tremolo")
+    assert duck["symmetry"] < dict(RULES["tremolo"].requires)["symmetry"] and not found["duck"].detected
+
+
 def test_tremolo_depth_is_read_in_the_modulated_bins_not_diluted_by_the_rest():
     from audiowave.forensics.common import sustained_spectrogram
     from audiowave.forensics.modulation import bin_depth_db

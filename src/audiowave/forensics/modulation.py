@@ -8,6 +8,14 @@ that also jumps at every note). The best-scoring line is the tremolo. A sine LFO
 by one sinusoid; a sidechain's ramp or a rhythm's attacks and decays put lines at 2x and 3x its rate as
 well, so the score is weighted by the share of the line left once those harmonics are taken away.
 
+An LFO (sine, triangle) lowers the level as fast as it raises it; a sidechain ducks at once and recovers slowly, and
+notes (and their echoes) rise at once and decay slowly. So the level, folded on one period of the line's rate, must
+rise and fall alike (:func:`fold_symmetry`). On the dev corpus' dry cases (48 tremolos over 2 seeds, 840 others)
+the false alarms with the highest scores were ducked (sidechain) cases, skewed -2; the true tremolos' slopes are
+skewed -0.6 to 0.8 wherever their line scores high. Held-out F1 (threshold fitted on either half of the clips)
+0.75 / 0.73 -> 0.79 / 0.77 with the symmetry required. Picking, among the candidate lines, the best symmetric one
+instead changed no case.
+
 The depth is read bin by bin on the unmasked spectrogram (the HPSS soft mask rises where the level dips,
 so on the harmonic part the modulation looks several dB shallower than it is), as the upper decile of the
 bins' sinusoid amplitudes weighted by their harmonic level: the parts that are not modulated (the drums)
@@ -50,12 +58,25 @@ RATE_RANGE_HZ = (1.5, 12.0)
 REACH = 12  # bins either side (3 and more away) that a line is compared with
 WITHIN_DB = 40.0  # bins this far below the loudest (harmonic level) still count for the depth
 DEPTH_QUANTILE = 0.9  # of the level-weighted per-bin amplitudes
+FOLD_BINS = 16  # phase bins of one period of the LFO
 
 
 def harmonic_share(level: np.ndarray, fs: float, rate: float) -> float:
     """Amplitude at 2x and 3x ``rate`` relative to that at ``rate`` (0 for a sine LFO)."""
     first, second, third = (float(sinusoid_amplitude(level, fs, k * rate)) for k in (1, 2, 3))
     return float(np.hypot(second, third) / (first + 1e-12))
+
+
+def fold_symmetry(level: np.ndarray, fs: float, rate: float) -> tuple[float, float]:
+    """(skewness, symmetry) of the slope of ``level`` folded on one period of ``rate`` (FOLD_BINS phase bins):
+    skewness about 0 for a level that falls as fast as it rises, strongly negative for a sudden duck and a slow
+    recovery, positive for sudden rises and slow decays; symmetry 1 / (1 + |skewness|), 1 for a symmetric LFO."""
+    phase = np.minimum((np.arange(len(level)) / fs * rate % 1.0 * FOLD_BINS).astype(int), FOLD_BINS - 1)
+    counts = np.maximum(np.bincount(phase, minlength=FOLD_BINS), 1)
+    period = np.bincount(phase, weights=level, minlength=FOLD_BINS) / counts
+    slope = np.diff(period, append=period[:1])
+    skew = float(np.mean(slope**3) / (np.mean(slope**2) ** 1.5 + 1e-12))
+    return skew, 1.0 / (1.0 + abs(skew))
 
 
 def bin_depth_db(sustained: SustainedSpectrogram, fs: float, rate: float) -> float:
@@ -73,7 +94,8 @@ def bin_depth_db(sustained: SustainedSpectrogram, fs: float, rate: float) -> flo
 
 def detect_tremolo(sig: Signal) -> Finding:
     """Rate (Hz, note value) and depth (dB peak to peak, :func:`bin_depth_db`) of the most LFO-like line of the
-    level's modulation spectrum (:func:`best_line`), scored less its harmonics (:func:`harmonic_share`)."""
+    level's modulation spectrum (:func:`best_line`), scored less its harmonics (:func:`harmonic_share`); the level
+    must rise and fall alike over its period (:func:`fold_symmetry`)."""
     env = sig.sustained_db
     fs = 1 / ENV_HOP_S
     level = env - scipy.ndimage.uniform_filter1d(env, size=int(fs))
@@ -84,6 +106,7 @@ def detect_tremolo(sig: Signal) -> Finding:
     depth = bin_depth_db(sig.sustained, fs, rate)  # peak to peak
     label, _ = note_value(1 / rate, sig.beat_grid[0])
     harmonics = harmonic_share(level, fs, rate)
+    skew, symmetry = fold_symmetry(level, fs, rate)
     params: dict[str, float | str] = {
         "rate_hz": rate,
         "note_value": label,
@@ -93,6 +116,8 @@ def detect_tremolo(sig: Signal) -> Finding:
         "line_score": line.score,
         "harmonic_share": harmonics,
         "lfo_score": line.score * max(1.0 - harmonics, 0.0),
+        "slope_skew": skew,
+        "symmetry": symmetry,
     }
     detected, confidence = decide("tremolo", params)
     return Finding(

@@ -50,7 +50,8 @@ RULES: dict[str, Rule] = {
     "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0), ("depth_ms", 0.7))),
     "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0), ("depth_ms", 0.7))),
     "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),
-    "tremolo": Rule("lfo_score", 7.0, 4.0),  # the line score less its 2x/3x harmonics
+    # the line score less its 2x/3x harmonics; a level that rises as fast as it falls (|slope skewness| <= 1)
+    "tremolo": Rule("lfo_score", 7.0, 4.0, requires=(("symmetry", 0.5),)),
     "vibrato": Rule("line_score", 0.01, 0.5, requires=(("measured_depth_cents", 8.0),)),
     "tape_stop": Rule("fall_x_drift", 1.0, 0.3, requires=(("steadiness", 0.3), ("duration_s", 0.5))),
     "glide": Rule("glides", 1.0, 1.0),
