@@ -156,6 +156,21 @@ def test_a_note_that_changes_at_once_is_not_a_glide_and_a_glide_is_timed_whole()
         assert abs((end - start) / over - 1) < 0.15 and abs((start + end) / 2 - (at + over / 2)) < 0.03
 
 
+@pytest.mark.parametrize(("swell_db", "glide"), [(0.0, True), (2.0, True), (5.0, False)])
+def test_a_pitch_drop_that_swells_the_bass_is_a_new_hit_not_a_glide(swell_db, glide):
+    """A bass note falling 5 semitones in 0.1 s: a glide while its level holds (legato); where the level swells
+    by 5 dB as it falls, it was struck again (a kick's sweep or a pitch envelope, its hit flattened by a
+    compressor), which the 6 dB limit on a new hit used to let through."""
+    from audiowave.forensics.gestures import detect_glide
+
+    t = np.arange(int(4 * SR)) / SR
+    midi = 33.0 - 5.0 * np.clip((t - 2.0) / 0.1, 0, 1)
+    gain_db = np.where(t >= 2.0, swell_db * np.exp(-(t - 2.0) / 0.3), 0.0)
+    wave = 0.3 * 10 ** (gain_db / 20) * np.sin(2 * np.pi * np.cumsum(440.0 * 2 ** ((midi - 69) / 12)) / SR)
+    finding = detect_glide(Signal(np.stack([wave, wave]).astype(np.float32), SR, np.arange(0, 4, 0.5)))
+    assert len(finding.spans) == int(glide)
+
+
 def test_a_bright_part_that_comes_and_goes_is_no_filter_sweep():
     """A dark pad with hiss above 5 kHz gated on and off every second: the cutoff spans 5 octaves and one stretch
     of it fits a line, but that glide is a small share of the edge's travel up and down all clip long."""

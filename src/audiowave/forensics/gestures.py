@@ -8,7 +8,10 @@ strongest low partial (28-110 Hz, peak of a long STFT window; pYIN's period sear
 a monotonic move of >= 1 semitone between two held notes, without a new attack in the band's envelope, timed
 from 10 % to 90 % of its way and longer than a note that changes at once reads through the window (0.04-0.05 s).
 On the dev corpus' effect cases (3 seeds) false glides read 0.05 s at the median, the 808's 0.12 s:
-moves read under 0.07 s are 70 % of the false ones and 3 % of the true.
+moves read under 0.07 s are 70 % of the false ones and 3 % of the true. A glide is legato: the band's level must not
+swell by more than 4 dB over its level just before the move (LEGATO_DB). The false glides swelled 4.7 dB at the
+median, kicks' pitch sweeps whose hits a compressor or limiter had flattened under the 6 dB of a new hit, the true
+ones 0.1 dB (99 % within 4 dB). On the dev corpus' dry cases (2 seeds), held-out F1 0.83 / 0.91 -> 0.96 / 0.93.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ MOVE_SHARE = 0.8  # of a glide at a steady rate (in semitones), the part from 10
 STEADY_SEMITONES = 0.6
 WINDOW_FRAMES = round(GLIDE_WINDOW / GLIDE_SR / HOP_S)  # the pitch window, in frames
 ATTACK_DB = 6.0  # a rise of the low band's level this far above its level before a move: a new hit
+LEGATO_DB = 4.0  # a glide's level stays within this of the level just before it moves (it is not played again)
 
 
 def pitch_drift(mono: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,7 +287,8 @@ def find_glides(midi: np.ndarray, level: np.ndarray) -> list[tuple[int, int, flo
         monotonic = np.mean(np.sign(moves) == np.sign(interval)) > 0.8 if len(moves) else False
         duration = (end - start) * HOP_S
         loud = level[start : end + 1].min() > -25
-        attack = level[start : end + 1].max() - base > ATTACK_DB
+        # a kick's pitch sweep (where a compressor has flattened its hit) still swells the band as it moves
+        attack = level[start : end + 1].max() - level[max(start - hold, 0) : start + 1].mean() > LEGATO_DB
         timely = GLIDE_DURATION_S[0] <= duration <= GLIDE_DURATION_S[1]
         if abs(interval) >= MIN_GLIDE_SEMITONES and timely and monotonic and loud and not attack:
             found.append((start, end, interval))
