@@ -188,7 +188,7 @@ def detect_tape_stop(sig: Signal) -> Finding:
         "drift_fall_octaves": drift,
         "fall_x_drift": octaves * drift,
         "steadiness": float(np.nan_to_num(steadiness)),
-        "duration_s": rough_duration,  # a sudden stop or cut is no tape stop
+        "edges_fall_s": rough_duration,  # a sudden stop or cut is no tape stop (duration_s is from the onset)
     }
     detected, confidence = decide("tape_stop", params)
     return Finding(

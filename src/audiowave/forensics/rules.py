@@ -53,7 +53,7 @@ RULES: dict[str, Rule] = {
     # the line score less its 2x/3x harmonics; a level that rises as fast as it falls (|slope skewness| <= 1)
     "tremolo": Rule("lfo_score", 7.0, 4.0, requires=(("symmetry", 0.5),)),
     "vibrato": Rule("line_score", 0.01, 0.5, requires=(("measured_depth_cents", 8.0),)),
-    "tape_stop": Rule("fall_x_drift", 1.0, 0.3, requires=(("steadiness", 0.3), ("duration_s", 0.5))),
+    "tape_stop": Rule("fall_x_drift", 1.0, 0.3, requires=(("steadiness", 0.3), ("edges_fall_s", 0.5))),
     "glide": Rule("glides", 1.0, 1.0),
     # by definition: what counts as off the A440 standard, and clearly more than the partials' own scatter
     "tuning": Rule("abs_cents", 10.0, 3.0, requires=(("offset_over_spread", 2.0),)),
