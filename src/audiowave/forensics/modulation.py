@@ -52,6 +52,7 @@ from audiowave.forensics.common import (
     note_value,
     sinusoid_amplitude,
 )
+from audiowave.forensics.phaser import fold
 from audiowave.forensics.rules import decide
 
 RATE_RANGE_HZ = (1.5, 12.0)
@@ -71,9 +72,7 @@ def fold_symmetry(level: np.ndarray, fs: float, rate: float) -> tuple[float, flo
     """(skewness, symmetry) of the slope of ``level`` folded on one period of ``rate`` (FOLD_BINS phase bins):
     skewness about 0 for a level that falls as fast as it rises, strongly negative for a sudden duck and a slow
     recovery, positive for sudden rises and slow decays; symmetry 1 / (1 + |skewness|), 1 for a symmetric LFO."""
-    phase = np.minimum((np.arange(len(level)) / fs * rate % 1.0 * FOLD_BINS).astype(int), FOLD_BINS - 1)
-    counts = np.maximum(np.bincount(phase, minlength=FOLD_BINS), 1)
-    period = np.bincount(phase, weights=level, minlength=FOLD_BINS) / counts
+    period = fold(level[:, None], np.arange(len(level)) / fs, rate, FOLD_BINS)[:, 0]
     slope = np.diff(period, append=period[:1])
     skew = float(np.mean(slope**3) / (np.mean(slope**2) ** 1.5 + 1e-12))
     return skew, 1.0 / (1.0 + abs(skew))

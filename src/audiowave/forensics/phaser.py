@@ -101,12 +101,12 @@ def notch_residual(levels: np.ndarray) -> np.ndarray:
     return np.clip(r, -CLIP_DB, CLIP_DB)
 
 
-def fold(residual: np.ndarray, times: np.ndarray, rate: float) -> np.ndarray:
-    """(PHASE_BINS, bands): the mean residual at each phase of an LFO at ``rate`` Hz."""
-    bins = np.floor(PHASE_BINS * ((rate * times) % 1.0)).astype(int)
-    folded = np.zeros((PHASE_BINS, residual.shape[1]))
+def fold(residual: np.ndarray, times: np.ndarray, rate: float, phases: int = PHASE_BINS) -> np.ndarray:
+    """(phases, bands): the mean residual at each phase of an LFO at ``rate`` Hz."""
+    bins = np.floor(phases * ((rate * times) % 1.0)).astype(int)
+    folded = np.zeros((phases, residual.shape[1]))
     np.add.at(folded, bins, residual)
-    return folded / np.maximum(np.bincount(bins, minlength=PHASE_BINS), 1)[:, None]
+    return folded / np.maximum(np.bincount(bins, minlength=phases), 1)[:, None]
 
 
 def _selection() -> scipy.sparse.csr_array:
