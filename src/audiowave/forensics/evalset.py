@@ -218,7 +218,7 @@ def _tuning(m: Material, rng: np.random.Generator):
     cents = float(rng.choice([-1, 1]) * rng.uniform(15, 45))
     ratio = 2 ** (cents / 1200)
     y = soxr.resample(m.mix.T, SR * ratio, SR, quality="HQ").T  # played back faster/slower: varispeed
-    return np.ascontiguousarray(y, dtype=np.float32), {"a4_hz": 440 * ratio, "cents": cents}
+    return np.ascontiguousarray(y, dtype=np.float32), {"a4_hz": 440 * ratio, "cents": cents, "speed": ratio}
 
 
 def _band_limit(m: Material, rng: np.random.Generator):
@@ -357,9 +357,11 @@ APPLY: dict[str, Callable[[Material, np.random.Generator], tuple[np.ndarray, dic
 
 def make_cases(materials: list[Material], effects: tuple[str, ...] = CASE_EFFECTS, seed: int = 0) -> Iterator[Case]:
     """One case per (material, effect), parameters drawn from a generator seeded by (seed, material name,
-    effect), so a case does not depend on which other materials are generated."""
+    effect), so a case does not depend on which other materials are generated. A case played at another speed
+    (truth ``speed``, varispeed) has its beats moved with it, as a beat tracker would find them."""
     for m in materials:
         for effect in effects:
             rng = np.random.default_rng([seed, zlib.crc32(m.name.encode()), CASE_EFFECTS.index(effect)])
             audio, truth = APPLY[effect](m, rng)
-            yield Case(f"{m.name}-{effect}", effect, m.name, np.asarray(audio, dtype=np.float32), m.beats, truth)
+            beats = m.beats / float(truth.get("speed", 1.0))
+            yield Case(f"{m.name}-{effect}", effect, m.name, np.asarray(audio, dtype=np.float32), beats, truth)
