@@ -165,6 +165,15 @@ def sinusoid_amplitude(level: np.ndarray, fs: float, rates: np.ndarray | float) 
     return 2 * np.abs(level @ np.exp(-2j * np.pi * np.multiply.outer(t, rates))) / level.shape[-1]
 
 
+def fold(values: np.ndarray, times: np.ndarray, rate: float, phases: int) -> np.ndarray:
+    """(phases, columns): the mean of ``values`` (frames at ``times``, columns) at each of ``phases`` phase bins of
+    an LFO at ``rate`` Hz (the phaser's residual, the tremolo's level)."""
+    bins = np.floor(phases * ((rate * times) % 1.0)).astype(int)
+    folded = np.zeros((phases, values.shape[1]))
+    np.add.at(folded, bins, values)
+    return folded / np.maximum(np.bincount(bins, minlength=phases), 1)[:, None]
+
+
 def _fit_sinusoid(level: np.ndarray, fs: float, rate: float) -> tuple[float, float]:
     """(rate, amplitude) of the sinusoid within RATE_REFINE_HZ of ``rate`` that best fits ``level``."""
     rates = rate + np.linspace(-RATE_REFINE_HZ, RATE_REFINE_HZ, 41)

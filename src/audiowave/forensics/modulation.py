@@ -49,10 +49,10 @@ from audiowave.forensics.common import (
     Signal,
     SustainedSpectrogram,
     best_line,
+    fold,
     note_value,
     sinusoid_amplitude,
 )
-from audiowave.forensics.phaser import fold
 from audiowave.forensics.rules import decide
 
 RATE_RANGE_HZ = (1.5, 12.0)

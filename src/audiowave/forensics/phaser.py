@@ -23,7 +23,7 @@ import scipy.ndimage
 import scipy.signal
 import scipy.sparse
 
-from audiowave.forensics.common import Evidence, Finding, Signal, note_value
+from audiowave.forensics.common import Evidence, Finding, Signal, fold, note_value
 from audiowave.forensics.rules import decide
 
 BANDS_PER_OCTAVE = 8
@@ -99,14 +99,6 @@ def notch_residual(levels: np.ndarray) -> np.ndarray:
     loudness = np.median(levels, axis=1)
     r[loudness < np.median(loudness) - 40] = 0.0
     return np.clip(r, -CLIP_DB, CLIP_DB)
-
-
-def fold(residual: np.ndarray, times: np.ndarray, rate: float, phases: int = PHASE_BINS) -> np.ndarray:
-    """(phases, bands): the mean residual at each phase of an LFO at ``rate`` Hz."""
-    bins = np.floor(phases * ((rate * times) % 1.0)).astype(int)
-    folded = np.zeros((phases, residual.shape[1]))
-    np.add.at(folded, bins, residual)
-    return folded / np.maximum(np.bincount(bins, minlength=phases), 1)[:, None]
 
 
 def _selection() -> scipy.sparse.csr_array:
@@ -195,7 +187,7 @@ def swept_notches(mono: np.ndarray, sr: int) -> PhaserTrack | None:
 
     @cache  # the candidate search asks again for the rates it refined to
     def aligned(rate: float) -> tuple[float, int, int, np.ndarray]:
-        return best_alignment(fold(residual, times, rate), energy)
+        return best_alignment(fold(residual, times, rate, PHASE_BINS), energy)
 
     def refine(rate: float, step_cycles: float, steps: int) -> float:
         grid = rate + np.arange(-steps, steps + 1) * step_cycles / duration
