@@ -563,6 +563,29 @@ def test_a_noise_layer_has_its_own_band_and_dies_at_its_own_rate():
     assert settings["env_6_decay"] == settings["env_2_decay"]
 
 
+def test_a_layer_that_outlasts_the_body_takes_vitals_amplifier_envelope_and_the_body_rides_its_levels():
+    """Vital's envelope 1 shapes every source, so a rattle ringing 0.8 s over a 0.4 s body would die with the body.
+    Envelope 1 takes the layer's shape; envelope 5 on the oscillator's level falls at the body's rate less the
+    layer's, so that their product is the body's envelope."""
+    layer = Envelope(attack_s=0.001, decay_s=0.8, sustain=0.0, release_s=0.05)
+    rattle = snare_patch(duration_s=1.0, noise=snare_patch().noise.model_copy(update={"envelope": layer}))
+    settings = to_vital(rattle, "rattling snare")["settings"]
+    assert settings["env_1_decay"] ** 4 == pytest.approx(0.8, rel=1e-3) and settings["sample_level"] > 0
+    assert {"source": "env_5", "destination": "osc_1_level"} in settings["modulations"]
+    assert {"source": "env_5", "destination": "sample_level"} not in settings["modulations"]
+    assert settings["osc_1_level"] == 0.0
+    env_5 = Envelope(**{f"{k}_s": settings[f"env_5_{k}"] ** 4 for k in ("attack", "decay", "release")}, sustain=0.0)
+    n = SR
+    product = envelope_curve(layer, 1.0, n, SR) * envelope_curve(env_5, 1.0, n, SR)
+    body = envelope_curve(rattle.amp, 1.0, n, SR)
+    heard = (body > 0.01) & (np.arange(n) > 0.002 * SR)  # after both 1 ms attacks
+    assert np.max(np.abs(20 * np.log10(product[heard] / body[heard]))) < 1.0
+    assert any("give the amplifier the noise's envelope" in step for step in steps(rattle))
+    # the short rattle of the default snare keeps the body on envelope 1 and its own level on envelope 5
+    short = to_vital(snare_patch(), "snare")["settings"]
+    assert short["env_1_decay"] ** 4 == pytest.approx(0.4, rel=1e-3) and short["osc_1_level"] > 0
+
+
 def test_suggest_gives_a_snare_a_noise_layer_and_exports_and_explains_it():
     r = suggest(render(snare_patch(), 44100), 44100, budget_s=60.0, max_evaluations=600).recipe
     assert r.patch.noise is not None and r.patch.noise_level == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from audiowave.recipes.patch import Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch, SampleSource
-from audiowave.recipes.synth import midi_to_hz
+from audiowave.recipes.synth import layer_outlasts_body, midi_to_hz
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SOURCE_WORDS = {
@@ -62,13 +62,19 @@ def _filter(f: Filter) -> str:
     return text
 
 
-def _noise_layer(noise: NoiseLayer) -> str:
+def _noise_layer(noise: NoiseLayer, outlasts_body: bool) -> str:
     band = f"through its own filter ({_filter(noise.filter)})" if noise.filter.type != "off" else "unfiltered"
+    where_one_envelope = (
+        "give the amplifier the noise's envelope and put the body's envelope on the oscillators' levels, as the"
+        " noise rings on after the body"
+        if outlasts_body
+        else "give the noise its own envelope on its level"
+    )
     return (
         f"Noise layer, apart from the oscillators' filter and amplifier: white noise at"
         f" {20 * np.log10(max(noise.level, 1e-6)):.1f} dB {band}, with its own envelope"
-        f" ({_envelope(noise.envelope)}); on a synth whose amplifier envelope shapes every source, give the noise"
-        " its own envelope on its level."
+        f" ({_envelope(noise.envelope)}); on a synth whose amplifier envelope shapes every source,"
+        f" {where_one_envelope}."
     )
 
 
@@ -130,7 +136,7 @@ def steps(patch: Patch) -> list[str]:
     if patch.noise_level > 0:
         out.append(f"Mix in white noise at {20 * np.log10(patch.noise_level):.1f} dB.")
     if patch.noise is not None:
-        out.append(_noise_layer(patch.noise))
+        out.append(_noise_layer(patch.noise, layer_outlasts_body(patch)))
     if patch.filter.type != "off":
         out.append(f"Filter: {_filter(patch.filter)}.")
     out.append(f"Amplifier envelope: {_envelope(patch.amp)}.")

@@ -74,6 +74,20 @@ def envelope_curve(env: Envelope, hold_s: float, n: int, sr: int) -> np.ndarray:
     return np.where(t < off, held, release)
 
 
+def audible_s(env: Envelope, hold_s: float, sr: int = 1000) -> float:
+    """How long an envelope stays above -40 dB (of full level) for a key held ``hold_s`` seconds."""
+    n = int((max(hold_s, env.attack_s + env.decay_s) + env.release_s + 0.1) * sr)
+    above = np.nonzero(envelope_curve(env, hold_s, n, sr) >= 0.01)[0]
+    return float(above[-1] + 1) / sr if len(above) else 0.0
+
+
+def layer_outlasts_body(patch: Patch) -> bool:
+    """Whether the noise layer sounds on after the body has died away (a snare's long rattle)."""
+    return patch.noise is not None and audible_s(patch.noise.envelope, patch.duration_s) > audible_s(
+        patch.amp, patch.duration_s
+    )
+
+
 @numba.njit(cache=True)
 def _svf(x: np.ndarray, cutoff: np.ndarray, k: float, mode: int, sr: float) -> np.ndarray:
     """Zavalishin's TPT state-variable filter (12 dB/oct); mode 0 low, 1 band, 2 high."""

@@ -7,10 +7,11 @@ oscillator; each wavetable keyframe is 2048 float32 samples in base64. Parameter
 Mapped here: oscillators (cycle, octave, tune, unison), the sample slot's white noise, FM from oscillator 2,
 filter 1 (analogue 12 dB: low/band/high by its blend), envelope 1 (amplitude), envelope 2 on the cutoff, envelope
 3 on the pitch, a noise layer (the sample slot through filter 2, envelope 6 on its cutoff, its level following
-envelope 5; Vital's envelope 1 still shapes it, so it decays at least as fast as the body), distortion, chorus (a
-flanger too: its short delay line), phaser, delay, reverb and compressor. Unison spread, FM depth and decay curves
-are approximations (Vital's curves differ from ours): the steps say so. Checked against Vital 1.5.5's source
-(synth_parameters.cpp, load_save.cpp): every setting written is one of its parameters, within its range.
+envelope 5; Vital's envelope 1 shapes every source, so where the layer outlasts the body, envelope 1 takes the
+layer's shape and envelope 5 the oscillators' levels, falling at the body's rate less the layer's), distortion,
+chorus (a flanger too: its short delay line), phaser, delay, reverb and compressor. Unison spread, FM depth and
+decay curves are approximations (Vital's curves differ from ours): the steps say so. Checked against Vital 1.5.5's
+source (synth_parameters.cpp, load_save.cpp): every setting written is one of its parameters, within its range.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from audiowave import __version__
 from audiowave.recipes.patch import PHASER_OCTAVES_PER_DEPTH, Envelope, Filter, Patch
-from audiowave.recipes.synth import oscillator_harmonics, wavetable
+from audiowave.recipes.synth import layer_outlasts_body, oscillator_harmonics, wavetable
 
 VITAL_VERSION = "1.5.5"
 WAVE_SIZE = 2048
@@ -49,6 +50,22 @@ def _envelope(settings: dict, index: int, env: Envelope) -> None:
     settings[f"env_{index}_decay"] = _quartic(env.decay_s)
     settings[f"env_{index}_sustain"] = float(env.sustain)
     settings[f"env_{index}_release"] = _quartic(env.release_s)
+
+
+def _remainder(body: Envelope, over: Envelope) -> Envelope:
+    """The envelope that, multiplied by ``over``, shapes the body as ``body`` does: exponential falls multiply by
+    adding their rates, so the remainder falls at the body's rate less ``over``'s (where ``over`` falls to 0), and
+    holds the body's sustain over ``over``'s."""
+
+    def rest(seconds: float, over_seconds: float) -> float:
+        return 1.0 / max(1.0 / seconds - 1.0 / over_seconds, 1.0 / 20)
+
+    return Envelope(
+        attack_s=body.attack_s,
+        decay_s=rest(body.decay_s, over.decay_s) if over.sustain == 0 else body.decay_s,
+        sustain=min(1.0, body.sustain / over.sustain) if over.sustain > 0 else body.sustain,
+        release_s=rest(body.release_s, over.release_s),
+    )
 
 
 def _level(level: float) -> float:
@@ -129,13 +146,22 @@ def to_vital(patch: Patch, name: str = "Audiowave recipe") -> dict:
             "sample_level": _level(patch.noise_level),
             "filter_1_sample_input": 1.0,
         }
+    outlasting = layer_outlasts_body(patch)
     if patch.noise is not None:  # the sample slot's noise through filter 2 (envelope 6), its level on envelope 5
         s |= {"sample_on": 1.0, "sample_level": 0.0, "filter_1_sample_input": 0.0, "filter_2_sample_input": 1.0}
         open_filter = Filter(type="lowpass", cutoff_hz=20000.0)  # an unfiltered layer: filter 2 wide open
         _filter(s, modulations, 2, patch.noise.filter if patch.noise.filter.type != "off" else open_filter, 6)
-        _envelope(s, 5, patch.noise.envelope)
-        modulations.append(("env_5", "sample_level", _level(patch.noise.level)))
-    _envelope(s, 1, patch.amp)
+        if outlasting:  # envelope 1 takes the layer's shape; the oscillators' levels ride the body's rest
+            s["sample_level"] = _level(patch.noise.level)
+            _envelope(s, 5, _remainder(patch.amp, patch.noise.envelope))
+            for i in (1, 2):
+                if s.get(f"osc_{i}_level", 0.0) > 0:
+                    modulations.append(("env_5", f"osc_{i}_level", s[f"osc_{i}_level"]))
+                    s[f"osc_{i}_level"] = 0.0
+        else:
+            _envelope(s, 5, patch.noise.envelope)
+            modulations.append(("env_5", "sample_level", _level(patch.noise.level)))
+    _envelope(s, 1, patch.noise.envelope if outlasting else patch.amp)
     if patch.filter.type != "off":
         _filter(s, modulations, 1, patch.filter, 2)
     if patch.pitch.semitones:
