@@ -297,6 +297,22 @@ def test_a_tape_stop_after_music_whose_edges_wander_is_found_from_where_the_pitc
     assert a == pytest.approx(start, abs=0.1) and b - a == pytest.approx(length, rel=0.2)
 
 
+def test_an_edge_that_holds_still_does_not_fall_steadily_whichever_edge_it_is():
+    """A constant edge has no rank correlation (scipy warns and answers NaN): it reads 0, so the steadiness (the
+    lower of the two edges) is 0 whether the low or the high edge holds."""
+    import warnings
+
+    from audiowave.forensics.gestures import _steady_fall
+
+    falling, still = np.linspace(10.0, 8.0, 20), np.full(20, 9.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _steady_fall(falling) == pytest.approx(1.0) and _steady_fall(falling[::-1]) == pytest.approx(-1.0)
+        assert [min(_steady_fall(a), _steady_fall(b)) for a, b in ((falling, still), (still, falling))] == [0.0, 0.0]
+        # an inaudible frame (NaN) is left out of either edge alike
+        assert _steady_fall(np.where(np.arange(20) == 5, np.nan, falling)) == pytest.approx(1.0)
+
+
 def test_an_echo_is_a_delay_and_music_that_repeats_is_not():
     import pedalboard as pb
 

@@ -177,17 +177,13 @@ def detect_tape_stop(sig: Signal) -> Finding:
     if end > start:
         start = min(round(_slowdown_onset(mono, sr, t[start], t[end]) / EDGE_HOP_S), end)
     # a slowing tape drags both edges down steadily; a song's ending or a lone note just drops away
-    steadiness = (
-        min(-scipy.stats.spearmanr(np.arange(end - start + 1), e[start : end + 1]).statistic for e in (low, high))
-        if end - start >= 4
-        else 0.0
-    )
+    steadiness = min(_steady_fall(e[start : end + 1]) for e in (low, high)) if end - start >= 4 else 0.0
     drift = steepest_drift_fall(*sig.drift)
     params: dict[str, float | str] = {
         "fall_octaves": octaves,
         "drift_fall_octaves": drift,
         "fall_x_drift": octaves * drift,
-        "steadiness": float(np.nan_to_num(steadiness)),
+        "steadiness": steadiness,
         "edges_fall_s": rough_duration,  # a sudden stop or cut is no tape stop (duration_s is from the onset)
     }
     detected, confidence = decide("tape_stop", params)
@@ -211,6 +207,16 @@ def detect_tape_stop(sig: Signal) -> Finding:
             marks=[(float(t[start]), "stop begins"), (float(t[end]), "end")] if detected else [],
         ),
     )
+
+
+def _steady_fall(edge: np.ndarray) -> float:
+    """How steadily an edge falls over its audible frames (the others are NaN): minus its rank correlation with
+    time, 1 for a fall at every frame. An edge that holds still, or has under 5 audible frames, does not fall: 0.
+    (Python's ``min`` over a NaN correlation kept a NaN from the low edge and dropped one from the high edge.)"""
+    audible = np.isfinite(edge)
+    if audible.sum() < 5 or np.ptp(edge[audible]) == 0:
+        return 0.0
+    return float(-scipy.stats.spearmanr(np.nonzero(audible)[0], edge[audible]).statistic)
 
 
 def _slowdown_onset(mono: np.ndarray, sr: int, rough_start: float, end: float) -> float:
