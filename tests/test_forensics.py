@@ -398,6 +398,26 @@ def test_reverb_makes_the_tails_diffuse_and_the_falls_slow():
     assert np.isnan(LevelFalls.of(silence, SR).fastest)
 
 
+def test_a_reverb_on_the_upper_parts_under_a_loud_dry_low_end_is_read_band_by_band():
+    """A reverb send on the parts above 1.5 kHz, 6 dB under them, with the low end (below 500 Hz) 6 dB up and dry:
+    pooled over 300 Hz-6 kHz the loud low bands decide and the tails hardly look diffuse; the median over the
+    four bands reads the reverb's."""
+    import pedalboard as pb
+
+    from audiowave.forensics.evalset import reverb_impulse
+
+    mix = synthetic_material(seconds=8.0).mix.astype(np.float32)
+    low = pb.Pedalboard([pb.LowpassFilter(cutoff_frequency_hz=500)])(mix, SR)
+    high = pb.Pedalboard([pb.HighpassFilter(cutoff_frequency_hz=1500)])(mix, SR)
+    ir = reverb_impulse(1.5, 0.01, np.random.default_rng(0))
+    send = np.stack([pb.Convolution(ir[c], mix=1.0, sample_rate=SR)(high[c : c + 1], SR)[0] for c in range(2)])
+    dry = 2 * low + high
+    wet = dry + 0.5 * send * np.sqrt(np.sum(high**2) / np.sum(send**2))
+    assert diffuse_tail_excess(wet, SR) > diffuse_tail_excess(dry, SR) + 0.05
+    pooled = (300.0, 6000.0)
+    assert diffuse_tail_excess(wet, SR, pooled) < diffuse_tail_excess(dry, SR, pooled) + 0.02
+
+
 @pytest.mark.parametrize("seed", [1, 3])  # returns 10 dB and 1 dB under the dry sound
 def test_the_reverb_return_level_is_read_against_the_dry_sound(seed):
     (case,) = make_cases([synthetic_material(seconds=8.0)], ("reverb",), seed=seed)

@@ -9,6 +9,12 @@ Second, a room cannot let sound die away faster than its RT60 allows: the fastes
 below each band's recent peak, are slow under a reverb and fast where notes stop dry. Measured on the dev
 corpus' effect cases (two folds by clip): the diffuse share of the decays alone gave F1 0.39/0.50, the tail
 excess 0.59/0.69, the fastest falls 0.64/0.74, both together 0.74/0.67 (their weighting fitted on the first).
+The tail excess is read in four bands (300-750 Hz, then octaves to 6 kHz) and their median kept: pooled over the
+whole band, the loud low bands decided, where a distorted mix's per-channel harmonics decorrelate too, while a
+reverb's excess grows towards the highs. On the dev corpus' dry cases (48 reverbs over 2 seeds, 816 others),
+threshold fitted on either half of the clips, held-out F1 0.82 / 0.86 -> 0.91 / 0.86 (the strongest false alarm,
+a distorted synth trio, fell from -5.6 to -10.9 points); the lowest band alone scored 0.86 / 0.88, single octaves
+0.75-0.93, the minimum over the four 0.91 / 0.84.
 The RT60 is 60 dB over the median rate of the runs of falls (0.3 s or longer, in one band, 10-40 dB below its
 recent peak): on the dev corpus' reverb cases median error 22 % with a 10-30 dB window, 16 % with 10-40 dB (the
 window each fold of clips chose among 4 windows x 3 run lengths x 4 percentiles; held out: 0.22 -> 0.21 and
@@ -47,6 +53,7 @@ ECHO_BANDS_HZ = tuple(np.geomspace(60.0, 12000.0, 5))  # 4 bands of ~1.9 octaves
 ECHO_BAND_FLOOR = 1e-3  # bands with less power than this share of the loudest band's are not judged (a bass stem)
 FEEDBACK_SMOOTH_HZ = 50.0  # the spectral envelope the feedback is read on: wider than an echo's comb (1/lag Hz)
 DIFFUSE_HOP_S = 0.02
+EXCESS_BANDS_HZ = (300.0, 750.0, 1500.0, 3000.0, 6000.0)  # the tail excess is read per band, their median kept
 TAIL_DB = (6.0, 30.0)  # a cell this far below its band's peak of the last RECENT_S is in a tail
 HEAD_DB = 3.0  # ... and within this of it, in a head
 RECENT_S = 0.5
@@ -78,17 +85,26 @@ def _past_peak(level_db: np.ndarray, frames: int) -> np.ndarray:
     return scipy.ndimage.maximum_filter1d(level_db, size=frames, axis=1, origin=(frames - 1) // 2)
 
 
-def diffuse_tail_excess(samples: np.ndarray, sr: int, band: tuple[float, float] = (300.0, 6000.0)) -> float:
-    """The diffuse share of the power in the tails less that in the heads (cells of ``band``, 20 ms hop; a tail
-    cell lies 6-30 dB below its bin's peak of the last 0.5 s, a head within 3 dB of it). The diffuse power of a
-    cell is the smaller eigenvalue of its L/R covariance (smoothed over 3 bins x 5 frames). NaN for mono audio."""
+def diffuse_tail_excess(samples: np.ndarray, sr: int, bands_hz: tuple[float, ...] = EXCESS_BANDS_HZ) -> float:
+    """The diffuse share of the power in the tails less that in the heads, median over the bands between
+    ``bands_hz`` (a band without tails counts 0): cells on a 20 ms hop, a tail cell 6-30 dB below its bin's peak of
+    the last 0.5 s, a head within 3 dB of it. The diffuse power of a cell is the smaller eigenvalue of its L/R
+    covariance (smoothed over 3 bins x 5 frames). NaN for mono audio, or where no band has a tail."""
     if not has_stereo_field(samples):
         return float("nan")
     hop = int(sr * DIFFUSE_HOP_S)
     freqs, _, left = scipy.signal.stft(samples[0], fs=sr, nperseg=2048, noverlap=2048 - hop)
     right = scipy.signal.stft(samples[1], fs=sr, nperseg=2048, noverlap=2048 - hop)[2]
-    keep = (freqs > band[0]) & (freqs < band[1])
-    left, right = left[keep], right[keep]
+    excess = [
+        _tail_excess(left[keep], right[keep])
+        for keep in ((freqs > lo) & (freqs < hi) for lo, hi in itertools.pairwise(bands_hz))
+    ]
+    return float(np.median(np.nan_to_num(excess))) if np.isfinite(excess).any() else float("nan")
+
+
+def _tail_excess(left: np.ndarray, right: np.ndarray) -> float:
+    """The diffuse share of the tail cells' power less the head cells' (see :func:`diffuse_tail_excess`) over
+    the STFT cells of one band; NaN without tail cells."""
 
     def smooth(z: np.ndarray) -> np.ndarray:
         return scipy.ndimage.uniform_filter(z, size=(3, 5))
