@@ -580,7 +580,8 @@ def test_a_layer_that_outlasts_the_body_takes_vitals_amplifier_envelope_and_the_
     body = envelope_curve(rattle.amp, 1.0, n, SR)
     heard = (body > 0.01) & (np.arange(n) > 0.002 * SR)  # after both 1 ms attacks
     assert np.max(np.abs(20 * np.log10(product[heard] / body[heard]))) < 1.0
-    assert any("give the amplifier the noise's envelope" in step for step in steps(rattle))
+    (step,) = (step for step in steps(rattle) if step.startswith("Noise layer"))
+    assert "give the amplifier the noise's envelope" in step and "decay 800 ms" in step  # 1 / (1/0.4 - 1/0.8)
     # the short rattle of the default snare keeps the body on envelope 1 and its own level on envelope 5
     short = to_vital(snare_patch(), "snare")["settings"]
     assert short["env_1_decay"] ** 4 == pytest.approx(0.4, rel=1e-3) and short["osc_1_level"] > 0

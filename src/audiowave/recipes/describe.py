@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from audiowave.recipes.patch import Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch, SampleSource
-from audiowave.recipes.synth import layer_outlasts_body, midi_to_hz
+from audiowave.recipes.synth import layer_outlasts_body, midi_to_hz, remainder_envelope
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SOURCE_WORDS = {
@@ -62,12 +62,13 @@ def _filter(f: Filter) -> str:
     return text
 
 
-def _noise_layer(noise: NoiseLayer, outlasts_body: bool) -> str:
+def _noise_layer(patch: Patch, noise: NoiseLayer) -> str:
     band = f"through its own filter ({_filter(noise.filter)})" if noise.filter.type != "off" else "unfiltered"
     where_one_envelope = (
-        "give the amplifier the noise's envelope and put the body's envelope on the oscillators' levels, as the"
-        " noise rings on after the body"
-        if outlasts_body
+        "give the amplifier the noise's envelope (the noise rings on after the body) and the oscillators' levels an"
+        f" envelope of their own ({_envelope(remainder_envelope(patch.amp, noise.envelope))}; the two multiply to"
+        " the body's)"
+        if layer_outlasts_body(patch)
         else "give the noise its own envelope on its level"
     )
     return (
@@ -136,7 +137,7 @@ def steps(patch: Patch) -> list[str]:
     if patch.noise_level > 0:
         out.append(f"Mix in white noise at {20 * np.log10(patch.noise_level):.1f} dB.")
     if patch.noise is not None:
-        out.append(_noise_layer(patch.noise, layer_outlasts_body(patch)))
+        out.append(_noise_layer(patch, patch.noise))
     if patch.filter.type != "off":
         out.append(f"Filter: {_filter(patch.filter)}.")
     out.append(f"Amplifier envelope: {_envelope(patch.amp)}.")

@@ -88,6 +88,22 @@ def layer_outlasts_body(patch: Patch) -> bool:
     )
 
 
+def remainder_envelope(body: Envelope, over: Envelope) -> Envelope:
+    """The envelope that, multiplied by ``over`` (a synth's amplifier envelope shaping every source), shapes the
+    body as ``body`` does: exponential falls multiply by adding their rates, so the remainder falls at the body's
+    rate less ``over``'s (where ``over`` falls to 0), and its sustain is the body's over ``over``'s."""
+
+    def rest(seconds: float, over_seconds: float) -> float:
+        return 1.0 / max(1.0 / seconds - 1.0 / over_seconds, 1.0 / 20)
+
+    return Envelope(
+        attack_s=body.attack_s,
+        decay_s=rest(body.decay_s, over.decay_s) if over.sustain == 0 else body.decay_s,
+        sustain=min(1.0, body.sustain / over.sustain) if over.sustain > 0 else body.sustain,
+        release_s=rest(body.release_s, over.release_s),
+    )
+
+
 @numba.njit(cache=True)
 def _svf(x: np.ndarray, cutoff: np.ndarray, k: float, mode: int, sr: float) -> np.ndarray:
     """Zavalishin's TPT state-variable filter (12 dB/oct); mode 0 low, 1 band, 2 high."""

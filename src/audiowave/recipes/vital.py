@@ -23,7 +23,7 @@ import numpy as np
 
 from audiowave import __version__
 from audiowave.recipes.patch import PHASER_OCTAVES_PER_DEPTH, Envelope, Filter, Patch
-from audiowave.recipes.synth import layer_outlasts_body, oscillator_harmonics, wavetable
+from audiowave.recipes.synth import layer_outlasts_body, oscillator_harmonics, remainder_envelope, wavetable
 
 VITAL_VERSION = "1.5.5"
 WAVE_SIZE = 2048
@@ -50,22 +50,6 @@ def _envelope(settings: dict, index: int, env: Envelope) -> None:
     settings[f"env_{index}_decay"] = _quartic(env.decay_s)
     settings[f"env_{index}_sustain"] = float(env.sustain)
     settings[f"env_{index}_release"] = _quartic(env.release_s)
-
-
-def _remainder(body: Envelope, over: Envelope) -> Envelope:
-    """The envelope that, multiplied by ``over``, shapes the body as ``body`` does: exponential falls multiply by
-    adding their rates, so the remainder falls at the body's rate less ``over``'s (where ``over`` falls to 0), and
-    holds the body's sustain over ``over``'s."""
-
-    def rest(seconds: float, over_seconds: float) -> float:
-        return 1.0 / max(1.0 / seconds - 1.0 / over_seconds, 1.0 / 20)
-
-    return Envelope(
-        attack_s=body.attack_s,
-        decay_s=rest(body.decay_s, over.decay_s) if over.sustain == 0 else body.decay_s,
-        sustain=min(1.0, body.sustain / over.sustain) if over.sustain > 0 else body.sustain,
-        release_s=rest(body.release_s, over.release_s),
-    )
 
 
 def _level(level: float) -> float:
@@ -153,7 +137,7 @@ def to_vital(patch: Patch, name: str = "Audiowave recipe") -> dict:
         _filter(s, modulations, 2, patch.noise.filter if patch.noise.filter.type != "off" else open_filter, 6)
         if outlasting:  # envelope 1 takes the layer's shape; the oscillators' levels ride the body's rest
             s["sample_level"] = _level(patch.noise.level)
-            _envelope(s, 5, _remainder(patch.amp, patch.noise.envelope))
+            _envelope(s, 5, remainder_envelope(patch.amp, patch.noise.envelope))
             for i in (1, 2):
                 if s.get(f"osc_{i}_level", 0.0) > 0:
                     modulations.append(("env_5", f"osc_{i}_level", s[f"osc_{i}_level"]))
