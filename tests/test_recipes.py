@@ -563,6 +563,50 @@ def test_a_noise_layer_has_its_own_band_and_dies_at_its_own_rate():
     assert settings["env_6_decay"] == settings["env_2_decay"]
 
 
+def vital_envelope(settings: dict, index: int, hold_s: float, t: np.ndarray) -> np.ndarray:
+    """Envelope ``index``'s value at times ``t`` for a key held ``hold_s`` seconds, by Vital's envelope.cpp: each
+    segment a power curve of its position x, (exp(p x) - 1) / (exp(p) - 1) (linear for |p| < 0.01); the attack rises
+    to 1 (p = -attack power), the decay falls to the sustain, the release from the value at key-off to 0."""
+
+    def curve(x: np.ndarray, p: float) -> np.ndarray:
+        return x if abs(p) < 0.01 else np.expm1(p * x) / np.expm1(p)
+
+    env = {k: settings[f"env_{index}_{k}"] for k in ("attack", "decay", "release", "sustain")}
+    power = {k: settings[f"env_{index}_{k}_power"] for k in ("attack", "decay", "release")}
+    attack_s, decay_s, release_s = (env[k] ** 4 for k in ("attack", "decay", "release"))
+
+    def held(t: np.ndarray) -> np.ndarray:
+        attack = curve(np.clip(t / attack_s, 0, 1), -power["attack"])
+        decay = 1 - (1 - env["sustain"]) * curve(np.clip((t - attack_s) / decay_s, 0, 1), power["decay"])
+        return np.where(t < attack_s, attack, decay)
+
+    release = held(np.array(hold_s)) * (1 - curve(np.clip((t - hold_s) / release_s, 0, 1), power["release"]))
+    return np.where(t < hold_s, held(t), release)
+
+
+@pytest.mark.parametrize(
+    "env, hold_s",
+    [
+        (Envelope(attack_s=0.001, decay_s=0.4, sustain=0.0, release_s=0.1), 0.3),  # a drum body
+        (Envelope(attack_s=0.05, decay_s=1.0, sustain=0.5, release_s=0.8), 1.5),  # a pad, released on its sustain
+        (Envelope(attack_s=0.005, decay_s=15.0, sustain=0.0, release_s=2.0), 3.0),  # a long ring, released early
+    ],
+)
+def test_vitals_envelopes_follow_the_recipes_on_vitals_own_formulas(env, hold_s):
+    """Vital squares its amplitude envelope (synth_voice_handler.cpp), and its segments are power curves: the
+    exported amplitude envelope, squared, and a filter envelope as it is, follow the synth's within 1.5 dB down to
+    -40 dB (after the attack). The old export (times as they are, Vital's default curves, the sustain unsquared)
+    read a 50 % sustain 6 dB low."""
+    patch = bass_patch(amp=env, filter=Filter(type="lowpass", cutoff_hz=800.0, env_octaves=3.0, envelope=env))
+    settings = to_vital(patch, "envelopes")["settings"]
+    t = np.arange(int((hold_s + 3 * env.release_s) * 1000)) / 1000
+    ours = envelope_curve(env, hold_s, t.size, 1000)
+    heard = (ours > 0.01) & (t > env.attack_s + 0.01)
+    for index, exponent in ((1, 2), (2, 1)):  # amplitude (squared), filter cutoff
+        theirs = vital_envelope(settings, index, hold_s, t) ** exponent
+        assert np.max(np.abs(20 * np.log10(theirs[heard] / ours[heard]))) < 1.5, index
+
+
 def test_a_layer_that_outlasts_the_body_takes_vitals_amplifier_envelope_and_the_body_rides_its_levels():
     """Vital's envelope 1 shapes every source, so a rattle ringing 0.8 s over a 0.4 s body would die with the body.
     Envelope 1 takes the layer's shape; envelope 5 on the oscillator's level falls at the body's rate less the
@@ -570,21 +614,21 @@ def test_a_layer_that_outlasts_the_body_takes_vitals_amplifier_envelope_and_the_
     layer = Envelope(attack_s=0.001, decay_s=0.8, sustain=0.0, release_s=0.05)
     rattle = snare_patch(duration_s=1.0, noise=snare_patch().noise.model_copy(update={"envelope": layer}))
     settings = to_vital(rattle, "rattling snare")["settings"]
-    assert settings["env_1_decay"] ** 4 == pytest.approx(0.8, rel=1e-3) and settings["sample_level"] > 0
+    assert settings["sample_level"] > 0
     assert {"source": "env_5", "destination": "osc_1_level"} in settings["modulations"]
     assert {"source": "env_5", "destination": "sample_level"} not in settings["modulations"]
     assert settings["osc_1_level"] == 0.0
-    env_5 = Envelope(**{f"{k}_s": settings[f"env_5_{k}"] ** 4 for k in ("attack", "decay", "release")}, sustain=0.0)
-    n = SR
-    product = envelope_curve(layer, 1.0, n, SR) * envelope_curve(env_5, 1.0, n, SR)
-    body = envelope_curve(rattle.amp, 1.0, n, SR)
-    heard = (body > 0.01) & (np.arange(n) > 0.002 * SR)  # after both 1 ms attacks
-    assert np.max(np.abs(20 * np.log10(product[heard] / body[heard]))) < 1.0
+    t = np.arange(2000) / 1000
+    product = (vital_envelope(settings, 1, 1.0, t) * vital_envelope(settings, 5, 1.0, t)) ** 2  # both squared
+    body = envelope_curve(rattle.amp, 1.0, t.size, 1000)
+    heard = (body > 0.01) & (t > 0.005)  # after both 1 ms attacks
+    assert np.max(np.abs(20 * np.log10(product[heard] / body[heard]))) < 1.5
     (step,) = (step for step in steps(rattle) if step.startswith("Noise layer"))
     assert "give the amplifier the noise's envelope" in step and "decay 800 ms" in step  # 1 / (1/0.4 - 1/0.8)
     # the short rattle of the default snare keeps the body on envelope 1 and its own level on envelope 5
     short = to_vital(snare_patch(), "snare")["settings"]
-    assert short["env_1_decay"] ** 4 == pytest.approx(0.4, rel=1e-3) and short["osc_1_level"] > 0
+    assert short["osc_1_level"] > 0
+    assert {"source": "env_5", "destination": "sample_level"} in short["modulations"]
 
 
 def test_suggest_gives_a_snare_a_noise_layer_and_exports_and_explains_it():
@@ -599,4 +643,8 @@ def test_suggest_gives_a_snare_a_noise_layer_and_exports_and_explains_it():
     assert settings["filter_2_sample_input"] == 1.0 and settings["filter_1_sample_input"] == 0.0
     assert settings["filter_2_cutoff"] == pytest.approx(69 + 12 * np.log2(found.filter.cutoff_hz / 440))
     assert {"source": "env_5", "destination": "sample_level"} in settings["modulations"]
-    assert settings["env_5_decay"] ** 4 == pytest.approx(found.envelope.decay_s, rel=1e-3)
+    t = np.arange(1000) / 1000
+    ours = envelope_curve(found.envelope, r.patch.duration_s, t.size, 1000)
+    heard = (ours > 0.01) & (t > found.envelope.attack_s + 0.01)
+    theirs = vital_envelope(settings, 5, r.patch.duration_s, t) ** 2  # the level's envelope, squared
+    assert np.max(np.abs(20 * np.log10(theirs[heard] / ours[heard]))) < 1.5

@@ -9,9 +9,10 @@ filter 1 (analogue 12 dB: low/band/high by its blend), envelope 1 (amplitude), e
 3 on the pitch, a noise layer (the sample slot through filter 2, envelope 6 on its cutoff, its level following
 envelope 5; Vital's envelope 1 shapes every source, so where the layer outlasts the body, envelope 1 takes the
 layer's shape and envelope 5 the oscillators' levels, falling at the body's rate less the layer's), distortion,
-chorus (a flanger too: its short delay line), phaser, delay, reverb and compressor. Unison spread, FM depth and
-decay curves are approximations (Vital's curves differ from ours): the steps say so. Checked against Vital 1.5.5's
-source (synth_parameters.cpp, load_save.cpp): every setting written is one of its parameters, within its range.
+chorus (a flanger too: its short delay line), phaser, delay, reverb and compressor. The envelopes' curves follow
+ours (:func:`_envelope`, from envelope.cpp's formulas); unison spread and FM depth are approximations: the steps
+say so. Checked against Vital 1.5.5's source (synth_parameters.cpp, load_save.cpp): every setting written is one of
+its parameters, within its range.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from audiowave import __version__
 from audiowave.recipes.patch import PHASER_OCTAVES_PER_DEPTH, Envelope, Filter, Patch
-from audiowave.recipes.synth import layer_outlasts_body, oscillator_harmonics, remainder_envelope, wavetable
+from audiowave.recipes.synth import LN_40DB, layer_outlasts_body, oscillator_harmonics, remainder_envelope, wavetable
 
 VITAL_VERSION = "1.5.5"
 WAVE_SIZE = 2048
@@ -35,6 +36,9 @@ DELAY_FREQUENCY = (-2.0, 9.0)  # log2 Hz: 4 s .. 2 ms
 CHORUS_FREQUENCY = (-6.0, 3.0)  # log2 Hz: 1/64 .. 8 Hz
 PHASER_FREQUENCY = (-5.0, 2.0)  # log2 Hz: 1/32 .. 4 Hz
 CHORUS_DELAY = (-10.0, -5.64386)  # log2 seconds: 1 .. 20 ms
+ENVELOPE_MAX_S = 2.37842**4  # an envelope segment's longest time (about 32 s)
+ENVELOPE_MAX_POWER = 20.0  # the steepest decay and release curves
+SQUARE_ROOT_ATTACK_POWER = 2.0  # an attack at this power rises as the square root of time (within 6 % of full scale)
 
 
 def _quartic(seconds: float, top: float = 2.37842) -> float:
@@ -45,11 +49,33 @@ def _hz_to_note(hz: float) -> float:
     return float(np.clip(69 + 12 * np.log2(max(hz, 1.0) / 440.0), 8.0, 136.0))
 
 
-def _envelope(settings: dict, index: int, env: Envelope) -> None:
-    settings[f"env_{index}_attack"] = _quartic(env.attack_s)
-    settings[f"env_{index}_decay"] = _quartic(env.decay_s)
-    settings[f"env_{index}_sustain"] = float(env.sustain)
-    settings[f"env_{index}_release"] = _quartic(env.release_s)
+def _fall(seconds: float, rate_scale: float) -> tuple[float, float]:
+    """(time, power) of a Vital decay or release whose value falls exponentially at ``rate_scale`` x the rate of
+    ours over ``seconds`` (40 dB): with power -k its curve is (exp(-k x) - exp(-k)) / (1 - exp(-k)) over x = 0..1
+    of its time, exponential at k / time per second until its last few percent; k is Vital's largest unless that
+    would take longer than its longest time."""
+    rate = LN_40DB * rate_scale / seconds
+    time = min(ENVELOPE_MAX_POWER / rate, ENVELOPE_MAX_S)
+    return time, -rate * time
+
+
+def _envelope(settings: dict, index: int, env: Envelope, amplitude: bool = False) -> None:
+    """Envelope ``index`` shaped as ``env`` (envelope.cpp: each segment a power curve of the position). An envelope
+    on the voice's amplitude or a level (``amplitude``) is squared on the way (synth_voice_handler.cpp's Square;
+    levels are quadratic), so there its value follows the square root of ours: the sustain's root, falls at half the
+    rate (at the start of a decay to a sustain, (1 + its root) / 2), an attack curved to rise as a square root."""
+    root = float(np.sqrt(env.sustain)) if amplitude else float(env.sustain)
+    decay_time, decay_power = _fall(env.decay_s, (1 + root) / 2 if amplitude else 1.0)
+    release_time, release_power = _fall(env.release_s, 0.5 if amplitude else 1.0)
+    settings |= {
+        f"env_{index}_attack": _quartic(env.attack_s),
+        f"env_{index}_attack_power": SQUARE_ROOT_ATTACK_POWER if amplitude else 0.0,
+        f"env_{index}_decay": _quartic(decay_time),
+        f"env_{index}_decay_power": decay_power,
+        f"env_{index}_sustain": root,
+        f"env_{index}_release": _quartic(release_time),
+        f"env_{index}_release_power": release_power,
+    }
 
 
 def _level(level: float) -> float:
@@ -137,15 +163,15 @@ def to_vital(patch: Patch, name: str = "Audiowave recipe") -> dict:
         _filter(s, modulations, 2, patch.noise.filter if patch.noise.filter.type != "off" else open_filter, 6)
         if outlasting:  # envelope 1 takes the layer's shape; the oscillators' levels ride the body's rest
             s["sample_level"] = _level(patch.noise.level)
-            _envelope(s, 5, remainder_envelope(patch.amp, patch.noise.envelope))
+            _envelope(s, 5, remainder_envelope(patch.amp, patch.noise.envelope), amplitude=True)
             for i in (1, 2):
                 if s.get(f"osc_{i}_level", 0.0) > 0:
                     modulations.append(("env_5", f"osc_{i}_level", s[f"osc_{i}_level"]))
                     s[f"osc_{i}_level"] = 0.0
         else:
-            _envelope(s, 5, patch.noise.envelope)
+            _envelope(s, 5, patch.noise.envelope, amplitude=True)
             modulations.append(("env_5", "sample_level", _level(patch.noise.level)))
-    _envelope(s, 1, patch.noise.envelope if outlasting else patch.amp)
+    _envelope(s, 1, patch.noise.envelope if outlasting else patch.amp, amplitude=True)
     if patch.filter.type != "off":
         _filter(s, modulations, 1, patch.filter, 2)
     if patch.pitch.semitones:
