@@ -36,12 +36,13 @@ DELAY_FREQUENCY = (-2.0, 9.0)  # log2 Hz: 4 s .. 2 ms
 CHORUS_FREQUENCY = (-6.0, 3.0)  # log2 Hz: 1/64 .. 8 Hz
 PHASER_FREQUENCY = (-5.0, 2.0)  # log2 Hz: 1/32 .. 4 Hz
 CHORUS_DELAY = (-10.0, -5.64386)  # log2 seconds: 1 .. 20 ms
-ENVELOPE_MAX_S = 2.37842**4  # an envelope segment's longest time (about 32 s)
+ENVELOPE_MAX_QUARTIC = 2.37842  # an envelope segment's longest time, as stored (4th root of seconds: about 32 s)
+ENVELOPE_MAX_S = ENVELOPE_MAX_QUARTIC**4
 ENVELOPE_MAX_POWER = 20.0  # the steepest decay and release curves
 SQUARE_ROOT_ATTACK_POWER = 2.0  # an attack at this power rises as the square root of time (within 6 % of full scale)
 
 
-def _quartic(seconds: float, top: float = 2.37842) -> float:
+def _quartic(seconds: float, top: float = ENVELOPE_MAX_QUARTIC) -> float:
     return float(min(max(seconds, 0.0) ** 0.25, top))
 
 
