@@ -13,8 +13,8 @@ The tail excess is read in four bands (300-750 Hz, then octaves to 6 kHz) and th
 whole band, the loud low bands decided, where a distorted mix's per-channel harmonics decorrelate too, while a
 reverb's excess grows towards the highs. On the dev corpus' dry cases (48 reverbs over 2 seeds, 816 others),
 threshold fitted on either half of the clips, held-out F1 0.82 / 0.86 -> 0.91 / 0.86 (the strongest false alarm,
-a distorted synth trio, fell from -5.6 to -10.9 points); the lowest band alone scored 0.86 / 0.88, single octaves
-0.75-0.93, the minimum over the four 0.91 / 0.84.
+a distorted synth trio, fell from -5.6 to -10.9 points); the lowest two bands alone scored 0.86 / 0.88, single bands
+0.75-0.91, the minimum over the four 0.91 / 0.84.
 The RT60 is 60 dB over the median rate of the runs of falls (0.3 s or longer, in one band, 10-40 dB below its
 recent peak): on the dev corpus' reverb cases median error 22 % with a 10-30 dB window, 16 % with 10-40 dB (the
 window each fold of clips chose among 4 windows x 3 run lengths x 4 percentiles; held out: 0.22 -> 0.21 and
