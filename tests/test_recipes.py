@@ -625,6 +625,7 @@ def test_a_layer_that_outlasts_the_body_takes_vitals_amplifier_envelope_and_the_
     assert np.max(np.abs(20 * np.log10(product[heard] / body[heard]))) < 1.5
     (step,) = (step for step in steps(rattle) if step.startswith("Noise layer"))
     assert "give the amplifier the noise's envelope" in step and "decay 800 ms" in step  # 1 / (1/0.4 - 1/0.8)
+    assert "release held (the amplifier releases it)" in step  # the rattle's 50 ms release is faster than the body's
     # the short rattle of the default snare keeps the body on envelope 1 and its own level on envelope 5
     short = to_vital(snare_patch(), "snare")["settings"]
     assert short["osc_1_level"] > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from audiowave.recipes.patch import Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch, SampleSource
-from audiowave.recipes.synth import layer_outlasts_body, midi_to_hz, remainder_envelope
+from audiowave.recipes.synth import HELD_S, layer_outlasts_body, midi_to_hz, remainder_envelope
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SOURCE_WORDS = {
@@ -28,10 +28,13 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def _envelope(env: Envelope) -> str:
+def _envelope(env: Envelope, under_amplifier: bool = False) -> str:
+    """The ADSR in words; ``under_amplifier``: an envelope multiplied by the amplifier's, whose release may be held
+    (:func:`remainder_envelope`) for the amplifier's to end."""
+    held = under_amplifier and env.release_s >= HELD_S
     return (
         f"attack {_ms(env.attack_s)}, decay {_ms(env.decay_s)}, sustain {env.sustain * 100:.0f} %, "
-        f"release {_ms(env.release_s)}"
+        f"release {'held (the amplifier releases it)' if held else _ms(env.release_s)}"
     )
 
 
@@ -66,8 +69,8 @@ def _noise_layer(patch: Patch, noise: NoiseLayer) -> str:
     band = f"through its own filter ({_filter(noise.filter)})" if noise.filter.type != "off" else "unfiltered"
     where_one_envelope = (
         "give the amplifier the noise's envelope (the noise rings on after the body) and the oscillators' levels an"
-        f" envelope of their own ({_envelope(remainder_envelope(patch.amp, noise.envelope))}; the two multiply to"
-        " the body's)"
+        f" envelope of their own ({_envelope(remainder_envelope(patch.amp, noise.envelope), under_amplifier=True)};"
+        " the two multiply to the body's)"
         if layer_outlasts_body(patch)
         else "give the noise its own envelope on its level"
     )
