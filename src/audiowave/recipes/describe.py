@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiowave.recipes.patch import Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch, SampleSource
-from audiowave.recipes.synth import HELD_S, layer_outlasts_body, midi_to_hz, remainder_envelope
+from audiowave.recipes.patch import MAX_FALL_S, Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch, SampleSource
+from audiowave.recipes.synth import layer_outlasts_body, midi_to_hz, remainder_envelope
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SOURCE_WORDS = {
@@ -31,7 +31,7 @@ def _ms(seconds: float) -> str:
 def _envelope(env: Envelope, under_amplifier: bool = False) -> str:
     """The ADSR in words; ``under_amplifier``: an envelope multiplied by the amplifier's, whose release may be held
     (:func:`remainder_envelope`) for the amplifier's to end."""
-    held = under_amplifier and env.release_s >= HELD_S
+    held = under_amplifier and env.release_s >= MAX_FALL_S
     return (
         f"attack {_ms(env.attack_s)}, decay {_ms(env.decay_s)}, sustain {env.sustain * 100:.0f} %, "
         f"release {'held (the amplifier releases it)' if held else _ms(env.release_s)}"

@@ -37,13 +37,16 @@ class Oscillator(_Model):
     )
 
 
+MAX_FALL_S = 20.0  # the longest decay or release an envelope holds
+
+
 class Envelope(_Model):
     """ADSR: linear attack; decay and release fall exponentially (-40 dB of the way in the stated time)."""
 
     attack_s: float = Field(0.005, ge=0.0005, le=10)
-    decay_s: float = Field(0.3, ge=0.005, le=20)
+    decay_s: float = Field(0.3, ge=0.005, le=MAX_FALL_S)
     sustain: float = Field(1.0, ge=0, le=1)
-    release_s: float = Field(0.1, ge=0.005, le=20)
+    release_s: float = Field(0.1, ge=0.005, le=MAX_FALL_S)
 
 
 class Filter(_Model):

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 import pedalboard
 
-from audiowave.recipes.patch import Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch
+from audiowave.recipes.patch import MAX_FALL_S, Effect, Envelope, Filter, NoiseLayer, Oscillator, Patch
 
 TABLE_SIZE = 4096
 NOISE_REFERENCE_SR = 44100  # the rate at which noise_level is the white noise's peak
@@ -88,16 +88,13 @@ def layer_outlasts_body(patch: Patch) -> bool:
     )
 
 
-HELD_S = 20.0  # a remainder's fall that cannot be slow enough (``over`` falls faster) is held this long: the longest
-
-
 def remainder_envelope(body: Envelope, over: Envelope) -> Envelope:
     """The envelope that, multiplied by ``over`` (a synth's amplifier envelope shaping every source), shapes the
     body as ``body`` does: exponential falls multiply by adding their rates, so the remainder falls at the body's
     rate less ``over``'s (where ``over`` falls to 0), and its sustain is the body's over ``over``'s."""
 
     def rest(seconds: float, over_seconds: float) -> float:
-        return 1.0 / max(1.0 / seconds - 1.0 / over_seconds, 1.0 / HELD_S)
+        return 1.0 / max(1.0 / seconds - 1.0 / over_seconds, 1.0 / MAX_FALL_S)  # held where over falls faster
 
     return Envelope(
         attack_s=body.attack_s,
