@@ -42,7 +42,7 @@ DETECTORS = (
     Detector("filter_sweep", detect_filter_sweep, True),
     Detector("tremolo", detect_tremolo, True),
     Detector("vibrato", detect_vibrato, True),
-    # chorus/flanger on the mix only for now: their shared cepstral path search costs ~3 s per 30 s of audio
+    # chorus/flanger on the mix only for now: their shared path search and reading cost ~5 s per 30 s of audio
     Detector("chorus", detect_chorus, False),
     Detector("flanger", detect_flanger, False),
     Detector("phaser", detect_phaser, False),  # ~1.5 s per 30 s: the mix only, like chorus/flanger

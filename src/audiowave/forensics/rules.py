@@ -8,7 +8,8 @@ The shipped ones were fitted on the corpus' stems as rendered (with the sound ba
 on the same development clips played dry (``eval --forensics``'s default since), they scored the held-out dry
 cases worse (mean F1 over the effects 0.82 against 0.84): one development clip's dry organ reads as a filter sweep
 and lifted that threshold (held-out F1 0.96 -> 0.59), so they were kept. The reverb's was refitted on the dry
-development cases (2 seeds) when its statistic changed to the median over bands of the tail excess (see ``space``).
+development cases (2 seeds) when its statistic changed to the median over bands of the tail excess (see ``space``), the
+chorus's and flanger's likewise when theirs changed to the swept delay's correlation along its path (see ``comb``).
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ RULES: dict[str, Rule] = {
     "delay": Rule("echo_score", 0.06, 0.02, requires=(("repeat_drop", 0.4),)),
     # a straight glide that makes a fair share of the cutoff's travel over the clip (see sweeps.py)
     "filter_sweep": Rule("cutoff_range_octaves", 2.6, 0.3, requires=(("linearity_r2", 0.75), ("glide_share", 0.15))),
-    # a swept delay's path, swinging more than the depth search's lowest three steps (0.50, 0.59, 0.68 ms): a path that
-    # shallow is a still line the held-line filter left, not an LFO's sweep (see comb.py)
-    "chorus": Rule("track_score", 0.07, 0.03, requires=(("delay_above_flanger_ms", 0.0), ("depth_ms", 0.7))),
-    "flanger": Rule("track_score", 0.07, 0.03, requires=(("delay_below_flanger_ms", 0.0), ("depth_ms", 0.7))),
+    # a swept delay's path that the signal follows (its correlation along the path against the path shifted, in robust
+    # z), swinging more than the depth search's lowest three steps (0.50, 0.59, 0.68 ms): a path that shallow is a
+    # still line the held-line filter left, not an LFO's sweep (see comb.py)
+    "chorus": Rule("path_z", 10.9, 2.0, requires=(("delay_above_flanger_ms", 0.0), ("depth_ms", 0.7))),
+    "flanger": Rule("path_z", 4.0, 1.0, requires=(("delay_below_flanger_ms", 0.0), ("depth_ms", 0.7))),
     "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),
     # the line score less its 2x/3x harmonics; a level that rises as fast as it falls (|slope skewness| <= 1)
     "tremolo": Rule("lfo_score", 7.0, 4.0, requires=(("symmetry", 0.5),)),
