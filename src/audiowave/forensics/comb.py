@@ -27,7 +27,9 @@ on one half of the clips, scored on the other) the flanger's held-out F1 went 0.
 is left is the path search: in 11 flanger and 20 chorus cases the path found is not the effect's (its rate, centre or
 depth wrong), mostly fast sweeps (18 of the 20 choruses move their delay 10-35 ms/s) and flangers whose delay JUCE's
 chorus holds at its 1 ms floor. Choosing among the best paths of every candidate rate by their correlation found the
-true one no more often (13 flanger paths wrong).
+true one no more often (13 flanger paths wrong). Searching depths from 0.7 ms only (so that a shallow path, which the
+rules reject, cannot win the search): right paths flanger 37 -> 35, chorus 28 -> 30 of 48, held-out F1 flanger
+0.65 / 0.78, chorus 0.63 / 0.70 (the half fitted low passes 11 deeper false paths); not kept.
 
 Tried and not kept: 23 ms frames instead of 46 (a fast, deep sweep moves the delay ~1.7 ms within one 46 ms
 frame and smears the comb): chorus 0.42 / 0.39, flanger 0.63 / 0.59; the better-scoring path of both frame
