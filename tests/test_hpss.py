@@ -3,8 +3,9 @@
 import librosa
 import numpy as np
 import pytest
+import scipy.ndimage
 
-from audiowave.hpss import harmonic_part, hpss_masks
+from audiowave.hpss import harmonic_part, hpss_masks, median_along
 
 
 @pytest.mark.parametrize(("kernel", "margin"), [(31, 1.0), (17, 1.25), ((13, 21), (1.0, 2.0)), (31, (1.0, 1.0))])
@@ -28,3 +29,11 @@ def test_harmonic_part_is_librosas():
 def test_a_margin_below_one_is_refused():
     with pytest.raises(ValueError, match="margins must be >= 1"):
         hpss_masks(np.ones((10, 10)), margin=0.5)
+
+
+@pytest.mark.parametrize(("axis", "mode"), [(0, "reflect"), (1, "reflect"), (0, "nearest"), (1, "nearest")])
+def test_the_running_median_line_by_line_is_scipys_nd_one(axis, mode):
+    """median_along gives what scipy.ndimage.median_filter gives over a (k, 1) or (1, k) window, edges alike."""
+    x = np.random.default_rng(3).standard_normal((40, 50))
+    window = (7, 1) if axis == 0 else (1, 7)
+    assert np.array_equal(median_along(x, 7, axis, mode), scipy.ndimage.median_filter(x, size=window, mode=mode))

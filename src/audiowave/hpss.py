@@ -13,9 +13,10 @@ import numpy as np
 import scipy.ndimage
 
 
-def median_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """The running median of ``size`` values along ``axis`` (edges reflected), one 1-D line at a time."""
-    return np.apply_along_axis(scipy.ndimage.median_filter, axis, x, size=size, mode="reflect")
+def median_along(x: np.ndarray, size: int, axis: int, mode: str = "reflect") -> np.ndarray:
+    """The running median of ``size`` values along ``axis`` (edges extended as SciPy's ``mode``: reflected unless
+    told otherwise), one 1-D line at a time."""
+    return np.apply_along_axis(scipy.ndimage.median_filter, axis, x, size=size, mode=mode)
 
 
 def hpss_masks(

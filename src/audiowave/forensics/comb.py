@@ -51,6 +51,7 @@ import scipy.signal
 
 from audiowave.forensics.common import Evidence, Finding, Signal, note_value
 from audiowave.forensics.rules import decide
+from audiowave.hpss import median_along
 
 QUEFRENCY_MS = (0.3, 25.0)
 FRAME_S = 0.046  # analysis window; hop half of it
@@ -110,7 +111,7 @@ def cepstrogram(mono: np.ndarray, sr: int) -> tuple[np.ndarray, float, float]:
     c = c - np.median(c, axis=0)
     c = c - np.median(c, axis=1, keepdims=True)  # broadband frames (hits) lift every quefrency
     z = _robust_z(c)
-    z = _robust_z(z - scipy.ndimage.median_filter(z, size=(5, 1), mode="nearest"))  # held lines out
+    z = _robust_z(z - median_along(z, 5, axis=0, mode="nearest"))  # held lines out
     q = z.shape[1] // POOL * POOL
     pooled = z[:, :q].reshape(z.shape[0], -1, POOL).max(axis=2)
     return _robust_z(pooled - np.median(pooled, axis=0)), sr / hop, lo / sr * 1e3
@@ -176,7 +177,7 @@ def whitened(mono: np.ndarray, sr: int) -> np.ndarray:
     n_fft, hop = 512, 128
     freqs, _, spec = scipy.signal.stft(x, WHITE_SR, nperseg=n_fft, noverlap=n_fft - hop)
     mag = np.abs(spec)
-    median = scipy.ndimage.median_filter(mag, size=(1, int(WHITE_MEDIAN_S * WHITE_SR / hop) | 1), mode="nearest")
+    median = median_along(mag, int(WHITE_MEDIAN_S * WHITE_SR / hop) | 1, axis=1, mode="nearest")
     spec = spec / (median + 1e-3 * np.median(mag) + 1e-12)
     spec[(freqs < WHITE_BAND_HZ[0]) | (freqs > WHITE_BAND_HZ[1])] = 0
     return scipy.signal.istft(spec, WHITE_SR, nperseg=n_fft, noverlap=n_fft - hop)[1][: len(x)]
