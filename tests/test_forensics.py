@@ -22,7 +22,7 @@ from audiowave.evaluation.forensics import (
     summarise,
 )
 from audiowave.evaluation.runner import worker_pool
-from audiowave.forensics.comb import frame_length, path_z
+from audiowave.forensics.comb import SweptPath, frame_length, path_z, refined_path, whitened
 from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
@@ -578,7 +578,8 @@ def test_a_rule_needs_its_fixed_minimums():
     vibrato = {"line_score": 1.0, "measured_depth_cents": 5.0}
     assert not decide("vibrato", vibrato | {"depth_cents": estimate("depth_cents", vibrato)})[0]
     # a swept delay's path must swing: one on the depth search's lowest steps is a still line, however strong
-    comb = {"path_z": 5.0, "delay_below_flanger_ms": 1.5, "delay_above_flanger_ms": -1.5, "depth_ms": 1.2}
+    comb = {"path_z": 5.0, "refined_path_z": 12.0, "depth_ms": 1.2}
+    comb |= {"delay_below_flanger_ms": 1.5, "delay_above_flanger_ms": -1.5}
     assert decide("flanger", comb)[0] and not decide("chorus", comb)[0]
     assert not decide("flanger", comb | {"depth_ms": 0.59})[0]
 
@@ -657,14 +658,39 @@ def test_a_swept_delay_is_read_along_its_path_not_beside_it():
     rate, centre, depth = 0.7, 4.5, 4.0  # JUCE's delay swings centre +/- 10 x depth ms
     wet = pb.Chorus(rate_hz=rate, depth=depth / 10, centre_delay_ms=centre, feedback=0.0, mix=0.5)(noise, SR)
     phase = np.pi + 2 * np.pi * rate * frame_length(SR) / 2 / SR  # JUCE's LFO starts at -pi; half a frame on
-    assert path_z(wet.mean(axis=0), SR, rate, centre, depth, phase) > 8.0
-    for mono, path in (
-        (wet.mean(axis=0), (rate, centre, depth, np.pi)),
-        (wet.mean(axis=0), (rate * 1.27, centre, depth, phase)),
-        (wet.mean(axis=0), (rate, centre + 0.5, depth, phase)),
-        (noise.mean(axis=0), (rate, centre, depth, phase)),
+    white = whitened(wet.mean(axis=0), SR)
+    assert path_z(white, SR, SweptPath(rate, centre, depth, phase)) > 8.0
+    for signal, path in (
+        (white, SweptPath(rate, centre, depth, np.pi)),
+        (white, SweptPath(rate * 1.27, centre, depth, phase)),
+        (white, SweptPath(rate, centre + 0.5, depth, phase)),
+        (whitened(noise.mean(axis=0), SR), SweptPath(rate, centre, depth, phase)),
     ):
-        assert path_z(mono, SR, *path) < 3.0, path
+        assert path_z(signal, SR, path) < 3.0, path
+
+
+def test_a_path_found_slightly_off_is_refined_to_the_delay_the_signal_follows():
+    """A fast, deep chorus sweep (1.7 Hz, +-3 ms) on noise, its path given as the cepstrogram's search finds such a
+    path (0.15 rad early, 0.2 % slow, 0.1 ms long): read as given, the correlation stays among the shifted controls;
+    refined, rate, centre, depth and phase come back to the LFO's and it stands far above them. On the dry noise the
+    refinement leaves the path where the search would reject it."""
+    import pedalboard as pb
+
+    noise = np.random.default_rng(1).standard_normal((1, SR * 8)).repeat(2, axis=0).astype(np.float32) * 0.1
+    rate, centre, depth = 1.7, 10.0, 3.0
+    wet = pb.Chorus(rate_hz=rate, depth=depth / 10, centre_delay_ms=centre, feedback=0.0, mix=0.5)(noise, SR)
+    white = whitened(wet.mean(axis=0), SR)
+    truth = SweptPath(rate, centre, depth, np.pi + 2 * np.pi * rate * frame_length(SR) / 2 / SR)
+    given = SweptPath(rate * 0.998, centre + 0.1, depth, truth.phase - 0.15)
+    assert path_z(white, SR, given) < 5.0
+    found = refined_path(white, SR, given)
+    assert found.rate_hz == pytest.approx(rate, rel=5e-4)
+    assert found.centre_ms == pytest.approx(centre, abs=0.03)
+    assert found.depth_ms == pytest.approx(depth, abs=0.03)
+    assert abs(np.angle(np.exp(1j * (found.phase - truth.phase)))) < 0.03
+    assert path_z(white, SR, found) > 20.0
+    dry = whitened(noise.mean(axis=0), SR)
+    assert path_z(dry, SR, refined_path(dry, SR, given)) < 3.0
 
 
 def test_a_found_chorus_or_flanger_becomes_a_recipe_fx_hint_with_its_delay_line(rows):
