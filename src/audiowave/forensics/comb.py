@@ -93,6 +93,9 @@ LAG_FLOOR_MS = 0.4  # ...which keep the shifted path above this lag (near lag 0 
 REFINE_REACH_MS = 0.6  # the path's refinement: each segment's best offset searched within this...
 REFINE_STEP_MS = 0.025  # ...in these steps
 REFINE_ROUNDS = 2
+REFINE_OUTLIER_MS = 0.2  # segments this far off the fit are left out of the next fit...
+REFINE_FITS = 3  # ...over this many fits per round
+REFINE_MAX_RATE_CHANGE = 0.03  # a larger relative change of rate stops the refinement
 NEAR_RATES_TRIED = 3  # the candidate rates searched again slightly off...
 NEAR_RATE_STEPS = (-0.02, -0.01, 0.01, 0.02)  # ...by these relative steps
 
@@ -243,8 +246,9 @@ def refined_path(white: np.ndarray, sr: int, path: SweptPath) -> SweptPath:
     """The path corrected to the delay the signal follows: per segment, the offset (within +-REFINE_REACH_MS) where
     the correlation peaks; a weighted least-squares fit of those offsets by a change of centre, depth, phase and
     rate (offset ~ dc + dd sin + depth dphi cos + depth 2 pi drate (t - mean t) cos, each segment weighted by its
-    peak's height above its median, squared; segments 0.2 ms off the fit dropped twice); REFINE_ROUNDS times. A
-    correction past the reach, by more than 3 % in rate or to a swing under MIN_DEPTH_MS stops it."""
+    peak's height above its median, squared; segments REFINE_OUTLIER_MS off the fit left out of the next one);
+    REFINE_ROUNDS times. A correction past the reach, by more than REFINE_MAX_RATE_CHANGE in rate or to a swing under
+    MIN_DEPTH_MS stops it."""
     shifts = np.round(np.arange(-REFINE_REACH_MS, REFINE_REACH_MS + 1e-9, REFINE_STEP_MS), 3)
     for _ in range(REFINE_ROUNDS):
         level, t = path_levels(white, sr, path, shifts)
@@ -256,14 +260,15 @@ def refined_path(white: np.ndarray, sr: int, path: SweptPath) -> SweptPath:
         theta = 2 * np.pi * path.rate_hz * t + path.phase
         design = np.stack([np.ones_like(t), np.sin(theta), np.cos(theta), (t - t.mean()) * np.cos(theta)], axis=1)
         kept = weight
-        for _ in range(3):
+        for _ in range(REFINE_FITS):
             root = np.sqrt(kept)[:, None]
             coef = np.linalg.lstsq(design * root, offset * root[:, 0], rcond=None)[0]
-            kept = weight * (np.abs(offset - design @ coef) < 0.2)
+            kept = weight * (np.abs(offset - design @ coef) < REFINE_OUTLIER_MS)
         d_centre, d_sin, d_cos, d_slope = coef
         depth = float(np.hypot(path.depth_ms + d_sin, d_cos))
         d_rate = d_slope / (2 * np.pi * path.depth_ms)
-        if abs(d_centre) > REFINE_REACH_MS or abs(d_rate) > 0.03 * path.rate_hz or depth < MIN_DEPTH_MS:
+        too_far = abs(d_centre) > REFINE_REACH_MS or abs(d_rate) > REFINE_MAX_RATE_CHANGE * path.rate_hz
+        if too_far or depth < MIN_DEPTH_MS:
             return path
         phase = path.phase + np.arctan2(d_cos, path.depth_ms + d_sin) - 2 * np.pi * d_rate * t.mean()
         path = SweptPath(path.rate_hz + d_rate, path.centre_ms + d_centre, depth, float(phase))
