@@ -342,12 +342,13 @@ def swept_comb(mono: np.ndarray, sr: int) -> CombTrack | None:
     white = whitened(mono, sr)
     found = SweptPath(rate, q0 + centre * bin_ms, depth * bin_ms, phase)
     path = refined_path(white, sr, found)
+    found_z = path_z(white, sr, found)
     return CombTrack(
         *path,
         level=level,
         control=control,
-        path_z=path_z(white, sr, found),
-        refined_path_z=path_z(white, sr, path),
+        path_z=found_z,
+        refined_path_z=found_z if path == found else path_z(white, sr, path),  # a refinement stopped at once
         times=times,
         quefrency_ms=q0 + np.arange(image.shape[1]) * bin_ms,
         image=image,
