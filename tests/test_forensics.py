@@ -22,7 +22,16 @@ from audiowave.evaluation.forensics import (
     summarise,
 )
 from audiowave.evaluation.runner import worker_pool
-from audiowave.forensics.comb import SweptPath, frame_length, path_z, refined_path, whitened
+from audiowave.forensics.comb import (
+    SweptPath,
+    detect_chorus,
+    detect_flanger,
+    frame_length,
+    is_echo,
+    path_z,
+    refined_path,
+    whitened,
+)
 from audiowave.forensics.common import Signal
 from audiowave.forensics.detect import examine
 from audiowave.forensics.evalset import CASE_EFFECTS, SR, Material, make_cases
@@ -691,6 +700,53 @@ def test_a_path_found_slightly_off_is_refined_to_the_delay_the_signal_follows():
     assert path_z(white, SR, found) > 20.0
     dry = whitened(noise.mean(axis=0), SR)
     assert path_z(dry, SR, refined_path(dry, SR, given)) < 3.0
+
+
+def _chords_in_noise(seconds: int, seed: int) -> np.ndarray:
+    """Three harmonic notes changing every 0.5 s over noise, (2, n): held lines and chord changes in the cepstrum."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SR * seconds) / SR
+    tones = np.zeros_like(t)
+    for k in range(2 * seconds):
+        span = slice(k * SR // 2, (k + 1) * SR // 2)
+        for f0 in 110 * 2 ** (rng.integers(0, 24, 3) / 12):
+            tones[span] += sum(np.sin(2 * np.pi * f0 * h * t[span]) / h for h in range(1, 8))
+    x = 0.1 * tones + 0.09 * rng.standard_normal(len(t))
+    return np.stack([x, x]).astype(np.float32)
+
+
+def test_a_fast_deep_chorus_the_cepstrogram_finds_astray_is_found_in_the_lag_correlogram():
+    """A chorus sweeping 7.2-12.8 ms at 1.5 Hz over chords and noise: the cepstrogram's search finds a path astray, on
+    which the correlation is low; the lag correlogram's path at the found rate is the LFO's, so the chorus is detected
+    with its rate, centre and depth (and no flanger). The dry chords are not a chorus."""
+    import pedalboard as pb
+
+    dry = _chords_in_noise(12, seed=3)
+    rate, centre, depth = 1.5, 10.0, 2.8
+    sig = Signal(pb.Chorus(rate_hz=rate, depth=depth / 10, centre_delay_ms=centre, feedback=0.0, mix=0.5)(dry, SR), SR)
+    assert sig.swept_comb.refined_path_z < 5.0  # astray: what the lag correlogram is for
+    track = sig.chorus_comb
+    assert track.rate_hz == pytest.approx(rate, rel=0.005)
+    assert track.centre_ms == pytest.approx(centre, abs=0.05)
+    assert track.depth_ms == pytest.approx(depth, abs=0.05)
+    assert track.refined_path_z > 20.0
+    assert detect_chorus(sig).detected and not detect_flanger(sig).detected
+    assert not detect_chorus(Signal(dry, SR)).detected
+
+
+def test_a_flangers_feedback_echo_at_twice_its_delay_is_told_from_a_chorus():
+    """A flanger (3 ms +- 1 ms) fed back (-0.6) repeats its delay at twice the delay: that path reads as a swept
+    delay of its own, but it is an echo; the flanger's is not."""
+    import pedalboard as pb
+
+    noise = np.random.default_rng(4).standard_normal((1, SR * 8)).repeat(2, axis=0).astype(np.float32) * 0.1
+    rate, centre, depth = 0.6, 3.0, 1.0
+    wet = pb.Chorus(rate_hz=rate, depth=depth / 10, centre_delay_ms=centre, feedback=-0.6, mix=0.5)(noise, SR)
+    white = whitened(wet.mean(axis=0), SR)
+    path = SweptPath(rate, centre, depth, np.pi + 2 * np.pi * rate * frame_length(SR) / 2 / SR)
+    echo = SweptPath(rate, 2 * centre, 2 * depth, path.phase)
+    assert path_z(white, SR, echo) > 10.0
+    assert is_echo(white, SR, echo) and not is_echo(white, SR, path)
 
 
 def test_a_found_chorus_or_flanger_becomes_a_recipe_fx_hint_with_its_delay_line(rows):

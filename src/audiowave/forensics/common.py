@@ -93,11 +93,26 @@ class Signal:
         return librosa.onset.onset_strength(y=self.mono, sr=self.sr, hop_length=int(self.sr * ENV_HOP_S))
 
     @cached_property
+    def comb_white(self) -> np.ndarray:
+        """The mono signal whitened for the swept comb's correlation along its path (see :func:`comb.whitened`)."""
+        from audiowave.forensics.comb import whitened
+
+        return whitened(self.mono, self.sr)
+
+    @cached_property
     def swept_comb(self) -> CombTrack | None:
-        """The strongest LFO-swept comb delay (see :mod:`comb`), shared by the chorus and flanger detectors."""
+        """The strongest LFO-swept comb delay (see :mod:`comb`): the flanger's, and the chorus's starting point."""
         from audiowave.forensics.comb import swept_comb
 
-        return swept_comb(self.mono, self.sr)
+        return swept_comb(self.mono, self.sr, self.comb_white)
+
+    @cached_property
+    def chorus_comb(self) -> CombTrack | None:
+        """The swept comb, or the lag correlogram's path where that reads higher (see :func:`comb.chorus_track`)."""
+        from audiowave.forensics.comb import chorus_track
+
+        track = self.swept_comb
+        return None if track is None else chorus_track(track, self.comb_white, self.sr)
 
     @cached_property
     def drift(self) -> tuple[np.ndarray, np.ndarray]:

@@ -51,8 +51,9 @@ RULES: dict[str, Rule] = {
     # z), swinging more than the depth search's lowest three steps (0.50, 0.59, 0.68 ms): a path that shallow is a
     # still line the held-line filter left, not an LFO's sweep (see comb.py). The chorus's along the path refined (a
     # long, fast sweep found slightly off leaves the path within a segment); the flanger's along the path as found (its
-    # short sweep is found close enough, and refining lifts paths through clips with no flanger: see comb.py)
-    "chorus": Rule("refined_path_z", 7.8, 2.0, requires=(("delay_above_flanger_ms", 0.0), ("depth_ms", 0.7))),
+    # short sweep is found close enough, and refining lifts paths through clips with no flanger: see comb.py); the
+    # chorus's path is the lag correlogram's where that reads higher (comb.chorus_track)
+    "chorus": Rule("refined_path_z", 9.1, 2.0, requires=(("delay_above_flanger_ms", 0.0), ("depth_ms", 0.7))),
     "flanger": Rule("path_z", 4.0, 1.0, requires=(("delay_below_flanger_ms", 0.0), ("depth_ms", 0.7))),
     "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),
     # the line score less its 2x/3x harmonics; a level that rises as fast as it falls (|slope skewness| <= 1)
