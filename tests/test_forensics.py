@@ -28,6 +28,7 @@ from audiowave.forensics.comb import (
     detect_flanger,
     frame_length,
     is_echo,
+    lag_path,
     path_z,
     refined_path,
     whitened,
@@ -732,6 +733,17 @@ def test_a_fast_deep_chorus_the_cepstrogram_finds_astray_is_found_in_the_lag_cor
     assert track.refined_path_z > 20.0
     assert detect_chorus(sig).detected and not detect_flanger(sig).detected
     assert not detect_chorus(Signal(dry, SR)).detected
+
+
+def test_the_lag_correlogram_proposes_its_own_rates():
+    """With no rate given, the lag correlogram's own candidates find a chorus (1.2 Hz, 8.5-13.5 ms) on noise."""
+    import pedalboard as pb
+
+    noise = np.random.default_rng(5).standard_normal((1, SR * 8)).repeat(2, axis=0).astype(np.float32) * 0.1
+    wet = pb.Chorus(rate_hz=1.2, depth=0.25, centre_delay_ms=11.0, feedback=0.0, mix=0.5)(noise, SR)
+    path = lag_path(whitened(wet.mean(axis=0), SR), SR, [])
+    assert path.rate_hz == pytest.approx(1.2, rel=0.01)
+    assert path.centre_ms == pytest.approx(11.0, abs=0.1) and path.depth_ms == pytest.approx(2.5, abs=0.1)
 
 
 def test_a_flangers_feedback_echo_at_twice_its_delay_is_told_from_a_chorus():

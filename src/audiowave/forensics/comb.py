@@ -60,20 +60,19 @@ but on the dev cases, searched at the found rate's family, it is right less ofte
 one search or the other is right for 37 choruses and 41 flangers.
 
 So the chorus (:func:`chorus_track`) takes the lag correlogram's path, searched at the found rate, its half and its
-double, where refined it reads higher along the signal than the cepstrogram's; the flanger keeps the cepstrogram's (the
-same choice made for it lifted the clips with no flanger: held-out F1 0.80 / 0.80 -> 0.77 / 0.75). A flanger fed back
-repeats its delay at twice the delay, and the lag correlogram finds that echo as a chorus-long path (three of the
-chorus's false alarms, reading 7.7-13.8): a path whose half reads ECHO_Z or more is an echo and not taken (the true
-choruses' halves read 2.3 at most, the echoes' 3.1-7.1). On the dry cases, thresholds refitted: chorus right paths 32
--> 36 of 48, held-out F1 0.83 (17, 0, 7) / 0.75 (15, 1, 9) -> 0.86 (19, 1, 5) / 0.81 (17, 1, 7), in-sample 0.80 ->
-0.85. Searched at each of those rates also 1 and 2 % off (five times the search): 0.88 / 0.81, not worth its time.
-What is left: 12 chorus paths wrong, 11 of them fast sweeps (1.1-2.0 Hz, 10-35 ms/s). For 8 no candidate rate of the
-cepstrogram is within 5 % of the LFO's, and the lag correlogram is searched at the found rate's multiples only (its own
-oblique structure would propose rates if read on frames pooled to keep 2 Hz above candidate_periods' cut); for 3 the
-found rate's family holds the right rate but both paths are astray. The lag correlogram's own candidate rates (its
-frames pooled by 4, so that candidate_periods' cut falls at 0.5 Hz; the best three periods) added to the search made 38
-paths right, but held-out F1 0.74 (21, 12, 3) / 0.83: slow paths (0.09-0.14 Hz) through one clip's still lines win on
-the clips with no chorus, and the half fitted low passes them.
+double, and at the lag correlogram's own candidate rates (candidate_periods on its frames pooled by 4, whose cut then
+falls at 0.5 Hz) that give three LFO cycles at least, where refined it reads higher along the signal than the
+cepstrogram's. The flanger keeps the cepstrogram's (the same choice made for it lifted the clips with no flanger:
+held-out F1 0.80 / 0.80 -> 0.77 / 0.75). A flanger fed back repeats its delay at twice the delay, and the lag
+correlogram finds that echo as a chorus-long path (three of the chorus's false alarms, reading 7.7-13.8): a path whose
+half reads ECHO_Z or more is an echo and not taken (the true choruses' halves read 2.3 at most, the echoes' 3.1-7.1).
+On the dry cases, thresholds refitted, chorus right paths 32 -> 38 of 48, held-out F1 0.83 (17, 0, 7) / 0.75 (15, 1,
+9) -> 0.89 (21, 2, 3) / 0.83 (17, 0, 7), in-sample 0.80 -> 0.87. At the found rate's multiples only: 36 right, 0.86 /
+0.81. With the own rates allowed two cycles, slow paths (0.09-0.14 Hz, 2.4-2.5 cycles) through one clip's still lines
+won on clips with no chorus: 0.74 (21, 12, 3) / 0.83. Each rate also searched 1 and 2 % off (at the multiples only,
+five times the search): 0.88 / 0.81, not worth its time. What is left: 10 chorus paths wrong, all fast sweeps
+(1.1-2.0 Hz, 10-35 ms/s); for 6 no candidate rate of either image is within 5 % of the LFO's, for 4 one is but both
+paths are astray.
 
 Tried and not kept: 23 ms frames instead of 46 (a fast, deep sweep moves the delay ~1.7 ms within one 46 ms
 frame and smears the comb): chorus 0.42 / 0.39, flanger 0.63 / 0.59; the better-scoring path of both frame
@@ -122,7 +121,8 @@ LAG_WINDOW_S = 0.012  # the lag correlogram's window...
 LAG_HOP_S = 0.010  # ...and hop
 LAG_POOL = 4  # its frames averaged into one for the rate and depth search...
 LAG_DEPTH_STEP = 3.0  # ...over depths this many lags (of 1 / WHITE_SR) apart
-LAG_RATE_MULTIPLES = (0.5, 1.0, 2.0)  # the rates it searches: the cepstrogram's found rate times these
+LAG_RATE_MULTIPLES = (0.5, 1.0, 2.0)  # the rates it searches: the cepstrogram's found rate times these...
+LAG_OWN_MIN_CYCLES = 3.0  # ...and its own candidates (candidate_periods) that give this many LFO cycles at least
 ECHO_Z = 3.0  # a path whose half (centre and depth halved) reads this high is a feedback echo of that shorter delay
 
 
@@ -399,16 +399,21 @@ def lag_correlogram(white: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray,
 
 
 def lag_path(white: np.ndarray, sr: int, rates: list[float]) -> SweptPath | None:
-    """The best sinusoidal path through the lag correlogram at one of ``rates`` (those giving two LFO cycles at least);
-    searched over frames pooled by LAG_POOL and depths LAG_DEPTH_STEP lags apart, then the best depth to one lag and a
-    finer phase on every frame. None when no rate is left."""
+    """The best sinusoidal path through the lag correlogram at one of ``rates`` (those giving two LFO cycles at least)
+    or of its own candidate rates (its oblique structure's periods, :func:`candidate_periods`, giving LAG_OWN_MIN_CYCLES
+    at least: slower ones find still lines wandering); searched over frames pooled by LAG_POOL and depths
+    LAG_DEPTH_STEP lags apart, then the best depth to one lag and a finer phase on every frame. None when no rate is
+    left."""
     image, times, lag0 = lag_correlogram(white, sr)
     n = image.shape[0] // LAG_POOL * LAG_POOL
     pooled = image[:n].reshape(-1, LAG_POOL, image.shape[1]).mean(axis=1)
     pooled_times = times[:n].reshape(-1, LAG_POOL).mean(axis=1)
     if len(pooled_times) < 8:
         return None
-    rates = [r for r in rates if r * (pooled_times[-1] - pooled_times[0]) >= 2.0 and r <= MAX_RATE_HZ]
+    span = pooled_times[-1] - pooled_times[0]
+    own = [1 / p for p in candidate_periods(pooled, 1 / (pooled_times[1] - pooled_times[0]))]
+    rates = [r for r in rates if r * span >= 2.0] + [r for r in own if r * span >= LAG_OWN_MIN_CYCLES]
+    rates = [r for r in rates if r <= MAX_RATE_HZ]
     if not rates:
         return None
     lag_ms = 1e3 / WHITE_SR
@@ -429,9 +434,10 @@ def is_echo(white: np.ndarray, sr: int, path: SweptPath) -> bool:
 
 
 def chorus_track(track: CombTrack, white: np.ndarray, sr: int) -> CombTrack:
-    """The track, or, where the lag correlogram's path (searched at the found rate's LAG_RATE_MULTIPLES), refined,
-    reads higher along the signal and is not an echo, the track with that path: the cepstrogram finds a fast, deep
-    chorus sweep astray (see the module's notes), the lag correlogram finds it but more often astray elsewhere."""
+    """The track, or, where the lag correlogram's path (searched at the found rate's LAG_RATE_MULTIPLES and at its own
+    candidates, see :func:`lag_path`), refined, reads higher along the signal and is not an echo, the track with that
+    path: the cepstrogram finds a fast, deep chorus sweep astray (see the module's notes), the lag correlogram finds it
+    but more often astray elsewhere."""
     found = lag_path(white, sr, [track.found.rate_hz * m for m in LAG_RATE_MULTIPLES])
     if found is None:
         return track
