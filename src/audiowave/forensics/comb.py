@@ -101,6 +101,7 @@ MAX_RATE_HZ = 5.0
 CONTROL_RATIO = 1.27  # the control rates: the found rate times and divided by this factor
 FLANGER_MAX_MS = 5.0  # a centre delay below this is a flanger, at or above it a chorus
 PHASES = 16
+FINE_REACH = 3  # bins either side of a coarse search's depth that the finer search tries
 WHITE_SR = 11025  # the path correlation's sample rate and band (Hz)
 WHITE_BAND_HZ = (300.0, 4000.0)
 WHITE_MEDIAN_S = 0.5  # the running median over time each bin is divided by
@@ -230,6 +231,15 @@ def best_path(
     return best
 
 
+def finer_path(
+    image: np.ndarray, times: np.ndarray, rate: float, coarse_depth: float, bin_ms: float
+) -> tuple[float, int, float, float]:
+    """:func:`best_path` at ``rate`` over the depths within FINE_REACH bins of ``coarse_depth`` (a coarse search's),
+    one bin apart and MIN_DEPTH_MS at least, with twice the phases."""
+    fine = np.arange(max(coarse_depth - FINE_REACH, MIN_DEPTH_MS / bin_ms), coarse_depth + FINE_REACH + 0.5, 1.0)
+    return best_path(image, times, rate, fine, phases=2 * PHASES)
+
+
 def path_median(image: np.ndarray, times: np.ndarray, rate: float, centre: int, depth: float, phase: float) -> float:
     """The median level along one sinusoidal path: high only where the line runs the whole clip."""
     rows = np.round(centre + depth * np.sin(2 * np.pi * rate * times + phase)).astype(int)
@@ -345,8 +355,7 @@ def swept_comb(mono: np.ndarray, sr: int, white: np.ndarray) -> CombTrack | None
     def refined(rate: float, coarse_depth: float) -> tuple[float, int, float, float]:
         """(median level, centre bin, depth bins, phase) of the best path at ``rate``, from its coarse-grid depth
         refined to one bin and a finer phase on the full image."""
-        fine = np.arange(max(coarse_depth - 3, MIN_DEPTH_MS / bin_ms), coarse_depth + 3.5, 1.0)
-        _, centre, depth, phase = best_path(image, times, rate, fine, phases=2 * PHASES)
+        _, centre, depth, phase = finer_path(image, times, rate, coarse_depth, bin_ms)
         return path_median(image, times, rate, centre, depth, phase), centre, depth, phase
 
     def coarse_depth(rate: float) -> float:
@@ -420,9 +429,7 @@ def lag_path(white: np.ndarray, sr: int, rates: list[float]) -> SweptPath | None
     depths = np.arange(max(MIN_DEPTH_MS / lag_ms, 1.0), MAX_DEPTH_MS / lag_ms, LAG_DEPTH_STEP)
     paths = {r: best_path(pooled, pooled_times, r, depths) for r in rates}
     rate = max(paths, key=lambda r: paths[r][0])
-    coarse = paths[rate][2]
-    fine = np.arange(max(coarse - LAG_DEPTH_STEP, MIN_DEPTH_MS / lag_ms), coarse + LAG_DEPTH_STEP + 0.5, 1.0)
-    _, centre, depth, phase = best_path(image, times, rate, fine, phases=2 * PHASES)
+    _, centre, depth, phase = finer_path(image, times, rate, paths[rate][2], lag_ms)
     return SweptPath(rate, lag0 + centre * lag_ms, depth * lag_ms, phase)
 
 
