@@ -736,7 +736,8 @@ def test_a_fast_deep_chorus_the_cepstrogram_finds_astray_is_found_in_the_lag_cor
 
 
 def test_the_lag_correlogram_proposes_its_own_rates():
-    """With no rate given, the lag correlogram's own candidates find a chorus (1.2 Hz, 8.5-13.5 ms) on noise."""
+    """With no rate given, the lag correlogram's own candidates find a chorus (1.2 Hz, 8.5-13.5 ms) on noise; those
+    giving under three LFO cycles are left out."""
     import pedalboard as pb
 
     noise = np.random.default_rng(5).standard_normal((1, SR * 8)).repeat(2, axis=0).astype(np.float32) * 0.1
@@ -744,6 +745,9 @@ def test_the_lag_correlogram_proposes_its_own_rates():
     path = lag_path(whitened(wet.mean(axis=0), SR), SR, [])
     assert path.rate_hz == pytest.approx(1.2, rel=0.01)
     assert path.centre_ms == pytest.approx(11.0, abs=0.1) and path.depth_ms == pytest.approx(2.5, abs=0.1)
+    # a 0.3 Hz sweep makes 2.4 cycles in 8 s, under LAG_OWN_MIN_CYCLES: its own candidate is not searched
+    slow = pb.Chorus(rate_hz=0.3, depth=0.25, centre_delay_ms=11.0, feedback=0.0, mix=0.5)(noise, SR)
+    assert lag_path(whitened(slow.mean(axis=0), SR), SR, []).rate_hz != pytest.approx(0.3, rel=0.05)
 
 
 def test_a_flangers_feedback_echo_at_twice_its_delay_is_told_from_a_chorus():
