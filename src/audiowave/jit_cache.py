@@ -1,8 +1,9 @@
 """Numba's on-disk cache, filled by one process before many run, and repaired when a race has broken it.
 
 librosa compiles its gufuncs (zero crossings, local maxima, peak picking, pYIN's parabolic interpolation) with
-``cache=True`` when its modules are first imported, as do the synth's filter (:mod:`audiowave.recipes.synth`) and
-the pitch tracker's Viterbi (:mod:`audiowave.recipes.pitch_track`) on first call. Two processes doing that at once
+``cache=True`` when its modules are first imported, as do the synth's filter (:mod:`audiowave.recipes.synth`), the
+pitch tracker's Viterbi (:mod:`audiowave.recipes.pitch_track`) and the comb search's loops
+(:mod:`audiowave.forensics.path_sums`) on first call. Two processes doing that at once
 on a fresh install (the evaluation's process pool, Ray workers) can leave a gufunc's wrapper and kernel from
 different compilations (numba issue #10128, open in numba 0.68): from then on every process that calls it dies of
 a segmentation fault, here ``librosa.pyin`` in every recipe.
@@ -35,6 +36,7 @@ def warm() -> None:
     """Compile (or load) every numba function the analysis calls, for the float types it calls them with."""
     import librosa
 
+    from audiowave.forensics.path_sums import segment_correlations, sums_along_offsets
     from audiowave.recipes.pitch_track import f0_track
     from audiowave.recipes.synth import _svf
 
@@ -47,6 +49,8 @@ def warm() -> None:
         librosa.pyin(x, fmin=100.0, fmax=1000.0, sr=8000, frame_length=1024)
     _svf(np.zeros(16), np.full(16, 1000.0), 1.0, 0, 44100.0)
     f0_track(np.sin(np.linspace(0.0, 200.0, 8192)), 8000)
+    sums_along_offsets(np.zeros((4, 8)), np.zeros((2, 4), dtype=np.int64), 1, 6)
+    segment_correlations(np.zeros(64), np.zeros(64), np.zeros(3), 16)
 
 
 def cache_roots() -> list[Path]:
@@ -54,9 +58,9 @@ def cache_roots() -> list[Path]:
     ``NUMBA_CACHE_DIR`` when that is set."""
     import librosa
 
-    import audiowave.recipes.synth
+    import audiowave
 
-    roots = [Path(librosa.__file__).parent, Path(audiowave.recipes.synth.__file__).parent]
+    roots = [Path(librosa.__file__).parent, Path(audiowave.__file__).parent]
     if os.environ.get("NUMBA_CACHE_DIR"):
         roots.append(Path(os.environ["NUMBA_CACHE_DIR"]))
     return roots

@@ -89,6 +89,7 @@ import scipy.ndimage
 import scipy.signal
 
 from audiowave.forensics.common import Evidence, Finding, Signal, note_value
+from audiowave.forensics.path_sums import segment_correlations, sums_along_offsets
 from audiowave.forensics.rules import decide
 from audiowave.hpss import median_along
 
@@ -215,7 +216,7 @@ def best_path(
 ) -> tuple[float, int, float, float]:
     """(mean level, centre bin, depth in bins, phase) of the best sinusoidal path at ``rate`` Hz."""
     n_frames, n_bins = image.shape
-    rows = np.arange(n_frames)[None, :, None]
+    image = np.ascontiguousarray(image, dtype=np.float64)
     best = (-np.inf, 0, 0.0, 0.0)
     angles = np.linspace(0, 2 * np.pi, phases, endpoint=False)
     for depth in depths:
@@ -223,8 +224,8 @@ def best_path(
         centres = np.arange(reach, n_bins - reach)
         if not centres.size:
             continue
-        offsets = np.round(depth * np.sin(2 * np.pi * rate * times[None, :] + angles[:, None])).astype(int)
-        levels = image[rows, centres[None, None, :] + offsets[:, :, None]].mean(axis=1)  # (phases, centres)
+        offsets = np.round(depth * np.sin(2 * np.pi * rate * times[None, :] + angles[:, None])).astype(np.int64)
+        levels = sums_along_offsets(image, offsets, reach, len(centres)) / n_frames  # (phases, centres)
         p, c = np.unravel_index(int(np.argmax(levels)), levels.shape)
         if levels[p, c] > best[0]:
             best = (float(levels[p, c]), int(centres[c]), float(depth), float(angles[p]))
@@ -269,14 +270,11 @@ def path_levels(white: np.ndarray, sr: int, path: SweptPath, shifts_ms: np.ndarr
     rate, centre, depth, phase = path
     delay_ms = centre + depth * np.sin(2 * np.pi * rate * (index / WHITE_SR - offset_s) + phase)
     seg = int(SEGMENT_S * WHITE_SR)
-    m = n // seg
-    level = np.empty((m, len(shifts_ms)))
-    for k, shift in enumerate(shifts_ms):
-        delayed = np.interp(index - (delay_ms + shift) * 1e-3 * WHITE_SR, index, white, left=0.0)
-        product = (white * delayed)[: m * seg].reshape(m, seg).sum(axis=1)
-        energy = (0.5 * (white**2 + delayed**2))[: m * seg].reshape(m, seg).sum(axis=1)
-        level[:, k] = product / (energy + 1e-12)
-    return level, (np.arange(m) + 0.5) * SEGMENT_S - offset_s
+    to_samples = 1e-3 * WHITE_SR
+    level = segment_correlations(
+        np.ascontiguousarray(white, dtype=np.float64), delay_ms * to_samples, np.asarray(shifts_ms) * to_samples, seg
+    )
+    return level, (np.arange(n // seg) + 0.5) * SEGMENT_S - offset_s
 
 
 def refined_path(white: np.ndarray, sr: int, path: SweptPath) -> SweptPath:
