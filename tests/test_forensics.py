@@ -28,6 +28,7 @@ from audiowave.forensics.comb import (
     detect_flanger,
     frame_length,
     is_echo,
+    lag_correlogram,
     lag_path,
     path_z,
     refined_path,
@@ -731,8 +732,14 @@ def test_a_fast_deep_chorus_the_cepstrogram_finds_astray_is_found_in_the_lag_cor
     assert track.centre_ms == pytest.approx(centre, abs=0.05)
     assert track.depth_ms == pytest.approx(depth, abs=0.05)
     assert track.refined_path_z > 20.0
-    assert detect_chorus(sig).detected and not detect_flanger(sig).detected
+    chorus, flanger = detect_chorus(sig), detect_flanger(sig)
+    assert chorus.detected and not flanger.detected
     assert not detect_chorus(Signal(dry, SR)).detected
+    # the picture is the image the path was found in, and the path runs along its line
+    assert chorus.evidence.title.startswith("Lag correlogram") and flanger.evidence.title.startswith("Cepstrogram")
+    rows = np.round((track.path_ms() - track.delay_axis_ms[0]) / (1e3 / 11025)).astype(int)
+    along = track.image[np.arange(len(rows)), rows]
+    assert np.median(along) > max(2.0, np.percentile(track.image, 95))
 
 
 def test_the_lag_correlogram_proposes_its_own_rates():
@@ -742,12 +749,12 @@ def test_the_lag_correlogram_proposes_its_own_rates():
 
     noise = np.random.default_rng(5).standard_normal((1, SR * 8)).repeat(2, axis=0).astype(np.float32) * 0.1
     wet = pb.Chorus(rate_hz=1.2, depth=0.25, centre_delay_ms=11.0, feedback=0.0, mix=0.5)(noise, SR)
-    path = lag_path(whitened(wet.mean(axis=0), SR), SR, [])
+    path = lag_path(*lag_correlogram(whitened(wet.mean(axis=0), SR), SR), [])
     assert path.rate_hz == pytest.approx(1.2, rel=0.01)
     assert path.centre_ms == pytest.approx(11.0, abs=0.1) and path.depth_ms == pytest.approx(2.5, abs=0.1)
     # a 0.3 Hz sweep makes 2.4 cycles in 8 s, under LAG_OWN_MIN_CYCLES: its own candidate is not searched
     slow = pb.Chorus(rate_hz=0.3, depth=0.25, centre_delay_ms=11.0, feedback=0.0, mix=0.5)(noise, SR)
-    assert lag_path(whitened(slow.mean(axis=0), SR), SR, []).rate_hz != pytest.approx(0.3, rel=0.05)
+    assert lag_path(*lag_correlogram(whitened(slow.mean(axis=0), SR), SR), []).rate_hz != pytest.approx(0.3, rel=0.05)
 
 
 def test_a_flangers_feedback_echo_at_twice_its_delay_is_told_from_a_chorus():

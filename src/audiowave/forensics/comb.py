@@ -126,6 +126,7 @@ LAG_DEPTH_STEP = 3.0  # ...over depths this many lags (of 1 / WHITE_SR) apart
 LAG_RATE_MULTIPLES = (0.5, 1.0, 2.0)  # the rates it searches: the cepstrogram's found rate times these...
 LAG_OWN_MIN_CYCLES = 3.0  # ...and its own candidates (candidate_periods) that give this many LFO cycles at least
 ECHO_Z = 3.0  # a path whose half (centre and depth halved) reads this high is a feedback echo of that shorter delay
+IMAGE_AXES = {"cepstrogram": ("quefrency", "cepstral level (z)"), "lag correlogram": ("lag", "correlation (z)")}
 
 
 class SweptPath(NamedTuple):
@@ -152,9 +153,10 @@ class CombTrack:
     path_z: float  # the sample-domain correlation along the path found, in robust z against it shifted (see path_z)
     refined_path_z: float  # the same along the path refined (see refined_path): rate, centre, depth, phase above
     found: SweptPath  # the path as the search found it, before the refinement
-    times: np.ndarray  # frame times of the cepstrogram (each frame's start)
-    quefrency_ms: np.ndarray
-    image: np.ndarray  # pooled normalised cepstrogram (frames, bins) for the evidence picture
+    times: np.ndarray  # the image's frame times (on the cepstrogram's frame-start clock)
+    delay_axis_ms: np.ndarray  # the image's bins: quefrency or lag (ms)
+    image: np.ndarray  # (frames, bins) the image the path was found in, for the evidence picture...
+    image_kind: str = "cepstrogram"  # ...a key of IMAGE_AXES (its bins' name, its level's)
 
     @property
     def score(self) -> float:
@@ -381,7 +383,7 @@ def swept_comb(mono: np.ndarray, sr: int, white: np.ndarray) -> CombTrack | None
         refined_path_z=found_z if path == found else path_z(white, sr, path),  # a refinement stopped at once
         found=found,
         times=times,
-        quefrency_ms=q0 + np.arange(image.shape[1]) * bin_ms,
+        delay_axis_ms=q0 + np.arange(image.shape[1]) * bin_ms,
         image=image,
     )
 
@@ -405,16 +407,19 @@ def lag_correlogram(white: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray,
     return image, at / WHITE_SR - frame_length(sr) / 2 / sr, lags[0] / WHITE_SR * 1e3
 
 
-def lag_path(white: np.ndarray, sr: int, rates: list[float]) -> SweptPath | None:
-    """The best sinusoidal path through the lag correlogram at one of ``rates`` (those giving two LFO cycles at least)
-    or of its own candidate rates (its oblique structure's periods, :func:`candidate_periods`, giving LAG_OWN_MIN_CYCLES
-    at least: slower ones find still lines wandering); searched over frames pooled by LAG_POOL and depths
-    LAG_DEPTH_STEP lags apart, then the best depth to one lag and a finer phase on every frame. None when no rate is
-    left."""
-    image, times, lag0 = lag_correlogram(white, sr)
+def pooled_frames(image: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lag correlogram and its frame times, every LAG_POOL frames averaged into one."""
     n = image.shape[0] // LAG_POOL * LAG_POOL
-    pooled = image[:n].reshape(-1, LAG_POOL, image.shape[1]).mean(axis=1)
-    pooled_times = times[:n].reshape(-1, LAG_POOL).mean(axis=1)
+    return image[:n].reshape(-1, LAG_POOL, image.shape[1]).mean(axis=1), times[:n].reshape(-1, LAG_POOL).mean(axis=1)
+
+
+def lag_path(image: np.ndarray, times: np.ndarray, lag0: float, rates: list[float]) -> SweptPath | None:
+    """The best sinusoidal path through the lag correlogram (:func:`lag_correlogram`'s image, times and first lag) at
+    one of ``rates`` (those giving two LFO cycles at least) or of its own candidate rates (its oblique structure's
+    periods, :func:`candidate_periods`, giving LAG_OWN_MIN_CYCLES at least: slower ones find still lines wandering);
+    searched over frames pooled by LAG_POOL and depths LAG_DEPTH_STEP lags apart, then the best depth to one lag and a
+    finer phase on every frame. None when no rate is left."""
+    pooled, pooled_times = pooled_frames(image, times)
     if len(pooled_times) < 8:
         return None
     span = pooled_times[-1] - pooled_times[0]
@@ -441,9 +446,11 @@ def is_echo(white: np.ndarray, sr: int, path: SweptPath) -> bool:
 def chorus_track(track: CombTrack, white: np.ndarray, sr: int) -> CombTrack:
     """The track, or, where the lag correlogram's path (searched at the found rate's LAG_RATE_MULTIPLES and at its own
     candidates, see :func:`lag_path`), refined, reads higher along the signal and is not an echo, the track with that
-    path: the cepstrogram finds a fast, deep chorus sweep astray (see the module's notes), the lag correlogram finds it
-    but more often astray elsewhere."""
-    found = lag_path(white, sr, [track.found.rate_hz * m for m in LAG_RATE_MULTIPLES])
+    path and the lag correlogram as its picture (its frames unpooled: pooled, a fast sweep's line blurs): the
+    cepstrogram finds a fast, deep chorus sweep astray (see the module's notes), the lag correlogram finds it but more
+    often astray elsewhere."""
+    image, times, lag0 = lag_correlogram(white, sr)
+    found = lag_path(image, times, lag0, [track.found.rate_hz * m for m in LAG_RATE_MULTIPLES])
     if found is None:
         return track
     path = refined_path(white, sr, found)
@@ -451,7 +458,17 @@ def chorus_track(track: CombTrack, white: np.ndarray, sr: int) -> CombTrack:
     if not z > track.refined_path_z or is_echo(white, sr, path):
         return track
     found_z = z if path == found else path_z(white, sr, found)
-    return replace(track, **path._asdict(), path_z=found_z, refined_path_z=z, found=found)
+    return replace(
+        track,
+        **path._asdict(),
+        path_z=found_z,
+        refined_path_z=z,
+        found=found,
+        times=times,
+        delay_axis_ms=lag0 + np.arange(image.shape[1]) * 1e3 / WHITE_SR,
+        image=image,
+        image_kind="lag correlogram",
+    )
 
 
 def _finding(effect: str, sig: Signal, track: CombTrack | None) -> Finding:
@@ -473,6 +490,7 @@ def _finding(effect: str, sig: Signal, track: CombTrack | None) -> Finding:
     }
     detected, confidence = decide(effect, params)
     swing = f"{track.centre_ms - track.depth_ms:.1f}-{track.centre_ms + track.depth_ms:.1f} ms"
+    bins, level = IMAGE_AXES[track.image_kind]
     return Finding(
         effect,
         detected,
@@ -485,14 +503,17 @@ def _finding(effect: str, sig: Signal, track: CombTrack | None) -> Finding:
         ),
         spans=[(0.0, float(track.times[-1]))] if detected else [],
         evidence=Evidence(
-            title=f"Cepstrogram: a swept delay is a sinusoidal line (found: {swing} at {track.rate_hz:.2f} Hz)",
+            title=(
+                f"{track.image_kind.capitalize()}: a swept delay is a sinusoidal line"
+                f" (found: {swing} at {track.rate_hz:.2f} Hz)"
+            ),
             x=track.times,
             curves={"delay found (ms)": track.path_ms()},
             xlabel="time (s)",
-            ylabel="delay / quefrency (ms)",
+            ylabel=f"delay / {bins} (ms)",
             image=np.clip(track.image.T, -1, 6),
-            image_label="cepstral level (z)",
-            image_y=(float(track.quefrency_ms[0]), float(track.quefrency_ms[-1])),
+            image_label=level,
+            image_y=(float(track.delay_axis_ms[0]), float(track.delay_axis_ms[-1])),
         ),
     )
 
