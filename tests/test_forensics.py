@@ -29,7 +29,7 @@ from audiowave.forensics.comb import (
     frame_length,
     is_echo,
     lag_correlogram,
-    lag_path,
+    lag_paths,
     path_z,
     refined_path,
     whitened,
@@ -742,6 +742,23 @@ def test_a_fast_deep_chorus_the_cepstrogram_finds_astray_is_found_in_the_lag_cor
     assert np.median(along) > max(2.0, np.percentile(track.image, 95))
 
 
+def test_a_fast_deep_chorus_outscored_by_a_shallow_path_in_the_lag_correlogram_is_found_by_its_deep_search():
+    """A chorus sweeping 5.7-10.3 ms at 1.89 Hz over chords and noise: its line smears even in the lag correlogram,
+    and the best path there is a shallow one (under LAG_DEEP_MS) that reads low along the signal; the best deep path
+    is the LFO's, refined it reads far higher, so the chorus is found with its rate, centre and depth."""
+    import pedalboard as pb
+
+    rate, centre, depth = 1.89, 8.0, 2.3
+    dry = _chords_in_noise(12, seed=3)
+    sig = Signal(pb.Chorus(rate_hz=rate, depth=depth / 10, centre_delay_ms=centre, feedback=0.1, mix=0.5)(dry, SR), SR)
+    best, deep = lag_paths(*lag_correlogram(sig.comb_white, SR), [sig.swept_comb.found.rate_hz])
+    assert best.depth_ms < 1.0 <= deep.depth_ms
+    track = sig.chorus_comb
+    assert track.rate_hz == pytest.approx(rate, rel=0.005)
+    assert track.centre_ms == pytest.approx(centre, abs=0.1) and track.depth_ms == pytest.approx(depth, abs=0.1)
+    assert track.refined_path_z > 20.0 and detect_chorus(sig).detected
+
+
 def test_the_lag_correlogram_proposes_its_own_rates():
     """With no rate given, the lag correlogram's own candidates find a chorus (1.2 Hz, 8.5-13.5 ms) on noise; those
     giving under three LFO cycles are left out."""
@@ -749,12 +766,13 @@ def test_the_lag_correlogram_proposes_its_own_rates():
 
     noise = np.random.default_rng(5).standard_normal((1, SR * 8)).repeat(2, axis=0).astype(np.float32) * 0.1
     wet = pb.Chorus(rate_hz=1.2, depth=0.25, centre_delay_ms=11.0, feedback=0.0, mix=0.5)(noise, SR)
-    path = lag_path(*lag_correlogram(whitened(wet.mean(axis=0), SR), SR), [])
+    path = lag_paths(*lag_correlogram(whitened(wet.mean(axis=0), SR), SR), [])[0]
     assert path.rate_hz == pytest.approx(1.2, rel=0.01)
     assert path.centre_ms == pytest.approx(11.0, abs=0.1) and path.depth_ms == pytest.approx(2.5, abs=0.1)
     # a 0.3 Hz sweep makes 2.4 cycles in 8 s, under LAG_OWN_MIN_CYCLES: its own candidate is not searched
     slow = pb.Chorus(rate_hz=0.3, depth=0.25, centre_delay_ms=11.0, feedback=0.0, mix=0.5)(noise, SR)
-    assert lag_path(*lag_correlogram(whitened(slow.mean(axis=0), SR), SR), []).rate_hz != pytest.approx(0.3, rel=0.05)
+    paths = lag_paths(*lag_correlogram(whitened(slow.mean(axis=0), SR), SR), [])
+    assert all(p.rate_hz != pytest.approx(0.3, rel=0.05) for p in paths)
 
 
 def test_a_flangers_feedback_echo_at_twice_its_delay_is_told_from_a_chorus():

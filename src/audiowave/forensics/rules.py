@@ -53,7 +53,7 @@ RULES: dict[str, Rule] = {
     # long, fast sweep found slightly off leaves the path within a segment); the flanger's along the path as found (its
     # short sweep is found close enough, and refining lifts paths through clips with no flanger: see comb.py); the
     # chorus's path is the lag correlogram's where that reads higher (comb.chorus_track)
-    "chorus": Rule("refined_path_z", 7.9, 2.0, requires=(("delay_above_flanger_ms", 0.0), ("depth_ms", 0.7))),
+    "chorus": Rule("refined_path_z", 9.1, 2.0, requires=(("delay_above_flanger_ms", 0.0), ("depth_ms", 0.7))),
     "flanger": Rule("path_z", 4.0, 1.0, requires=(("delay_below_flanger_ms", 0.0), ("depth_ms", 0.7))),
     "phaser": Rule("alignment_ratio", 5.0, 2.0, requires=(("swing_octaves", 0.75),)),
     # the line score less its 2x/3x harmonics; a level that rises as fast as it falls (|slope skewness| <= 1)
