@@ -1,7 +1,8 @@
 """The swept-comb search's two inner loops, compiled (numba): the sum of an image along many shifted paths, and a
 signal's correlation with itself delayed along a path. In numpy both build (phases, frames, centres) and (shifts,
-samples) temporaries and took 6-9 s of a 30 s clip's chorus and flanger analysis; these loops make no copies. Same
-sums as the numpy forms, in another order (differences at rounding level)."""
+samples) temporaries and took over 90 % of the chorus and flanger analysis (about 10 s on a 30 s clip, 2.5-2.9 s
+compiled); these loops make no copies. Same sums as the numpy forms, in another order (differences at rounding
+level)."""
 
 from __future__ import annotations
 
