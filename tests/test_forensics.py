@@ -23,6 +23,7 @@ from audiowave.evaluation.forensics import (
 )
 from audiowave.evaluation.runner import worker_pool
 from audiowave.forensics.comb import (
+    WHITE_SR,
     SweptPath,
     detect_chorus,
     detect_flanger,
@@ -737,7 +738,7 @@ def test_a_fast_deep_chorus_the_cepstrogram_finds_astray_is_found_in_the_lag_cor
     assert not detect_chorus(Signal(dry, SR)).detected
     # the picture is the image the path was found in, and the path runs along its line
     assert chorus.evidence.title.startswith("Lag correlogram") and flanger.evidence.title.startswith("Cepstrogram")
-    rows = np.round((track.path_ms() - track.delay_axis_ms[0]) / (1e3 / 11025)).astype(int)
+    rows = np.round((track.path_ms() - track.delay_axis_ms[0]) / (1e3 / WHITE_SR)).astype(int)
     along = track.image[np.arange(len(rows)), rows]
     assert np.median(along) > max(2.0, np.percentile(track.image, 95))
 

@@ -348,8 +348,8 @@ def swept_comb(mono: np.ndarray, sr: int, white: np.ndarray) -> CombTrack | None
     if image.shape[0] < 40:
         return None
     bin_ms = POOL / sr * 1e3
-    coarse = image[: image.shape[0] // 2 * 2].reshape(-1, 2, image.shape[1]).mean(axis=1)
-    coarse_times = (np.arange(coarse.shape[0]) + 0.25) * 2 / fps
+    times = np.arange(image.shape[0]) / fps
+    coarse, coarse_times = pooled_frames(image, times, 2)
     depths = np.arange(max(MIN_DEPTH_MS / bin_ms, 1.0), MAX_DEPTH_MS / bin_ms, 4.0)
     # a period found may be a multiple of the LFO's (the pattern repeats every 2 or 3 cycles too) or half of it
     # (a stereo chorus's two opposite tracks together repeat twice per cycle)
@@ -357,7 +357,6 @@ def swept_comb(mono: np.ndarray, sr: int, white: np.ndarray) -> CombTrack | None
     rates = {r for r in rates if r * coarse_times[-1] >= 2.0 and r <= MAX_RATE_HZ}  # two LFO cycles at least
     if not rates:
         return None
-    times = np.arange(image.shape[0]) / fps
 
     def refined(rate: float, coarse_depth: float) -> tuple[float, int, float, float]:
         """(median level, centre bin, depth bins, phase) of the best path at ``rate``, from its coarse-grid depth
@@ -414,10 +413,10 @@ def lag_correlogram(white: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray,
     return image, at / WHITE_SR - frame_length(sr) / 2 / sr, lags[0] / WHITE_SR * 1e3
 
 
-def pooled_frames(image: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The lag correlogram and its frame times, every LAG_POOL frames averaged into one."""
-    n = image.shape[0] // LAG_POOL * LAG_POOL
-    return image[:n].reshape(-1, LAG_POOL, image.shape[1]).mean(axis=1), times[:n].reshape(-1, LAG_POOL).mean(axis=1)
+def pooled_frames(image: np.ndarray, times: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """An image (frames, bins) and its frame times, every ``factor`` frames averaged into one (the rest left out)."""
+    n = image.shape[0] // factor * factor
+    return image[:n].reshape(-1, factor, image.shape[1]).mean(axis=1), times[:n].reshape(-1, factor).mean(axis=1)
 
 
 def lag_paths(image: np.ndarray, times: np.ndarray, lag0: float, rates: list[float]) -> list[SweptPath]:
@@ -427,7 +426,7 @@ def lag_paths(image: np.ndarray, times: np.ndarray, lag0: float, rates: list[flo
     and the best one swinging LAG_DEEP_MS or more (a fast, deep sweep's line smears even over 12 ms and a shallow path
     along a still line can outscore it); each searched over frames pooled by LAG_POOL and depths LAG_DEPTH_STEP lags
     apart, then the best depth to one lag and a finer phase on every frame. Empty when no rate is left."""
-    pooled, pooled_times = pooled_frames(image, times)
+    pooled, pooled_times = pooled_frames(image, times, LAG_POOL)
     if len(pooled_times) < 8:
         return []
     span = pooled_times[-1] - pooled_times[0]
