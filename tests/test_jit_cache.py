@@ -52,3 +52,12 @@ def test_the_analysis_numba_functions_run_from_the_cache_in_a_child():
     proc = subprocess.run([sys.executable, "-m", "audiowave.jit_cache"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("numba cache: ")
+
+
+def test_a_repair_reaches_the_cache_of_every_function_warm_fills():
+    """The project's own compiled functions (the synth's filter, the pitch tracker's Viterbi, the comb search's loops)
+    keep their cache files under cache_roots(), so a broken cache of any of them is cleared."""
+    jit_cache.ensure()
+    names = {p.name for root in jit_cache.cache_roots() for p in root.rglob("*.nbi")}
+    for function in ("synth._svf", "pitch_track._banded_viterbi", "path_sums.sums_along_offsets"):
+        assert any(name.startswith(function + "-") for name in names), function
